@@ -1,0 +1,3 @@
+from postrender.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SIDECAR_POLICY_SHARED_DATA", ROOT.parent / "shared" / "data"))
+CORPUS = SHARED_DATA / "corpus"
+ISTIO_GOLDEN = SHARED_DATA / "istio-golden"
+
+
+def corpus_files() -> list[Path]:
+    if not CORPUS.is_dir():
+        raise RuntimeError(f"shared test data not found at {CORPUS}; set SIDECAR_POLICY_SHARED_DATA")
+    return sorted(CORPUS.glob("*.yaml"))
+
+
+@pytest.fixture
+def snapshot(snapshot):
+    """Snapshots live in the top-level snapshots/ folder, one sub-folder per test module."""
+    snapshot.snapshot_dir = ROOT / "snapshots" / Path(snapshot.snapshot_dir).parent.name / Path(snapshot.snapshot_dir).name
+    return snapshot

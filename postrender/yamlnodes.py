@@ -78,6 +78,7 @@ def _check_depth(text: str) -> None:
 
 def _check_expansion(root: Node) -> None:
     sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the current path: meeting one again means an alias contains itself
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -85,6 +86,7 @@ def _check_expansion(root: Node) -> None:
             continue
         children = _children(node)
         if children_done or not children:
+            open_nodes.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes.get(id(child), 0) for child in children)
             if sizes[id(node)] > MAX_EXPANDED_NODES:
                 raise NodeError(
@@ -93,6 +95,9 @@ def _check_expansion(root: Node) -> None:
                     node,
                 )
         else:
+            if id(node) in open_nodes:
+                raise NodeError("a YAML alias refers to a node that contains it (a recursive alias)", node)
+            open_nodes.add(id(node))
             stack.append((node, True))
             stack.extend((child, False) for child in children if id(child) not in sizes)
 

@@ -127,14 +127,40 @@ def is_string(node: Node | None, value: str) -> bool:
 
 
 def entries(mapping: MappingNode) -> Iterator[tuple[ScalarNode, Node]]:
-    """Key/value pairs, merge keys (`<<`) resolved the way YAML constructors do."""
+    """Key/value pairs as YAML constructors see them: the mapping's own keys (duplicates too,
+    for lookup to report), then merged keys (`<<`) that no earlier source gave.
+
+    Iterative, and each merged mapping is read once: merge chains and repeated aliases must
+    not recurse nor multiply the work.
+    """
+    seen: set[str] = set()
+    sources: list[Node] = []
     for key, value in mapping.value:
         if key.tag == _MERGE_TAG:
-            for source in value.value if isinstance(value, SequenceNode) else [value]:
-                if isinstance(source, MappingNode):
-                    yield from entries(source)
+            sources.extend(_merge_sources(value))
         else:
+            seen.add(key.value if isinstance(key, ScalarNode) else "")
             yield key, value
+    pending = list(reversed(sources))
+    visited: set[int] = set()
+    while pending:
+        source = pending.pop()
+        if not isinstance(source, MappingNode) or id(source) in visited:
+            continue
+        visited.add(id(source))
+        nested: list[Node] = []
+        for key, value in source.value:
+            if key.tag == _MERGE_TAG:
+                nested.extend(_merge_sources(value))
+            elif not isinstance(key, ScalarNode) or key.value not in seen:
+                if isinstance(key, ScalarNode):
+                    seen.add(key.value)
+                yield key, value
+        pending.extend(reversed(nested))  # a source's own merges come before the next source
+
+
+def _merge_sources(value: Node) -> list[Node]:
+    return list(value.value) if isinstance(value, SequenceNode) else [value]
 
 
 def lookup(mapping: Node | None, key: str) -> tuple[ScalarNode, Node] | None:

@@ -14,6 +14,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_DEPTH = 1000  # Kubernetes objects nest a few dozen levels; this leaves ample room
 MAX_EXPANDED_NODES = 1_000_000  # what a document may stand for once its aliases are expanded
+# Below this many characters a document cannot hold MAX_EXPANDED_NODES nodes (at most about two
+# per character); above it the nodes are counted on the event stream before any is built.
+_COUNT_NODES_ABOVE = MAX_EXPANDED_NODES // 4
 
 _Loader = yaml.CSafeLoader
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -35,8 +38,8 @@ class NodeError(ValueError):
 
 def compose(text: str) -> Node | None:
     """Compose one document (None when it has no content); raise NodeError on bad or hostile YAML."""
-    if _depth_bound(text) > MAX_DEPTH:
-        _check_depth(text)
+    if len(text) > _COUNT_NODES_ABOVE or _depth_bound(text) > MAX_DEPTH:
+        _check_events(text)
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
@@ -60,9 +63,10 @@ def _depth_bound(text: str) -> int:
     return flow + 2 * max((len(line) for line in text.split("\n")), default=0)
 
 
-def _check_depth(text: str) -> None:
-    """Measure the depth with libyaml's event parser, which does not recurse."""
-    depth = 0
+def _check_events(text: str) -> None:
+    """Measure depth and node count with libyaml's event parser, which neither recurses nor
+    builds a tree: a 100 MB document of small nodes would take gigabytes once composed."""
+    depth = nodes = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
@@ -72,6 +76,13 @@ def _check_depth(text: str) -> None:
                     raise NodeError(f"nesting deeper than {MAX_DEPTH} levels", line=mark.line, column=mark.column)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
+                continue
+            elif not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                continue
+            nodes += 1
+            if nodes > MAX_EXPANDED_NODES:
+                mark = event.start_mark
+                raise NodeError(f"the document has more than {MAX_EXPANDED_NODES:,} YAML nodes", line=mark.line, column=mark.column)
     except yaml.YAMLError:
         return  # composing reports the syntax error with its position
 

@@ -48,6 +48,11 @@ def compose(text: str) -> Node | None:
         if error.context:
             problem = f"{error.context}: {problem}" if "while" not in error.context else f"{problem} ({error.context})"
         raise NodeError(problem, line=mark.line if mark else None, column=mark.column if mark else None) from None
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow: no mark, a position
+        before = text.encode("utf-8")[: error.position]  # libyaml counts bytes of UTF-8
+        line = before.count(b"\n")
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace"))
+        raise NodeError(f"{error.reason} (character #x{error.character:04x})", line=line, column=column) from None
     except yaml.YAMLError as error:  # e.g. "expected a single document"
         raise NodeError(str(error).splitlines()[0]) from None
     if root is not None:

@@ -117,7 +117,9 @@ class _Processor:
             changes, action = self._annotate(doc_text, found.template, mode)
             splices.extend(changes)
             if self.on_outcome is not None:
-                self.on_outcome(Outcome(workload, rule, mode, action, found.template))
+                outcome = Outcome(workload, rule, mode, action, found.template)
+                outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
+                self.on_outcome(outcome)
         return doc_text.apply(splices) if splices else None
 
     @staticmethod

@@ -126,6 +126,23 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge"))
+
+
+def foreign_tag(root: Node | None) -> Node | None:
+    """The first node with a tag beyond plain data (`!!python/...`, `!custom`, `!!binary`), if any."""
+    pending, seen = [root] if root is not None else [], set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.tag not in _PLAIN_TAGS:
+            return node
+        pending.extend(reversed(_children(node)))
+    return None
+
+
 def is_null(node: Node | None) -> bool:
     return node is None or (isinstance(node, ScalarNode) and node.tag == _NULL_TAG)
 
@@ -220,5 +237,27 @@ def string_map(node: Node | None) -> dict[str, str]:
 
 
 def construct(node: Node):
-    """Plain Python data for a node (safe tags only)."""
-    return yaml.constructor.SafeConstructor().construct_document(node)
+    """Plain Python data for a node; raise NodeError where YAML data cannot be Python data.
+
+    Unknown tags (`!foo`, `!!python/object/apply:...`) are read as the plain mapping, list or
+    string they decorate: never looked up, never constructed into objects, never executed.
+    """
+    try:
+        return _PlainConstructor().construct_document(node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:  # e.g. `!!int x`, `? [a]: b`
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        mark = mark or node.start_mark
+        raise NodeError(problem, line=mark.line, column=mark.column) from None
+
+
+class _PlainConstructor(yaml.constructor.SafeConstructor):
+    def construct_untagged(self, tag_suffix: str, node: Node):
+        if isinstance(node, MappingNode):
+            return self.construct_mapping(node)
+        if isinstance(node, SequenceNode):
+            return self.construct_sequence(node)
+        return self.construct_scalar(node)
+
+
+_PlainConstructor.add_multi_constructor("", _PlainConstructor.construct_untagged)

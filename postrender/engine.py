@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import BinaryIO, Callable, NamedTuple
@@ -16,6 +17,7 @@ from postrender.workloads import FoundWorkload, KindTable, find_workloads
 
 ANNOTATION = "sidecar.istio.io/nativeSidecar"
 ANNOTATION_VALUES = {"native": "true", "regular": "false"}
+_STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 
 
 class Options(NamedTuple):
@@ -93,6 +95,12 @@ class _Processor:
             return document.raw
         has_bom = text.startswith("\ufeff")
         body = text[1:] if has_bom else text
+        stray_bom = _STRAY_BOM.search(body)
+        if stray_bom is not None:
+            line = document.line + body.count("\n", 0, stray_bom.start())
+            raise InputError("a byte order mark (U+FEFF) inside the stream: only the stream's first "
+                             "bytes may be one (concatenated files? save them without a BOM)",
+                             self._location(document, line))
         try:
             root = yamlnodes.compose(body)
             edited = self._edit(document, body, root)

@@ -16,7 +16,8 @@ NO_KIND = b""  # an empty or comment-only document, or a mapping with no top-lev
 _KIND_KEY = re.compile(rb"^kind[ \t]*:(.*)$", re.MULTILINE)
 _KIND_VALUE = re.compile(rb"[ \t]*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:[ \t]+#.*)?\r?")
 # Lines whose first column could hide a top-level key from the patterns above.
-_UNUSUAL = re.compile(rb"^(?:[?!&*{\[\"'%@`|>\t]|---[ \t]+[^#\s])", re.MULTILINE)
+# A byte order mark after `---` hides the key behind it from these patterns, but not from every parser.
+_UNUSUAL = re.compile(rb"^(?:[?!&*{\[\"'%@`|>\t]|\xef\xbb\xbf|---[ \t]+[^#\s])", re.MULTILINE)
 _CONTENT = re.compile(rb"^(?!(?:---|\.\.\.)(?:[ \t\r\n]|$))[ \t]*[^\s#]", re.MULTILINE)
 
 

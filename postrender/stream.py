@@ -48,18 +48,41 @@ def _split(source: BinaryIO) -> Iterator[bytes]:
             complete = pending.rfind(b"\n") + 1  # split whole lines only
         else:
             complete = len(pending)
-        start = 0
-        for match in _MARKER.finditer(pending, scanned, complete):
+        position = scanned
+        while (match := _MARKER.search(pending, position, complete)) is not None:
             boundary = match.start() if match.group(1) else _line_end(pending, match.end())
-            if boundary > start:
-                yield bytes(pending[start:boundary])
-                start = boundary
+            if boundary == 0:
+                position = match.end()
+                continue
+            # Cut the document off before handing it out, so a huge one is held once, not twice.
+            position = max(match.end() - boundary, 0)
+            match = None  # it holds the old buffer: drop it before the consumer works on the document
+            document = _copy(pending, 0, boundary)
+            pending = _drop_front(pending, boundary)
+            complete -= boundary
+            yield document
         if not block:
-            if start < len(pending):
-                yield bytes(pending[start:])
+            if pending:
+                document, pending = _copy(pending, 0, len(pending)), bytearray()
+                yield document
             return
-        del pending[:start]
-        scanned = complete - start  # resume at the first incomplete line
+        scanned = complete  # resume at the first incomplete line
+
+
+def _copy(buffer: bytearray, start: int, end: int) -> bytes:
+    """One copy of a slice (`bytes(buffer[a:b])` makes two)."""
+    with memoryview(buffer) as view, view[start:end] as part:
+        return bytes(part)
+
+
+def _drop_front(buffer: bytearray, size: int) -> bytearray:
+    """The buffer without its first `size` bytes; after a big document, in a new, small buffer
+    (deleting from the front keeps the old allocation)."""
+    if size <= READ_SIZE:
+        del buffer[:size]
+        return buffer
+    with memoryview(buffer) as view, view[size:] as rest:
+        return bytearray(rest)
 
 
 def _line_end(data: bytes, position: int) -> int:

@@ -1,0 +1,397 @@
+"""Hostile and broken input: each case ends in correct output or one clean error line, never a
+traceback, a hang, a crash, exhausted memory, or code from the input being run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from engine_run import NATIVE_FOR_ALL, POLICY_HEADER, policy, render, run_cli
+from postrender import yamlnodes
+from postrender.errors import InputError, UsageError
+from postrender.policy import MAX_POLICY_BYTES, parse_policy
+
+ANNOTATION_LINE = b'sidecar.istio.io/nativeSidecar: "true"'
+POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: app\n    image: nginx\n"
+
+
+def pod_with(extra: str) -> bytes:
+    return (POD + extra).encode()
+
+
+def input_error(data: bytes, policy_text: str = NATIVE_FOR_ALL, **kwargs) -> InputError:
+    with pytest.raises(InputError) as caught:
+        render(policy(policy_text), data, **kwargs)
+    assert caught.value.location is not None and caught.value.location.document is not None
+    return caught.value
+
+
+def alias_bomb(levels: int = 9, fan: int = 9) -> str:
+    """The classic billion laughs: 9 ** 9 strings from a few hundred bytes."""
+    lines = ['  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels + 1):
+        lines.append(f"  l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * fan) + "]")
+    return "\n".join(lines) + "\n"
+
+
+# --- aliases ---------------------------------------------------------------------------------
+
+def test_billion_laughs_in_a_workload_is_rejected():
+    data = pod_with("  volumes: []\nx-bomb:\n" + alias_bomb())
+    error = input_error(data)
+    assert "alias" in error.message and error.location.line is not None
+
+
+def test_billion_laughs_in_a_workload_with_outcomes_is_rejected_before_construction():
+    """Reports build the pod template as data; the bomb must be refused before that."""
+    data = ("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  bomb:\n"
+            + alias_bomb().replace("\n  ", "\n    ").replace("  l0", "    l0", 1)).encode()
+    error = input_error(data, outcomes=[])
+    assert "alias" in error.message
+
+
+def test_billion_laughs_in_a_config_map_passes_through_unparsed():
+    data = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n" + alias_bomb()).encode()
+    assert render(policy(), data) == data
+
+
+@pytest.mark.parametrize("text", [
+    "apiVersion: v1\nkind: Pod\nmetadata: &m\n  name: x\n  labels: *m\n",
+    "apiVersion: v1\nkind: Pod\nmetadata: &m\n  name: x\n  <<: *m\n",
+    "apiVersion: v1\nkind: List\nitems: &i\n- kind: List\n  items: *i\n",
+])
+def test_a_recursive_alias_is_an_error_not_a_hang(text):
+    assert "recursive alias" in input_error(text.encode()).message
+
+
+def test_a_long_merge_key_chain_does_not_exhaust_the_stack():
+    lines = ["apiVersion: v1", "kind: Pod", "x-defaults:", "  d0: &d0 {name: web}"]
+    lines += [f"  d{i}: &d{i} {{<<: *d{i - 1}}}" for i in range(1, 990)]
+    lines += ["metadata: {<<: *d989}", "spec: {}"]
+    data = ("\n".join(lines) + "\n").encode()
+    out = render(policy(), data)
+    assert out.count(b'"sidecar.istio.io/nativeSidecar": "true"') == 1
+    assert render(policy(), out) == out
+
+
+def test_merged_keys_are_overridden_by_the_mapping_own_keys():
+    """YAML merge keys (and Kubernetes' decoder) let a mapping override what it merges: not a duplicate."""
+    data = (
+        "apiVersion: apps/v1\nkind: Deployment\n"
+        "metadata: &base {name: base, labels: {tier: web}}\n"
+        "spec:\n  template:\n    metadata:\n      <<: *base\n      name: api\n      labels: {tier: api}\n"
+        "    spec: {containers: []}\n"
+    ).encode()
+    rules = POLICY_HEADER + "spec:\n  rules:\n  - match: {podLabels: tier=api}\n    sidecar: regular\n"
+    out = render(policy(rules), data)
+    template = yaml.safe_load(out)["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"sidecar.istio.io/nativeSidecar": "false"}
+
+
+# --- nesting and size ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", ["flow-sequence", "flow-mapping", "block-sequence"])
+def test_10000_deep_nesting_is_a_clean_error(shape):
+    depth = 10_000
+    value = {
+        "flow-sequence": "[" * depth + "]" * depth,
+        "flow-mapping": "{a: " * depth + "b" + "}" * depth,
+        "block-sequence": "\n  " + "- " * depth + "x",
+    }[shape]
+    error = input_error(pod_with(f"  nested: {value}\n"))
+    assert f"deeper than {yamlnodes.MAX_DEPTH}" in error.message
+
+
+def test_100000_deep_nesting_from_the_command_line_is_one_line_on_stderr(tmp_path):
+    """libyaml's composer recurses per level and crashes the interpreter near this depth."""
+    (tmp_path / "policy.yaml").write_text(NATIVE_FOR_ALL)
+    depth = 100_000
+    result = run_cli(["--policy", str(tmp_path / "policy.yaml")], pod_with("  n: " + "[" * depth + "]" * depth + "\n"))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "deeper than" in result.stderr
+
+
+def test_nesting_just_below_the_limit_is_processed():
+    depth = yamlnodes.MAX_DEPTH - 10
+    data = pod_with("  nested: " + "[" * depth + "]" * depth + "\n")
+    outcomes: list = []
+    out = render(policy(), data, outcomes=outcomes)
+    assert ANNOTATION_LINE in out and len(outcomes) == 1
+
+
+def test_a_document_of_too_many_nodes_is_refused_before_it_is_built():
+    data = pod_with("  env: [" + "1," * (yamlnodes.MAX_EXPANDED_NODES + 10) + "1]\n")
+    assert f"more than {yamlnodes.MAX_EXPANDED_NODES:,} YAML nodes" in input_error(data).message
+
+
+# --- encoding, BOM, tabs -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["Pod", "ConfigMap"])
+def test_non_utf8_bytes_are_an_error_with_their_line(kind):
+    data = f"apiVersion: v1\nkind: {kind}\nmetadata:\n  name: web\n".encode() + b"  labels: {a: caf\xe9}\n"
+    error = input_error(b"---\napiVersion: v1\nkind: Secret\n---\n" + data)
+    assert "not UTF-8" in error.message
+    assert error.location.line == 9 and error.location.document == 2
+
+
+def test_a_utf16_stream_is_a_clean_error():
+    error = input_error(POD.encode("utf-16"))
+    assert "not UTF-8" in error.message
+
+
+def test_a_leading_bom_is_kept_and_the_document_still_edited():
+    data = b"\xef\xbb\xbf" + POD.encode()
+    out = render(policy(), data)
+    assert out.startswith(b"\xef\xbb\xbfapiVersion: v1\n") and ANNOTATION_LINE in out
+    assert render(policy(), out) == out
+
+
+@pytest.mark.parametrize("first_key", ["kind: Pod\napiVersion: v1\n", "apiVersion: v1\nkind: Pod\n"])
+def test_a_bom_after_a_document_marker_is_an_error_not_a_skipped_workload(first_key):
+    """libyaml reads `---\\n<BOM>kind: Pod` in a stream as a Pod: leaving it alone would be wrong."""
+    data = b"apiVersion: v1\nkind: Secret\n---\n\xef\xbb\xbf" + first_key.encode() + b"metadata: {name: x}\n"
+    error = input_error(data)
+    assert "byte order mark" in error.message and error.location.line == 4
+
+
+def test_tab_indentation_in_a_workload_is_an_error_with_its_line():
+    error = input_error(b"apiVersion: v1\nkind: Pod\nmetadata:\n\tname: web\n")
+    assert error.location.line == 4
+
+
+def test_tabs_inside_values_of_a_passed_through_document_are_kept():
+    data = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: \"a\\tb\"\n  raw: |\n    a\tb\n"
+    assert render(policy(), data) == data
+
+
+# --- duplicate keys ----------------------------------------------------------------------------
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: team
+  labels:
+    app: web
+spec:
+  template:
+    metadata:
+      labels:
+        app: web
+      annotations:
+        sidecar.istio.io/nativeSidecar: "false"
+    spec:
+      containers: []
+"""
+
+
+@pytest.mark.parametrize("index, duplicate", [
+    (2, "kind: Deployment"),
+    (4, "  name: other"),
+    (5, "  namespace: other"),
+    (7, "    app: other"),
+    (7, "metadata: {}"),
+    (16, "  template: {}"),
+    (12, "        app: other"),
+    (14, '        sidecar.istio.io/nativeSidecar: "true"'),
+])
+def test_a_duplicate_key_the_policy_reads_is_an_error_at_its_line(index, duplicate):
+    lines = DEPLOYMENT.splitlines()
+    lines.insert(index, duplicate)
+    error = input_error(("\n".join(lines) + "\n").encode())
+    assert "duplicate key" in error.message
+    assert error.location.line == index + 1
+
+
+# --- tags ------------------------------------------------------------------------------------
+
+PYTHON_TAGS = [
+    '!!python/object/apply:os.system ["touch {marker}"]',
+    '!!python/object/new:subprocess.Popen [["touch", "{marker}"]]',
+    "!!python/name:os.system",
+    "!!python/module:os",
+    '!!python/object/apply:builtins.exec ["open(\'{marker}\', \'w\')"]',
+]
+
+
+@pytest.mark.parametrize("where", ["metadata", "spec", "label", "annotation", "document"])
+@pytest.mark.parametrize("tag", PYTHON_TAGS)
+def test_python_tags_in_a_workload_are_never_constructed(tmp_path, where, tag):
+    marker = tmp_path / "executed"
+    value = tag.format(marker=marker)
+    text = {
+        "metadata": f"apiVersion: v1\nkind: Pod\nmetadata: {value}\n",
+        "spec": f"apiVersion: v1\nkind: Pod\nmetadata: {{name: x}}\nspec: {value}\n",
+        "label": f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels: {{a: {value}}}\n",
+        "annotation": f"apiVersion: v1\nkind: Pod\nmetadata:\n  annotations:\n    sidecar.istio.io/nativeSidecar: {value}\n",
+        "document": f"--- {value}\n",
+    }[where]
+    for outcomes in (None, []):
+        try:
+            out = render(policy(), text.encode(), outcomes=outcomes)
+        except InputError:
+            continue
+        assert value.encode() in out or where == "annotation"
+    assert not marker.exists()
+
+
+def test_a_tag_yaml_cannot_build_data_from_is_an_input_error():
+    data = pod_with("  priority: !!int high\n")
+    assert render(policy(), data)  # the engine itself never builds the spec...
+    assert "invalid literal" in input_error(data, outcomes=[]).message  # ...reports do, and fail cleanly
+
+
+def test_unknown_tags_are_left_in_place():
+    data = b"apiVersion: v1\nkind: Pod\nmetadata: !custom\n  name: x\nspec: !other {}\n"
+    out = render(policy(), data)
+    assert out == data.replace(b"  name: x\n", b"  name: x\n  annotations:\n    " + ANNOTATION_LINE + b"\n")
+
+
+# --- the policy: an untrusted file ------------------------------------------------------------
+
+@pytest.mark.parametrize("tag", PYTHON_TAGS)
+@pytest.mark.parametrize("field", ["name", "sidecar", "fallback", "labels", "matchLabels", "values", "kinds"])
+def test_python_tags_in_a_policy_are_rejected_never_run(tmp_path, tag, field):
+    marker = tmp_path / "executed"
+    value = tag.format(marker=marker)
+    rule = {
+        "name": f"  - name: {value}\n    sidecar: native\n",
+        "sidecar": f"  - sidecar: {value}\n",
+        "fallback": "  - sidecar: native\n  fallback: " + value + "\n",
+        "labels": f"  - sidecar: native\n    match: {{labels: {value}}}\n",
+        "matchLabels": f"  - sidecar: native\n    match: {{labels: {{matchLabels: {value}}}}}\n",
+        "values": "  - sidecar: native\n    match: {labels: {matchExpressions: [{key: a, operator: In, values: " + value + "}]}}\n",
+        "kinds": f"  - sidecar: native\n    match: {{kinds: {value}}}\n",
+    }[field]
+    with pytest.raises(UsageError) as caught:
+        parse_policy(POLICY_HEADER + "spec:\n  rules:\n" + rule, "policy.yaml")
+    assert caught.value.location.line is not None
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("spec:\n  rules: &r [*r]\n", "recursive alias"),
+    ("spec:\n  rules:\n  - sidecar: native\n    match: {labels: {matchLabels: {a: " + "[" * 5000 + "]" * 5000 + "}}}\n", "deeper than"),
+    ("spec:\n  x-bomb:\n" + alias_bomb(), "alias"),
+])
+def test_a_hostile_policy_is_a_usage_error(spec, message):
+    with pytest.raises(UsageError, match=message):
+        parse_policy(POLICY_HEADER + spec, "policy.yaml")
+
+
+def test_a_policy_that_is_a_device_or_too_large_is_refused_after_a_bounded_read(tmp_path):
+    result = run_cli(["--policy", "/dev/zero"], b"")
+    assert result.returncode == 2 and "larger than" in result.stderr
+    big = tmp_path / "big.yaml"
+    big.write_text(POLICY_HEADER + "spec:\n  rules: []\n" + "#" * MAX_POLICY_BYTES + "\n")
+    result = run_cli(["--policy", str(big)], b"")
+    assert result.returncode == 2 and "larger than" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_template_syntax_in_a_policy_is_text_not_evaluated(tmp_path):
+    (tmp_path / "policy.yaml").write_text(POLICY_HEADER + "spec:\n  rules:\n  - name: '{{ 7 * 7 }}'\n    sidecar: native\n")
+    result = run_cli(["--policy", str(tmp_path / "policy.yaml")], b"")
+    assert result.returncode == 0 and "{{ 7 * 7 }} matched no workload" in result.stderr
+
+
+def test_a_catastrophic_glob_against_a_long_name_is_answered():
+    """fnmatch globs become regular expressions; `*a*a*...b` must not backtrack exponentially."""
+    pattern = "*a" * 126 + "b"
+    rules = POLICY_HEADER + f"spec:\n  rules:\n  - match: {{names: ['{pattern}']}}\n    sidecar: regular\n  fallback: native\n"
+    data = f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {'a' * 100_000}\n".encode()
+    assert ANNOTATION_LINE in render(policy(rules), data)
+
+
+def test_a_huge_selector_is_parsed_and_matched():
+    requirements = 60_000  # about 600 kB of selector
+    selector = ",".join(f"k{i}!=v" for i in range(requirements))
+    rules = POLICY_HEADER + f'spec:\n  rules:\n  - match: {{labels: "{selector},app=web"}}\n    sidecar: regular\n'
+    compiled = policy(rules)
+    assert len(compiled.rules[0].match.labels.requirements) == requirements + 1
+    data = b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels: {app: web}\n"
+    assert b'"false"' in render(compiled, data)
+
+
+# --- the command line never shows a traceback -------------------------------------------------
+
+HOSTILE_STREAMS = {
+    "alias-bomb": pod_with("x-bomb:\n" + alias_bomb()),
+    "recursive-alias": b"apiVersion: v1\nkind: Pod\nmetadata: &m\n  labels: *m\n",
+    "deep": pod_with("  n: " + "{a: " * 20_000 + "}" * 20_000 + "\n"),
+    "latin-1": b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: caf\xe9\n",
+    "stray-bom": b"a: 1\n---\n\xef\xbb\xbfkind: Pod\n",
+    "tabs": b"kind: Pod\nmetadata:\n\tname: x\n",
+    "duplicate": b"kind: Pod\nkind: Pod\n",
+    "bad-yaml": b"kind: Pod\nmetadata: {name: [x}\n",
+    "nul": b"kind: Pod\nmetadata: {name: \"\x00\"}\n",
+    "complex-key": b"kind: Pod\nmetadata:\n  ? [a, b]\n  : c\n",
+    "two-documents-in-one": b"kind: Pod\n--- \nkind: Pod\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_STREAMS))
+def test_the_command_reports_hostile_input_in_one_line(tmp_path, name):
+    (tmp_path / "policy.yaml").write_text(NATIVE_FOR_ALL)
+    result = run_cli(["--policy", str(tmp_path / "policy.yaml")], HOSTILE_STREAMS[name])
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    if result.returncode == 0:
+        list(yaml.compose_all(result.stdout, Loader=yaml.CSafeLoader))  # what it wrote instead must be YAML
+    else:
+        assert result.returncode == 1
+        assert re.fullmatch(r"sidecar-policy: error: <stdin>:\S* document \d+.*\n", result.stderr)
+
+
+# --- a 100 MB document: streamed, memory bounded by a small multiple of the document ----------
+
+MEASURE_PEAK = """
+import resource, sys
+from postrender.cli import main
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+code = main(sys.argv[1:])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(code, baseline * 1024, peak * 1024, file=sys.stderr)
+"""
+HUNDRED_MB = 100 << 20
+
+
+def _peak_run(tmp_path, document: bytes) -> tuple[int, int, int]:
+    """Exit code, the output's size and the extra peak memory of a child running the command."""
+    (tmp_path / "policy.yaml").write_text(NATIVE_FOR_ALL)
+    (tmp_path / "in.yaml").write_bytes(document)
+    with open(tmp_path / "out.yaml", "wb") as out:
+        result = subprocess.run(
+            [sys.executable, "-c", MEASURE_PEAK, "--policy", str(tmp_path / "policy.yaml"), str(tmp_path / "in.yaml")],
+            stdout=out, stderr=subprocess.PIPE, timeout=600,
+        )
+    assert "Traceback" not in result.stderr.decode()
+    code, baseline, peak = (int(field) for field in result.stderr.decode().split("\n")[-2].split())
+    return code, (tmp_path / "out.yaml").stat().st_size, peak - baseline
+
+
+@pytest.mark.slow
+def test_a_100mb_document_that_is_no_workload_streams_through_in_bounded_memory(tmp_path):
+    document = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: " + b"x" * HUNDRED_MB + b"\n"
+    code, size, extra = _peak_run(tmp_path, document + b"---\n" + POD.encode())
+    assert code == 0 and size > len(document)
+    assert extra < 3 * len(document)
+
+
+@pytest.mark.slow
+def test_a_100mb_workload_of_one_huge_value_is_processed_in_bounded_memory(tmp_path):
+    document = pod_with("  hostname: " + "x" * HUNDRED_MB + "\n")
+    code, size, extra = _peak_run(tmp_path, document)
+    assert code == 0 and size == len(document) + len(b"  annotations:\n    " + ANNOTATION_LINE + b"\n")
+    assert extra < 7 * len(document)
+
+
+@pytest.mark.slow
+def test_a_100mb_workload_of_small_entries_is_refused_in_bounded_memory(tmp_path):
+    entry = b"  - {name: VARIABLE, value: some value}\n"
+    document = pod_with("  env:\n") + entry * (HUNDRED_MB // len(entry))
+    code, _, extra = _peak_run(tmp_path, document)
+    assert code == 1
+    assert extra < 5 * len(document)

@@ -395,3 +395,12 @@ def test_a_100mb_workload_of_small_entries_is_refused_in_bounded_memory(tmp_path
     code, _, extra = _peak_run(tmp_path, document)
     assert code == 1
     assert extra < 5 * len(document)
+
+
+# --- found by the property tests (tests/test_properties.py) ------------------------------------
+
+@pytest.mark.parametrize("prefix", [b"", b"\xef\xbb\xbf", b"# Source: x.yaml\n"])
+def test_a_workload_written_on_its_marker_line_is_not_skipped(prefix):
+    data = prefix + b"--- {apiVersion: v1, kind: Pod, metadata: {name: x}}\n"
+    out = render(policy(), data)
+    assert out == data.replace(b"{name: x}", b'{name: x, "annotations": {"sidecar.istio.io/nativeSidecar": "true"}}')

@@ -42,15 +42,20 @@ class Outcome:
         data = yamlnodes.construct(self.template_node) or {}
         if self.mode == "keep":
             return data
-        metadata = data.get("metadata") or {}
-        annotations = metadata.get("annotations") or {}
-        annotations.pop(ANNOTATION, None)
+        metadata = data.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
         if self.mode in ANNOTATION_VALUES:
+            if not isinstance(metadata, dict):
+                metadata = data["metadata"] = {}
+            if not isinstance(annotations, dict):
+                annotations = metadata["annotations"] = {}
             annotations[ANNOTATION] = ANNOTATION_VALUES[self.mode]
-        if annotations:
-            data["metadata"] = {**metadata, "annotations": annotations}
-        elif "annotations" in metadata:
-            del metadata["annotations"]
+        elif isinstance(annotations, dict) and ANNOTATION in annotations:
+            del annotations[ANNOTATION]
+            if not annotations:  # as the edit does: a mapping left empty goes, then its parent
+                del metadata["annotations"]
+                if not metadata:
+                    del data["metadata"]
         return data
 
 

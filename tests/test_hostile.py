@@ -404,3 +404,29 @@ def test_a_workload_written_on_its_marker_line_is_not_skipped(prefix):
     data = prefix + b"--- {apiVersion: v1, kind: Pod, metadata: {name: x}}\n"
     out = render(policy(), data)
     assert out == data.replace(b"{name: x}", b'{name: x, "annotations": {"sidecar.istio.io/nativeSidecar": "true"}}')
+
+
+# --- found by fuzzing (fuzz/run.py) -----------------------------------------------------------
+
+@pytest.mark.parametrize("metadata", ["labe 9080", "[a, b]", "7"])
+@pytest.mark.parametrize("fallback", ["default", "keep"])
+def test_a_template_whose_metadata_is_no_mapping_is_reported_not_crashed_on(metadata, fallback):
+    """Outcome.template (what reports read) assumed metadata was a mapping: AttributeError."""
+    data = f"apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    metadata: {metadata}\n".encode()
+    outcomes: list = []
+    out = render(policy(POLICY_HEADER + f"spec:\n  fallback: {fallback}\n"), data, outcomes=outcomes)
+    assert out == data
+    assert outcomes[0].template["metadata"] == yaml.safe_load(data)["spec"]["template"]["metadata"]
+
+
+@pytest.mark.parametrize("mode, annotations, expected", [
+    ("native", "{}", {"metadata": {"annotations": {"sidecar.istio.io/nativeSidecar": "true"}}}),
+    ("regular", "null", {"metadata": {"annotations": {"sidecar.istio.io/nativeSidecar": "false"}}}),
+    ("default", '{sidecar.istio.io/nativeSidecar: "true"}', {}),
+    ("default", '{sidecar.istio.io/nativeSidecar: "true", a: b}', {"metadata": {"annotations": {"a": "b"}}}),
+])
+def test_the_reported_template_is_what_was_written(mode, annotations, expected):
+    data = f"apiVersion: v1\nkind: PodTemplate\ntemplate:\n  metadata:\n    annotations: {annotations}\n".encode()
+    outcomes: list = []
+    out = render(policy(POLICY_HEADER + f"spec:\n  fallback: {mode}\n"), data, outcomes=outcomes)
+    assert outcomes[0].template == expected == (yaml.safe_load(out)["template"] or {})

@@ -1,0 +1,168 @@
+"""`sidecar-policy argocd …`: the Argo CD config-management plugin (a sidecar of argocd-repo-server).
+
+Argo CD has no Helm post-renderer (argo-cd#3698), so the plugin renders the app itself (helm,
+kustomize or plain files, see argocd_sources) and pipes the result through the core in one go.
+
+  init      plugin.yaml `init`: build a chart's dependencies when they are not vendored
+  generate  plugin.yaml `generate`: render the app in the current directory, apply the policy,
+            print the stream; any failure exits non-zero with nothing on stdout
+  install   write the kustomize Component that adds the sidecar (see argocd_install)
+
+The policy is the first of (documented in docs/readme/argocd.md):
+  1. the plugin parameter `policy` (inline SidecarPolicy YAML),
+  2. ARGOCD_ENV_SIDECAR_POLICY (a file in the repository: relative to the app directory, or to
+     the repository root when it starts with `/`; it may not leave the repository),
+  3. `.sidecar-policy.yaml` in the app directory,
+  4. the cluster-wide default mounted from the plugin's ConfigMap
+     ($SIDECAR_POLICY_DEFAULT, /etc/sidecar-policy/default-policy.yaml when unset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import sys
+from pathlib import Path
+from typing import BinaryIO, Mapping, NoReturn, TextIO
+
+from postrender.argocd_env import AppEnv, repository_root, resolve_in_repository
+from postrender.errors import InputError, UsageError
+
+POLICY_FILE = ".sidecar-policy.yaml"
+POLICY_PARAMETER = "policy"
+POLICY_ENV = "SIDECAR_POLICY"  # set as spec.source.plugin.env, so it arrives as ARGOCD_ENV_SIDECAR_POLICY
+DEFAULT_POLICY_VAR = "SIDECAR_POLICY_DEFAULT"  # the sidecar's own env: users cannot set it
+DEFAULT_POLICY_PATH = "/etc/sidecar-policy/default-policy.yaml"
+
+# Native sidecars (restartPolicy: Always init containers) are on by default from Kubernetes 1.29
+# (SidecarContainers beta); 1.28 has them behind an alpha gate that is off by default.
+NATIVE_SIDECARS_DEFAULT_ON = (1, 29)
+NATIVE_SIDECARS_ALPHA = (1, 28)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="sidecar-policy argocd", description="Argo CD config-management plugin front end.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("init", help="build a chart's dependencies (plugin.yaml init)")
+    commands.add_parser("generate", help="render the app in the current directory and apply the policy")
+    install = commands.add_parser("install", help="write the kustomize Component that installs the sidecar")
+    install.add_argument("--image", required=True, help="the sidecar image, e.g. registry.example/sidecar-policy:0.1.0")
+    install.add_argument("--default-policy", metavar="FILE", help="a cluster-wide default SidecarPolicy")
+    install.add_argument("--output-dir", "-o", default="argocd-plugin", help="where to write (default: %(default)s)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    if args.command == "init":
+        from postrender.argocd_sources import build_chart_dependencies
+
+        build_chart_dependencies(Path.cwd(), sys.stderr)
+        return 0
+    if args.command == "generate":
+        return generate(Path.cwd(), os.environ, sys.stdout.buffer, sys.stderr)
+    from postrender.argocd_install import write_install
+
+    for path in write_install(Path(args.output_dir), args.image, args.default_policy):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, stderr: TextIO) -> int:
+    """Render, apply the policy, and write the whole stream only once everything has succeeded."""
+    from postrender.argocd_sources import render
+    from postrender.engine import Options, run
+
+    env = AppEnv.from_environ(environ)
+    repo_root = repository_root(app_dir, env.source_path)
+    policy = find_policy(app_dir, repo_root, env, environ)  # a bad policy fails before helm runs
+    kube_version = parse_kube_version(env.kube_version)
+    rendered = render(app_dir, repo_root, env, skip_files=(POLICY_FILE,), stderr=stderr)
+
+    def check_cluster_supports(outcome: object) -> None:
+        if getattr(outcome, "mode", None) == "native" and kube_version is not None:
+            _check_native_supported(outcome, kube_version, env.kube_version, stderr)
+
+    # Buffered: Argo CD reads the whole stdout anyway, and a failure must leave it empty, not half-written.
+    sink = io.BytesIO()
+    summary = run(
+        policy,
+        io.BytesIO(rendered),
+        sink,
+        Options(namespace=env.namespace, kube_version=None, input_name=f"{app_dir.name or '.'} (rendered)"),
+        on_outcome=check_cluster_supports,
+    )
+    output = sink.getvalue()
+    if not _has_content(output):
+        # An empty stream makes Argo CD prune every resource of the app: never report that as success.
+        raise InputError("the app rendered no manifests; refusing to print an empty stream (Argo CD would prune the app)")
+    for rule in getattr(summary, "unmatched_rules", ()) or ():
+        print(f"sidecar-policy: warning: rule {_rule_name(rule)} matched no workload", file=stderr)
+    stdout.write(output)
+    stdout.flush()
+    return 0
+
+
+def find_policy(app_dir: Path, repo_root: Path, env: AppEnv, environ: Mapping[str, str]) -> object:
+    """The policy, from the first source that is set (order in the module docstring)."""
+    from postrender.policy import load_policy, parse_policy
+
+    inline = env.parameter(POLICY_PARAMETER)
+    if inline is not None and (inline.string or "").strip():
+        return parse_policy(inline.string or "", f"plugin parameter {POLICY_PARAMETER!r}")
+    if env.env(POLICY_ENV):
+        return load_policy(resolve_in_repository(app_dir, repo_root, env.env(POLICY_ENV), f"ARGOCD_ENV_{POLICY_ENV}"))
+    if (app_dir / POLICY_FILE).exists() or (app_dir / POLICY_FILE).is_symlink():
+        return load_policy(resolve_in_repository(app_dir, repo_root, POLICY_FILE, POLICY_FILE))
+    default = environ.get(DEFAULT_POLICY_VAR) or DEFAULT_POLICY_PATH
+    if Path(default).is_file():
+        return load_policy(Path(default))
+    raise UsageError(
+        f"no sidecar policy for this app: set the plugin parameter {POLICY_PARAMETER!r}, or ARGOCD_ENV_{POLICY_ENV}, "
+        f"or add {POLICY_FILE} to the app directory, or install a cluster-wide default ({default})"
+    )
+
+
+def parse_kube_version(text: str) -> tuple[int, int] | None:
+    """(major, minor) from KUBE_VERSION ("1.29.3", "v1.28", "1.27.4+k3s1"); None when unknown."""
+    match = re.match(r"^v?(\d+)\.(\d+)", text.strip())
+    if not match:
+        if text.strip():
+            raise UsageError(f"KUBE_VERSION {text!r} is not a Kubernetes version")
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def _check_native_supported(outcome: object, version: tuple[int, int], shown: str, stderr: TextIO) -> None:
+    workload = getattr(outcome, "workload", None)
+    what = f"{getattr(workload, 'kind', 'workload')} {getattr(workload, 'name', '?')}"
+    if version >= NATIVE_SIDECARS_DEFAULT_ON:
+        return
+    if version >= NATIVE_SIDECARS_ALPHA:
+        print(
+            f"sidecar-policy: warning: {what} gets a native istio-proxy, but Kubernetes {shown} only has native "
+            "sidecars behind the SidecarContainers feature gate (alpha, off by default)",
+            file=stderr,
+        )
+        return
+    raise InputError(
+        f"{what} is decided native, but the cluster runs Kubernetes {shown} (KUBE_VERSION): native sidecars "
+        "need Kubernetes 1.29 or later; decide `regular` for this cluster"
+    )
+
+
+def _rule_name(rule: object) -> str:
+    name = getattr(rule, "name", "") or getattr(rule, "index", "")
+    return repr(name) if name != "" else repr(rule)
+
+
+def _has_content(stream: bytes) -> bool:
+    """Whether any line is more than blank, a comment or a document marker."""
+    return any(
+        line.strip() and not line.lstrip().startswith(b"#") and line.rstrip() not in (b"---", b"...")
+        for line in stream.splitlines()
+    )

@@ -117,9 +117,7 @@ def _shown_command(argv: list[str]) -> str:
             elided += item != "--api-versions"
             continue
         shown.append(item)
-    if elided:
-        shown.append(f"--api-versions <{elided} API versions>")
-    return shlex.join(shown)
+    return shlex.join(shown) + (f" --api-versions <{elided} API versions>" if elided else "")
 
 
 def read_directory(app_dir: Path, repo_root: Path, skip_files: set[str], stderr: TextIO) -> bytes:
@@ -164,16 +162,14 @@ def _yaml_manifests(name: str, text: bytes, stderr: TextIO) -> bytes | None:
 
 
 def _json_manifest(name: str, text: bytes) -> bytes:
-    import yaml
-
+    # Passed on as JSON: the core keeps a JSON document JSON when it edits it.
     try:
         document = json.loads(text)
     except ValueError as error:
         raise InputError(f"{name}: not one JSON object ({error}); Argo CD allows a single object per JSON file") from None
     if not _is_object(document):
         raise InputError(f"{name}: not a Kubernetes object")
-    dumped: str = yaml.dump(document, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False)
-    return dumped.encode()
+    return text
 
 
 def _is_object(document: object) -> bool:

@@ -25,10 +25,15 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import BinaryIO, Mapping, NoReturn, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Mapping, NoReturn, Sequence
 
 from postrender.argocd_env import AppEnv, repository_root, resolve_in_repository
-from postrender.errors import InputError, UsageError
+from postrender.diagnostics import Diagnostics
+from postrender.errors import InputError, Location, UsageError
+
+if TYPE_CHECKING:
+    from postrender.engine import Outcome
+    from postrender.policy import Policy, Workload
 
 POLICY_FILE = ".sidecar-policy.yaml"
 POLICY_PARAMETER = "policy"
@@ -47,7 +52,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str], diagnostics: Diagnostics) -> int:
+    """The `argocd` entry of cli.COMMANDS."""
     parser = _Parser(prog="sidecar-policy argocd", description="Argo CD config-management plugin front end.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("init", help="build a chart's dependencies (plugin.yaml init)")
@@ -56,23 +62,23 @@ def main(argv: list[str] | None = None) -> int:
     install.add_argument("--image", required=True, help="the sidecar image, e.g. registry.example/sidecar-policy:0.1.0")
     install.add_argument("--default-policy", metavar="FILE", help="a cluster-wide default SidecarPolicy")
     install.add_argument("--output-dir", "-o", default="argocd-plugin", help="where to write (default: %(default)s)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(list(argv))
 
     if args.command == "init":
         from postrender.argocd_sources import build_chart_dependencies
 
-        build_chart_dependencies(Path.cwd(), sys.stderr)
+        build_chart_dependencies(Path.cwd(), diagnostics.stream)
         return 0
     if args.command == "generate":
-        return generate(Path.cwd(), os.environ, sys.stdout.buffer, sys.stderr)
+        return generate(Path.cwd(), os.environ, sys.stdout.buffer, diagnostics)
     from postrender.argocd_install import write_install
 
     for path in write_install(Path(args.output_dir), args.image, args.default_policy):
-        print(f"wrote {path}", file=sys.stderr)
+        print(f"wrote {path}", file=diagnostics.stream)
     return 0
 
 
-def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, stderr: TextIO) -> int:
+def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagnostics: Diagnostics) -> int:
     """Render, apply the policy, and write the whole stream only once everything has succeeded."""
     from postrender.argocd_sources import render
     from postrender.engine import Options, run
@@ -81,33 +87,28 @@ def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, stderr
     repo_root = repository_root(app_dir, env.source_path)
     policy = find_policy(app_dir, repo_root, env, environ)  # a bad policy fails before helm runs
     kube_version = parse_kube_version(env.kube_version)
-    rendered = render(app_dir, repo_root, env, skip_files=(POLICY_FILE,), stderr=stderr)
+    rendered = render(app_dir, repo_root, env, skip_files=(POLICY_FILE,), stderr=diagnostics.stream)
 
-    def check_cluster_supports(outcome: object) -> None:
-        if getattr(outcome, "mode", None) == "native" and kube_version is not None:
-            _check_native_supported(outcome, kube_version, env.kube_version, stderr)
+    def check_cluster_supports(outcome: Outcome) -> None:
+        if outcome.mode == "native" and kube_version is not None:
+            _check_native_supported(outcome.workload, kube_version, env.kube_version, options.input_name, diagnostics)
 
     # Buffered: Argo CD reads the whole stdout anyway, and a failure must leave it empty, not half-written.
     sink = io.BytesIO()
-    summary = run(
-        policy,
-        io.BytesIO(rendered),
-        sink,
-        Options(namespace=env.namespace, kube_version=None, input_name=f"{app_dir.name or '.'} (rendered)"),
-        on_outcome=check_cluster_supports,
-    )
+    options = Options(namespace=env.namespace, kube_version=kube_version, input_name=f"{app_dir.name or '.'} (rendered)")
+    summary = run(policy, io.BytesIO(rendered), sink, options, on_outcome=check_cluster_supports)
     output = sink.getvalue()
     if not _has_content(output):
         # An empty stream makes Argo CD prune every resource of the app: never report that as success.
         raise InputError("the app rendered no manifests; refusing to print an empty stream (Argo CD would prune the app)")
-    for rule in getattr(summary, "unmatched_rules", ()) or ():
-        print(f"sidecar-policy: warning: rule {_rule_name(rule)} matched no workload", file=stderr)
+    for rule in summary.unmatched_rules(policy):
+        diagnostics.warn(f"{policy.origin}:{rule.line}: {rule.label} matched no workload")
     stdout.write(output)
     stdout.flush()
     return 0
 
 
-def find_policy(app_dir: Path, repo_root: Path, env: AppEnv, environ: Mapping[str, str]) -> object:
+def find_policy(app_dir: Path, repo_root: Path, env: AppEnv, environ: Mapping[str, str]) -> Policy:
     """The policy, from the first source that is set (order in the module docstring)."""
     from postrender.policy import load_policy, parse_policy
 
@@ -115,12 +116,12 @@ def find_policy(app_dir: Path, repo_root: Path, env: AppEnv, environ: Mapping[st
     if inline is not None and (inline.string or "").strip():
         return parse_policy(inline.string or "", f"plugin parameter {POLICY_PARAMETER!r}")
     if env.env(POLICY_ENV):
-        return load_policy(resolve_in_repository(app_dir, repo_root, env.env(POLICY_ENV), f"ARGOCD_ENV_{POLICY_ENV}"))
+        return load_policy(str(resolve_in_repository(app_dir, repo_root, env.env(POLICY_ENV), f"ARGOCD_ENV_{POLICY_ENV}")))
     if (app_dir / POLICY_FILE).exists() or (app_dir / POLICY_FILE).is_symlink():
-        return load_policy(resolve_in_repository(app_dir, repo_root, POLICY_FILE, POLICY_FILE))
+        return load_policy(str(resolve_in_repository(app_dir, repo_root, POLICY_FILE, POLICY_FILE)))
     default = environ.get(DEFAULT_POLICY_VAR) or DEFAULT_POLICY_PATH
     if Path(default).is_file():
-        return load_policy(Path(default))
+        return load_policy(default)
     raise UsageError(
         f"no sidecar policy for this app: set the plugin parameter {POLICY_PARAMETER!r}, or ARGOCD_ENV_{POLICY_ENV}, "
         f"or add {POLICY_FILE} to the app directory, or install a cluster-wide default ({default})"
@@ -137,27 +138,23 @@ def parse_kube_version(text: str) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
-def _check_native_supported(outcome: object, version: tuple[int, int], shown: str, stderr: TextIO) -> None:
-    workload = getattr(outcome, "workload", None)
-    what = f"{getattr(workload, 'kind', 'workload')} {getattr(workload, 'name', '?')}"
+def _check_native_supported(
+    workload: Workload, version: tuple[int, int], shown: str, input_name: str, diagnostics: Diagnostics
+) -> None:
     if version >= NATIVE_SIDECARS_DEFAULT_ON:
         return
+    what = f"{workload.kind} {workload.name}"
     if version >= NATIVE_SIDECARS_ALPHA:
-        print(
-            f"sidecar-policy: warning: {what} gets a native istio-proxy, but Kubernetes {shown} only has native "
-            "sidecars behind the SidecarContainers feature gate (alpha, off by default)",
-            file=stderr,
+        diagnostics.warn(
+            f"{what} gets a native istio-proxy, but Kubernetes {shown} has native sidecars only behind the "
+            "SidecarContainers feature gate (alpha, off by default)"
         )
         return
     raise InputError(
         f"{what} is decided native, but the cluster runs Kubernetes {shown} (KUBE_VERSION): native sidecars "
-        "need Kubernetes 1.29 or later; decide `regular` for this cluster"
+        "need Kubernetes 1.29 or later; decide `regular` for this cluster",
+        Location(input_name, workload.document, workload.source, workload.line),
     )
-
-
-def _rule_name(rule: object) -> str:
-    name = getattr(rule, "name", "") or getattr(rule, "index", "")
-    return repr(name) if name != "" else repr(rule)
 
 
 def _has_content(stream: bytes) -> bool:

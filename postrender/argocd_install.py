@@ -55,7 +55,7 @@ def write_install(output_dir: Path, image: str, default_policy_file: str | None)
     if default_policy_file is not None:
         from postrender.policy import load_policy
 
-        load_policy(Path(default_policy_file))  # refuse to install a policy every app would then fail on
+        load_policy(default_policy_file)  # refuse to install a policy every app would then fail on
         default_policy = Path(default_policy_file).read_text(encoding="utf-8")
     files = render_install(image, default_policy)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ the same objects as before. Tools run without a shell: user values are argv item
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import shlex
@@ -139,8 +140,25 @@ def read_directory(app_dir: Path, repo_root: Path, skip_files: set[str], stderr:
         text = path.read_bytes()
         document = _json_manifest(path.name, text) if path.name.endswith(".json") else _yaml_manifests(path.name, text, stderr)
         if document is not None:
-            parts.append(b"# Source: " + path.name.encode() + b"\n" + document.rstrip(b"\n") + b"\n")
+            parts.append(_with_source(path.name, document))
     return b"---\n".join(parts)
+
+
+def _with_source(name: str, text: bytes) -> bytes:
+    """Each document of a file, marked `# Source: <file>` as Helm marks templates, so messages name the file."""
+    from postrender.stream import read_documents
+
+    comment = b"# Source: " + name.encode() + b"\n"
+    marked = []
+    for document in read_documents(io.BytesIO(text if text.endswith(b"\n") else text + b"\n")):
+        first, newline, rest = document.raw.partition(b"\n")
+        if first.rstrip() == b"---":
+            marked.append(first + newline + comment + rest)
+        elif first.startswith(b"---"):  # `--- content` on the marker line: leave it be
+            marked.append(document.raw)
+        else:
+            marked.append(comment + document.raw)
+    return b"".join(marked)
 
 
 def _yaml_manifests(name: str, text: bytes, stderr: TextIO) -> bytes | None:

@@ -9,7 +9,7 @@ import sys
 import traceback
 from typing import Callable, Sequence
 
-from postrender import __version__
+from postrender import __version__, argocd
 from postrender.diagnostics import LOG_FILE_ENV, Diagnostics
 from postrender.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
 
@@ -137,6 +137,7 @@ def schema(argv: Sequence[str], diagnostics: Diagnostics) -> int:
 # One registry of subcommands: name -> function(argv, diagnostics) -> exit code.
 COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
+    "argocd": argocd.main,
 }
 
 

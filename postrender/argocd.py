@@ -24,14 +24,15 @@ import io
 import os
 import re
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Mapping, NoReturn, Sequence
 
-from postrender.argocd_env import AppEnv, repository_root, resolve_in_repository
 from postrender.diagnostics import Diagnostics
 from postrender.errors import InputError, Location, UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the CLI imports this module on every run: the rest loads when a command needs it
+    from pathlib import Path
+
+    from postrender.argocd_env import AppEnv
     from postrender.engine import Outcome
     from postrender.policy import Policy, Workload
 
@@ -63,6 +64,7 @@ def main(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     install.add_argument("--default-policy", metavar="FILE", help="a cluster-wide default SidecarPolicy")
     install.add_argument("--output-dir", "-o", default="argocd-plugin", help="where to write (default: %(default)s)")
     args = parser.parse_args(list(argv))
+    from pathlib import Path
 
     if args.command == "init":
         from postrender.argocd_sources import build_chart_dependencies
@@ -80,6 +82,7 @@ def main(argv: Sequence[str], diagnostics: Diagnostics) -> int:
 
 def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagnostics: Diagnostics) -> int:
     """Render, apply the policy, and write the whole stream only once everything has succeeded."""
+    from postrender.argocd_env import AppEnv, repository_root
     from postrender.argocd_sources import render
     from postrender.engine import Options, run
 
@@ -110,6 +113,9 @@ def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagno
 
 def find_policy(app_dir: Path, repo_root: Path, env: AppEnv, environ: Mapping[str, str]) -> Policy:
     """The policy, from the first source that is set (order in the module docstring)."""
+    from pathlib import Path
+
+    from postrender.argocd_env import resolve_in_repository
     from postrender.policy import load_policy, parse_policy
 
     inline = env.parameter(POLICY_PARAMETER)

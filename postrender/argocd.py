@@ -24,7 +24,8 @@ import io
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, BinaryIO, Mapping, NoReturn, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from postrender.diagnostics import Diagnostics
 from postrender.errors import InputError, Location, UsageError

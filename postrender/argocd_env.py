@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from postrender.errors import UsageError
 
@@ -134,7 +134,7 @@ def _parameters_from_param_vars(environ: Mapping[str, str]) -> tuple[Parameter, 
         if param_var_name(name) in environ:
             found.append(Parameter(name=name, string=environ[param_var_name(name)]))
     for name in _KNOWN_ARRAY_PARAMETERS:
-        items = []
+        items: list[str] = []
         while f"{param_var_name(name)}_{len(items)}" in environ:
             items.append(environ[f"{param_var_name(name)}_{len(items)}"])
         if items:

@@ -16,8 +16,9 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from postrender.argocd_env import AppEnv, resolve_in_repository
 from postrender.errors import InputError, ToolError
@@ -138,7 +139,10 @@ def read_directory(app_dir: Path, repo_root: Path, skip_files: set[str], stderr:
             continue
         resolve_in_repository(app_dir, repo_root, path.name, "manifest file")
         text = path.read_bytes()
-        document = _json_manifest(path.name, text) if path.name.endswith(".json") else _yaml_manifests(path.name, text, stderr)
+        if path.name.endswith(".json"):
+            document: bytes | None = _json_manifest(path.name, text)
+        else:
+            document = _yaml_manifests(path.name, text, stderr)
         if document is not None:
             parts.append(_with_source(path.name, document))
     return b"---\n".join(parts)

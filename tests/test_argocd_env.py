@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+
 import pytest
 
 from postrender.argocd_env import AppEnv, Parameter, repository_root, resolve_in_repository

@@ -151,6 +151,20 @@ def helm_calls(helm_log: Path) -> list[list[str]]:
     return [json.loads(line)["argv"] for line in helm_log.read_text().splitlines()]
 
 
+def app_files(repo: Path, files: dict[str, str]) -> Path:
+    """Write files into the app directory; return the directory."""
+    app_dir = repo / "apps" / "shop"
+    for name, text in files.items():
+        (app_dir / name).write_text(text)
+    return app_dir
+
+
+def failure(repo: Path, tmp_path: Path, sidecar_env: dict[str, str], app: Application | None = None) -> PluginFailed:
+    with pytest.raises(PluginFailed) as failed:
+        run_plugin(PLUGIN_YAML, repo, app or Application(), tmp_path, sidecar_env)
+    return failed.value
+
+
 def write_chart(app_dir: Path, dependencies: str = "") -> None:
     (app_dir / "Chart.yaml").write_text(f"apiVersion: v2\nname: shop\nversion: 1.0.0\n{dependencies}")
     (app_dir / "values.yaml").write_text("replicas: 1\n")
@@ -162,11 +176,16 @@ def write_chart(app_dir: Path, dependencies: str = "") -> None:
 
 
 def test_directory_app_opted_in_by_file(repo, tmp_path, sidecar_env):
-    app_dir = repo / "apps" / "shop"
-    (app_dir / "deployment.yaml").write_text(DEPLOYMENT + "---\n" + SERVICE)
-    (app_dir / "job.yaml").write_text(JOB)
-    (app_dir / "config.json").write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}))
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    app_files(
+        repo,
+        {
+            "deployment.yaml": DEPLOYMENT + "---\n" + SERVICE,
+            "job.yaml": JOB,
+            "config.json": json.dumps(config_map),
+            ".sidecar-policy.yaml": POLICY,
+        },
+    )
 
     out = run_plugin(PLUGIN_YAML, repo, Application(), tmp_path, sidecar_env)
 
@@ -174,17 +193,15 @@ def test_directory_app_opted_in_by_file(repo, tmp_path, sidecar_env):
     assert annotation(out.objects, "Job", "migrate") == "true"
     # Everything else is exactly what the files say, in Argo CD's order (file name, then document),
     # and the policy file itself is not deployed.
-    expected = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}] + [
+    expected = [config_map] + [
         yaml.safe_load(text) for text in (DEPLOYMENT, SERVICE, JOB)
     ]
     assert [without_annotation(o) for o in out.objects] == expected
 
 
 def test_files_arrive_with_reset_modes(repo, tmp_path, sidecar_env):
-    app_dir = repo / "apps" / "shop"
-    (app_dir / "job.yaml").write_text(JOB)
+    app_dir = app_files(repo, {"job.yaml": JOB, ".sidecar-policy.yaml": POLICY})
     (app_dir / "job.yaml").chmod(0o755)
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
     out = run_plugin(PLUGIN_YAML, repo, Application(), tmp_path, sidecar_env)
     assert (out.app_dir / "job.yaml").stat().st_mode & 0o777 == 0o644
     assert annotation(out.objects, "Job", "migrate") == "true"
@@ -195,10 +212,8 @@ def test_files_arrive_with_reset_modes(repo, tmp_path, sidecar_env):
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kustomization_app_with_a_repository_policy(repo, tmp_path, sidecar_env):
-    app_dir = repo / "apps" / "shop"
-    (app_dir / "kustomization.yaml").write_text("resources: [deployment.yaml, job.yaml]\nnamePrefix: prod-\n")
-    (app_dir / "deployment.yaml").write_text(DEPLOYMENT)
-    (app_dir / "job.yaml").write_text(JOB)
+    kustomization = "resources: [deployment.yaml, job.yaml]\nnamePrefix: prod-\n"
+    app_dir = app_files(repo, {"kustomization.yaml": kustomization, "deployment.yaml": DEPLOYMENT, "job.yaml": JOB})
     app = Application(plugin_env=[("SIDECAR_POLICY", "/policies/all-native.yaml")])
 
     out = run_plugin(PLUGIN_YAML, repo, app, tmp_path, sidecar_env)
@@ -211,13 +226,10 @@ def test_kustomization_app_with_a_repository_policy(repo, tmp_path, sidecar_env)
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_a_failing_kustomize_fails_the_request_with_its_message(repo, tmp_path, sidecar_env):
-    app_dir = repo / "apps" / "shop"
-    (app_dir / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
-    with pytest.raises(PluginFailed) as failed:
-        run_plugin(PLUGIN_YAML, repo, Application(), tmp_path, sidecar_env)
-    assert failed.value.returncode == 4
-    assert "kustomize" in failed.value.stderr and "missing.yaml" in failed.value.stderr
+    app_files(repo, {"kustomization.yaml": "resources: [missing.yaml]\n", ".sidecar-policy.yaml": POLICY})
+    failed = failure(repo, tmp_path, sidecar_env)
+    assert failed.returncode == 4
+    assert "kustomize" in failed.stderr and "missing.yaml" in failed.stderr
 
 
 # --- Helm chart (fake helm) -------------------------------------------------------------------------
@@ -225,9 +237,7 @@ def test_a_failing_kustomize_fails_the_request_with_its_message(repo, tmp_path, 
 
 def test_chart_renders_with_argo_cds_helm_command_line(repo, tmp_path, sidecar_env, helm_log):
     install_fake_helm(sidecar_env)
-    app_dir = repo / "apps" / "shop"
-    write_chart(app_dir)
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
+    write_chart(app_files(repo, {".sidecar-policy.yaml": POLICY}))
     app = Application(
         name="team-a_shop",  # an app outside argocd's namespace
         namespace="shop-prod",
@@ -278,24 +288,18 @@ def test_init_builds_chart_dependencies_only_when_not_vendored(repo, tmp_path, s
 
 
 def test_a_missing_helm_is_a_clear_error(repo, tmp_path, sidecar_env):
-    app_dir = repo / "apps" / "shop"
-    write_chart(app_dir)
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
-    with pytest.raises(PluginFailed) as failed:
-        run_plugin(PLUGIN_YAML, repo, Application(), tmp_path, sidecar_env)
-    assert failed.value.returncode == 4
-    assert "`helm` is not installed in this sidecar image" in failed.value.stderr
+    write_chart(app_files(repo, {".sidecar-policy.yaml": POLICY}))
+    failed = failure(repo, tmp_path, sidecar_env)
+    assert failed.returncode == 4
+    assert "`helm` is not installed in this sidecar image" in failed.stderr
 
 
 def test_a_failing_helm_fails_the_request_with_helms_message_and_no_output(repo, tmp_path, sidecar_env):
     install_fake_helm(sidecar_env, fail_template="Error: template: shop/templates/job.yaml:7: nil pointer\n")
-    app_dir = repo / "apps" / "shop"
-    write_chart(app_dir)
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
-    with pytest.raises(PluginFailed) as failed:
-        run_plugin(PLUGIN_YAML, repo, Application(), tmp_path, sidecar_env)
-    assert failed.value.returncode == 4
-    assert "nil pointer" in failed.value.stderr and "helm template" in failed.value.stderr
+    write_chart(app_files(repo, {".sidecar-policy.yaml": POLICY}))
+    failed = failure(repo, tmp_path, sidecar_env)
+    assert failed.returncode == 4
+    assert "nil pointer" in failed.stderr and "helm template" in failed.stderr
 
 
 # --- the policy --------------------------------------------------------------------------------------
@@ -339,29 +343,26 @@ def test_policy_lookup_order(repo, tmp_path, sidecar_env, sources, expected):
 
 @pytest.mark.parametrize("path", ["../../../../etc/passwd", "/../../etc/hostname", "/etc/hostname/../../../x"])
 def test_a_policy_path_may_not_leave_the_repository(repo, tmp_path, sidecar_env, path):
-    (repo / "apps" / "shop" / "job.yaml").write_text(JOB)
-    with pytest.raises(PluginFailed) as failed:
-        run_plugin(PLUGIN_YAML, repo, Application(plugin_env=[("SIDECAR_POLICY", path)]), tmp_path, sidecar_env)
-    assert failed.value.returncode == 2
-    assert "outside the repository" in failed.value.stderr
+    app_files(repo, {"job.yaml": JOB})
+    failed = failure(repo, tmp_path, sidecar_env, Application(plugin_env=[("SIDECAR_POLICY", path)]))
+    assert failed.returncode == 2
+    assert "outside the repository" in failed.stderr
 
 
 def test_without_any_policy_the_request_fails_and_says_where_to_put_one(repo, tmp_path, sidecar_env):
-    (repo / "apps" / "shop" / "job.yaml").write_text(JOB)
-    with pytest.raises(PluginFailed) as failed:
-        run_plugin(PLUGIN_YAML, repo, Application(), tmp_path, sidecar_env)
-    assert failed.value.returncode == 2
-    assert ".sidecar-policy.yaml" in failed.value.stderr and "ARGOCD_ENV_SIDECAR_POLICY" in failed.value.stderr
+    app_files(repo, {"job.yaml": JOB})
+    failed = failure(repo, tmp_path, sidecar_env)
+    assert failed.returncode == 2
+    assert ".sidecar-policy.yaml" in failed.stderr and "ARGOCD_ENV_SIDECAR_POLICY" in failed.stderr
 
 
 def test_a_bad_inline_policy_fails_before_helm_runs(repo, tmp_path, sidecar_env, helm_log):
     install_fake_helm(sidecar_env)
     write_chart(repo / "apps" / "shop")
     app = Application(parameters=[{"name": "policy", "string": POLICY.replace("sidecar: native", "sidecar: sometimes")}])
-    with pytest.raises(PluginFailed) as failed:
-        run_plugin(PLUGIN_YAML, repo, app, tmp_path, sidecar_env)
-    assert failed.value.returncode == 2
-    assert "plugin parameter 'policy'" in failed.value.stderr
+    failed = failure(repo, tmp_path, sidecar_env, app)
+    assert failed.returncode == 2
+    assert "plugin parameter 'policy'" in failed.stderr
     assert [call[0] for call in helm_calls(helm_log)] == []
 
 
@@ -369,39 +370,28 @@ def test_a_bad_inline_policy_fails_before_helm_runs(repo, tmp_path, sidecar_env,
 
 
 def test_native_for_a_cluster_below_1_28_is_an_error(repo, tmp_path, sidecar_env):
-    app_dir = repo / "apps" / "shop"
-    (app_dir / "job.yaml").write_text(JOB)
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
-    with pytest.raises(PluginFailed) as failed:
-        run_plugin(PLUGIN_YAML, repo, Application(kube_version="1.27.9"), tmp_path, sidecar_env)
-    assert failed.value.returncode == 1
-    assert "Job migrate" in failed.value.stderr and "1.29" in failed.value.stderr
+    app_files(repo, {"job.yaml": JOB, ".sidecar-policy.yaml": POLICY})
+    failed = failure(repo, tmp_path, sidecar_env, Application(kube_version="1.27.9"))
+    assert failed.returncode == 1
+    assert "Job migrate" in failed.stderr and "1.29" in failed.stderr
 
 
 def test_native_for_1_28_is_a_warning(repo, tmp_path, sidecar_env):
-    app_dir = repo / "apps" / "shop"
-    (app_dir / "job.yaml").write_text(JOB)
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
+    app_files(repo, {"job.yaml": JOB, ".sidecar-policy.yaml": POLICY})
     out = run_plugin(PLUGIN_YAML, repo, Application(kube_version="1.28.4"), tmp_path, sidecar_env)
     assert annotation(out.objects, "Job", "migrate") == "true"
     assert "warning" in out.stderr and "SidecarContainers" in out.stderr
 
 
 def test_regular_for_an_old_cluster_is_fine(repo, tmp_path, sidecar_env):
-    app_dir = repo / "apps" / "shop"
-    (app_dir / "deployment.yaml").write_text(DEPLOYMENT)
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
+    app_files(repo, {"deployment.yaml": DEPLOYMENT, ".sidecar-policy.yaml": POLICY})
     out = run_plugin(PLUGIN_YAML, repo, Application(kube_version="1.25.0"), tmp_path, sidecar_env)
     assert annotation(out.objects, "Deployment", "web") == "false"
 
 
 def test_an_app_that_renders_nothing_fails_instead_of_pruning(repo, tmp_path, sidecar_env):
-    app_dir = repo / "apps" / "shop"
-    (app_dir / "notes.yaml").write_text("# nothing here yet\n")
-    (app_dir / ".sidecar-policy.yaml").write_text(POLICY)
-    with pytest.raises(PluginFailed) as failed:
-        run_plugin(PLUGIN_YAML, repo, Application(), tmp_path, sidecar_env)
-    assert "rendered no manifests" in failed.value.stderr
+    app_files(repo, {"notes.yaml": "# nothing here yet\n", ".sidecar-policy.yaml": POLICY})
+    assert "rendered no manifests" in failure(repo, tmp_path, sidecar_env).stderr
 
 
 # --- plugin.yaml itself ----------------------------------------------------------------------------
@@ -414,7 +404,8 @@ def test_plugin_yaml_uses_only_fields_argo_cd_reads():
     config = yaml.safe_load(PLUGIN_YAML.read_text())
     assert set(config) == {"apiVersion", "kind", "metadata", "spec"}
     assert config["kind"] == "ConfigManagementPlugin" and config["metadata"] == {"name": "sidecar-policy"}
-    assert set(config["spec"]) <= {"version", "init", "generate", "discover", "parameters", "preserveFileMode", "provideGitCreds"}
+    read_by_argo_cd = {"version", "init", "generate", "discover", "parameters", "preserveFileMode", "provideGitCreds"}
+    assert set(config["spec"]) <= read_by_argo_cd
     assert config["spec"]["generate"] == {"command": ["sidecar-policy", "argocd", "generate"]}
     assert config["spec"]["discover"] == {"fileName": ".sidecar-policy.yaml"}
     assert "version" not in config["spec"]  # so Applications can name it plain `sidecar-policy`

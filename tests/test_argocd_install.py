@@ -100,7 +100,7 @@ def test_installed_default_policy_lands_in_the_config_map(tmp_path):
         (component / name).write_text(content)
     (tmp_path / "build").mkdir()
     built = by_key(build(tmp_path / "build", component))
-    (config_map,) = [o for (kind, _), o in built.items() if kind == "ConfigMap"]
+    (config_map,) = [o for (_, name), o in built.items() if name.startswith("sidecar-policy-plugin-")]
     assert config_map["data"]["default-policy.yaml"] == POLICY
     sidecar = built[("Deployment", "argocd-repo-server")]["spec"]["template"]["spec"]["containers"][1]
     assert sidecar["image"] == "registry.example/sidecar-policy:1.2.3"

@@ -10,7 +10,7 @@
 #   3. sidecar-policy on PATH
 #   4. $PIPX_BIN_DIR, then ~/.local/bin (pipx and `pip install --user` put it there, and Helm
 #      is often started from an environment whose PATH lacks it)
-#   5. python3 / python -m postrender, when that interpreter has the package
+#   5. python3 / python, when that interpreter has the package installed
 set -u
 
 # Helm 4 discards a plugin's stderr, so a failure here must also reach the log file the user asked
@@ -23,11 +23,13 @@ for argument in "$@"; do
     previous=$argument
 done
 
+# Same line format as sidecar-policy's own diagnostics (postrender/diagnostics.py).
 fail() {
-    message="sidecar-policy helm plugin: $1"
+    message="sidecar-policy: error: helm plugin: $1"
     printf '%s\n' "$message" >&2
     if [ -n "$log_file" ]; then
-        printf '%s\n' "$message" >>"$log_file" 2>/dev/null || :
+        stamp=$(date '+%Y-%m-%dT%H:%M:%S' 2>/dev/null) || stamp=
+        printf '%s\n' "${stamp:+$stamp }$message" >>"$log_file" 2>/dev/null || :
     fi
     exit 127 # the shell's "command not found"
 }
@@ -51,9 +53,12 @@ for candidate in \
     fi
 done
 
+# `python -m` and `-c` put the working directory first on sys.path, where a checkout's postrender/
+# (without its dependencies) would win over the installed package: drop that entry.
+installed_cli='import sys; del sys.path[0]; from postrender.cli import main'
 for python in python3 python; do
-    if command -v "$python" >/dev/null 2>&1 && "$python" -c 'from postrender.cli import main' >/dev/null 2>&1; then
-        exec "$python" -m postrender "$@"
+    if command -v "$python" >/dev/null 2>&1 && "$python" -c "$installed_cli" >/dev/null 2>&1; then
+        exec "$python" -c "$installed_cli; sys.exit(main())" "$@"
     fi
 done
 

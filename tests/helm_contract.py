@@ -97,13 +97,13 @@ class PluginRun(NamedTuple):
     stderr: bytes  # Helm 4 throws this away; the tests read it only to explain a failure
 
 
-def run_like_helm4(plugin_dir: Path, manifests: bytes, extra_args: Sequence[str], base_env: Mapping[str, str]) -> PluginRun:
+def run_like_helm4(plugin_dir: Path, manifests: bytes, extra_args: Sequence[str], base_env: Mapping[str, str], cwd: Path | None = None) -> PluginRun:
     """Run the plugin as internal/plugin/runtime_subprocess.go does: exec (no shell) of the prepared
-    argv, manifests on stdin, stdout collected, stderr collected and dropped."""
+    argv in Helm's working directory, manifests on stdin, stdout collected, stderr collected and dropped."""
     plugin = yaml.load((plugin_dir / "plugin.yaml").read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     env = helm4_env(plugin_dir, plugin["name"], base_env)
     argv = helm4_argv(plugin, env, extra_args)
-    done = subprocess.run(argv, input=manifests, capture_output=True, env=env, shell=False, check=False)
+    done = subprocess.run(argv, input=manifests, capture_output=True, env=env, cwd=cwd, shell=False, check=False)
     return PluginRun(done.returncode, done.stdout, done.stderr)
 
 

@@ -185,7 +185,12 @@ def test_pipx_bin_dir_is_found_when_path_lacks_it(tmp_path: Path) -> None:
 def test_python_with_the_package_is_the_last_resort(tmp_path: Path) -> None:
     # A `python3` on PATH that is this test's interpreter (which has the package), and no sidecar-policy.
     make_program(tmp_path / "py", "python3", f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
-    run = run_like_helm4(PLUGIN_DIR, b"", ["--version"], bare_env(tmp_path, tmp_path / "py"))
+    # Run from a directory holding a broken postrender/ (as a checkout without its dependencies
+    # would): the installed package must still be the one that runs.
+    shadow = tmp_path / "cwd" / "postrender"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('the working directory was imported')\n")
+    run = run_like_helm4(PLUGIN_DIR, b"", ["--version"], bare_env(tmp_path, tmp_path / "py"), cwd=shadow.parent)
     assert run.returncode == 0, run.stderr
     assert postrender.__version__ in run.stdout.decode()
 

@@ -62,4 +62,5 @@ for python in python3 python; do
     fi
 done
 
-fail "cannot find the sidecar-policy program; install it with 'pipx install sidecar-policy' (or 'pip install sidecar-policy'), or set SIDECAR_POLICY_BIN to its path (e.g. /path/to/venv/bin/sidecar-policy)"
+fail "cannot find the sidecar-policy program; install it with 'pipx install sidecar-policy'"\
+" (or 'pip install sidecar-policy'), or set SIDECAR_POLICY_BIN to its path (e.g. /path/to/venv/bin/sidecar-policy)"

@@ -23,7 +23,9 @@ PLUGIN_DIR = ROOT / "helm-plugin"
 
 # internal/plugin/metadata_v1.go, struct MetadataV1: the yaml tags are the only top-level keys;
 # internal/plugin/loader.go (loadMetadataV1) decodes with KnownFields(true) since 4.1.
-V1_METADATA_KEYS = frozenset({"apiVersion", "name", "type", "runtime", "version", "sourceURL", "config", "runtimeConfig"})
+V1_METADATA_KEYS = frozenset(
+    {"apiVersion", "name", "type", "runtime", "version", "sourceURL", "config", "runtimeConfig"}
+)
 # internal/plugin/runtime_subprocess.go, RuntimeConfigSubprocess, and subprocess_commands.go, PlatformCommand.
 SUBPROCESS_RUNTIME_KEYS = frozenset({"platformCommand", "platformHooks", "protocolCommands"})
 PLATFORM_COMMAND_KEYS = frozenset({"os", "arch", "command", "args"})
@@ -33,7 +35,9 @@ PLUGIN_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # SemVer 2.0.0 exactly (three numbers, no leading zeros, no "v" prefix).
 _IDENT = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
 STRICT_SEMVER = re.compile(
-    rf"^(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-{_IDENT}(?:\.{_IDENT})*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+    r"^(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
+    rf"(?:-{_IDENT}(?:\.{_IDENT})*)?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
 # pkg/action/action.go, filenameAnnotation: set on every document before post-rendering.
 FILENAME_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
@@ -47,7 +51,9 @@ def load_plugin_yaml() -> dict[str, Any]:
 # --- How Helm 4 runs a postrenderer/v1 subprocess plugin -------------------------------------
 
 
-def select_platform_command(entries: Sequence[Mapping[str, Any]], goos: str, goarch: str) -> tuple[list[str], list[str]]:
+def select_platform_command(
+    entries: Sequence[Mapping[str, Any]], goos: str, goarch: str
+) -> tuple[list[str], list[str]]:
     """internal/plugin/subprocess_commands.go getPlatformCommand: an exact os+arch match wins, then
     the first os-only match, then the first entry with neither; an entry with an arch but another
     os is skipped. `command` is split on single spaces; `args` are taken as they are."""
@@ -82,7 +88,9 @@ def helm4_env(plugin_dir: Path, name: str, base_env: Mapping[str, str]) -> dict[
     return {**base_env, "HELM_PLUGIN_NAME": name, "HELM_PLUGIN_DIR": str(plugin_dir)}
 
 
-def helm4_argv(plugin: Mapping[str, Any], env: Mapping[str, str], extra_args: Sequence[str], goos: str = "linux", goarch: str = "amd64") -> list[str]:
+def helm4_argv(
+    plugin: Mapping[str, Any], env: Mapping[str, str], extra_args: Sequence[str], goos: str = "linux", goarch: str = "amd64"
+) -> list[str]:
     """internal/plugin/subprocess_commands.go PrepareCommands: expand every part of the command and
     every arg with the plugin environment, then append the --post-renderer-args unexpanded."""
     command, args = select_platform_command(plugin["runtimeConfig"]["platformCommand"], goos, goarch)
@@ -97,7 +105,9 @@ class PluginRun(NamedTuple):
     stderr: bytes  # Helm 4 throws this away; the tests read it only to explain a failure
 
 
-def run_like_helm4(plugin_dir: Path, manifests: bytes, extra_args: Sequence[str], base_env: Mapping[str, str], cwd: Path | None = None) -> PluginRun:
+def run_like_helm4(
+    plugin_dir: Path, manifests: bytes, extra_args: Sequence[str], base_env: Mapping[str, str], cwd: Path | None = None
+) -> PluginRun:
     """Run the plugin as internal/plugin/runtime_subprocess.go does: exec (no shell) of the prepared
     argv in Helm's working directory, manifests on stdin, stdout collected, stderr collected and dropped."""
     plugin = yaml.load((plugin_dir / "plugin.yaml").read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
@@ -116,7 +126,8 @@ def helm4_accepts(run: PluginRun) -> dict[str, list[dict[str, Any]]]:
     annotation is stripped. Returns filename -> the documents Helm would install from it.
     """
     if run.returncode != 0:
-        raise AssertionError(f"Helm 4 would fail: plugin exited with {run.returncode} ({run.stderr.decode(errors='replace').strip()})")
+        reason = run.stderr.decode(errors="replace").strip()
+        raise AssertionError(f"Helm 4 would fail: plugin exited with {run.returncode} ({reason})")
     if not run.stdout.strip():
         raise AssertionError("Helm 4 would fail: the post-renderer produced empty output")
     files: dict[str, list[dict[str, Any]]] = {}
@@ -141,7 +152,10 @@ def _dumper() -> type[yaml.CSafeDumper]:
     class Dumper(yaml.CSafeDumper):
         pass
 
-    Dumper.add_representer(_SingleQuoted, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style="'"))
+    def single_quoted(dumper: yaml.CSafeDumper, value: _SingleQuoted) -> yaml.ScalarNode:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style="'")
+
+    Dumper.add_representer(_SingleQuoted, single_quoted)
     return Dumper
 
 
@@ -187,7 +201,8 @@ def helm4_stream(rendered: list[tuple[str, str]], sourceless_name: str) -> bytes
                 # kyaml's ClearEmptyAnnotations drops an empty `annotations:`; it is re-created last.
                 metadata.pop("annotations", None)
             metadata.setdefault("annotations", {})[FILENAME_ANNOTATION] = _SingleQuoted(filename)
-            encoded.append(head_comments + yaml.dump(doc, Dumper=dumper, sort_keys=False, indent=2, width=1 << 16, allow_unicode=True))
+            text = yaml.dump(doc, Dumper=dumper, sort_keys=False, indent=2, width=1 << 16, allow_unicode=True)
+            encoded.append(head_comments + text)
     return "---\n".join(encoded).encode("utf-8")
 
 
@@ -205,7 +220,9 @@ def helm3_stream(rendered: list[tuple[str, str]]) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def run_like_helm3(program: str, manifests: bytes, post_renderer_args: Sequence[str], env: Mapping[str, str], cwd: Path) -> PluginRun:
+def run_like_helm3(
+    program: str, manifests: bytes, post_renderer_args: Sequence[str], env: Mapping[str, str], cwd: Path
+) -> PluginRun:
     """pkg/postrender/exec.go (v3.21.4): a name without a path separator is looked up on PATH
     (exec.LookPath) and made absolute; Helm then execs it with the --post-renderer-args, no shell,
     its own environment, the manifests on stdin, and reads stdout (stderr only for its error)."""
@@ -216,5 +233,7 @@ def run_like_helm3(program: str, manifests: bytes, post_renderer_args: Sequence[
         if found is None:
             raise AssertionError(f"Helm 3 would fail: unable to find binary at {program}")
         binary = os.path.abspath(found)
-    done = subprocess.run([binary, *post_renderer_args], input=manifests, capture_output=True, env=dict(env), cwd=cwd, shell=False, check=False)
+    done = subprocess.run(
+        [binary, *post_renderer_args], input=manifests, capture_output=True, env=dict(env), cwd=cwd, shell=False, check=False
+    )
     return PluginRun(done.returncode, done.stdout, done.stderr)

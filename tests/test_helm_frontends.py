@@ -77,7 +77,8 @@ def policy(tmp_path: Path) -> Path:
 def helm_env(**extra: str) -> dict[str, str]:
     """Helm's environment as a user's shell would have it: sidecar-policy installed (this test's
     virtualenv on PATH), none of our own variables unless a test sets them."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_POLICY") and k not in ("HELM_NAMESPACE", "ARGOCD_APP_NAMESPACE", "VIRTUAL_ENV")}
+    ours = ("HELM_NAMESPACE", "ARGOCD_APP_NAMESPACE", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_POLICY") and k not in ours}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return {**env, **extra}
 
@@ -101,7 +102,7 @@ def added_lines(before: str, after: str) -> list[str]:
 # --- Helm 4 -------------------------------------------------------------------------------------
 
 
-def test_helm4_gets_every_document_back_with_its_filename_and_the_hook_jobs_post_rendered(rendered, policy, tmp_path: Path) -> None:
+def test_helm4_gets_every_document_back_under_its_filename_and_hooks_post_rendered(rendered, policy, tmp_path: Path) -> None:
     stream = helm4_stream(rendered, NAMESPACE_TEMPLATE)
     run = run_like_helm4(PLUGIN_DIR, stream, [f"--policy={policy}"], helm_env(), cwd=tmp_path)
     files = helm4_accepts(run)
@@ -134,9 +135,13 @@ def test_helm4_stream_changes_only_by_the_annotation_lines(rendered, policy, tmp
     }
 
 
+DEPLOYMENT = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers: []\n"
+
+
 @pytest.mark.parametrize("stream", [
-    b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    " + FILENAME_ANNOTATION.encode() + b": 'chart/templates/c.yaml'\n",
-    b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\nspec:\n  template:\n    spec:\n      containers: []\n",
+    b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    "
+    + FILENAME_ANNOTATION.encode() + b": 'chart/templates/c.yaml'\n",
+    DEPLOYMENT.encode(),
     b"# only a comment\n---\n",
     b"---\n",
 ], ids=["config-only", "workload-the-policy-keeps", "comment-document", "separator-only"])
@@ -155,13 +160,14 @@ def test_helm4_namespace_reaches_the_plugin_only_when_passed_on(how: str, tmp_pa
         "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  rules:\n"
         "  - match: {namespaces: ['team-*']}\n    sidecar: native\n"
     )
-    stream = helm4_stream([("app/templates/deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers: []\n")], "")
+    stream = helm4_stream([("app/templates/deployment.yaml", DEPLOYMENT)], "")
     args, env = ["--policy=policy.yaml", "--quiet"], helm_env()
     if how == "post-renderer-arg":
         args.append("--namespace=team-a")
     elif how == "exported-HELM_NAMESPACE":
         env["HELM_NAMESPACE"] = "team-a"
-    (deployment,) = helm4_accepts(run_like_helm4(PLUGIN_DIR, stream, args, env, cwd=tmp_path))["app/templates/deployment.yaml"]
+    files = helm4_accepts(run_like_helm4(PLUGIN_DIR, stream, args, env, cwd=tmp_path))
+    (deployment,) = files["app/templates/deployment.yaml"]
     assert pod_template_annotations(deployment).get(NATIVE) == (None if how == "helm -n alone" else "true")
 
 
@@ -188,10 +194,11 @@ def test_helm4_failures_are_findable_in_the_log_file(policy_text, stream, code, 
     assert logged in log.read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="argparse prints usage errors straight to stderr, past the log file (told the lead)")
+@pytest.mark.xfail(strict=True, reason="argparse prints usage errors to stderr only, not to the log file (told the lead)")
 def test_helm4_a_mistyped_post_renderer_arg_is_findable_in_the_log_file(policy, tmp_path: Path) -> None:
     log = tmp_path / "sidecar-policy.log"
-    run = run_like_helm4(PLUGIN_DIR, b"", [f"--polcy={policy}"], helm_env(SIDECAR_POLICY_LOG_FILE=str(log)), cwd=tmp_path)
+    env = helm_env(SIDECAR_POLICY_LOG_FILE=str(log))
+    run = run_like_helm4(PLUGIN_DIR, b"", [f"--polcy={policy}"], env, cwd=tmp_path)
     assert run.returncode == 2
     assert log.exists() and "--polcy" in log.read_text()
 
@@ -199,7 +206,8 @@ def test_helm4_a_mistyped_post_renderer_arg_is_findable_in_the_log_file(policy, 
 def test_helm4_warnings_reach_the_log_file_too(rendered, tmp_path: Path) -> None:
     (tmp_path / "policy.yaml").write_text(POLICY.replace("kinds: [Job]", "kinds: [CronJob]"))
     log = tmp_path / "sidecar-policy.log"
-    run = run_like_helm4(PLUGIN_DIR, helm4_stream(rendered, NAMESPACE_TEMPLATE), ["--policy=policy.yaml", f"--log-file={log}"], helm_env(), cwd=tmp_path)
+    stream = helm4_stream(rendered, NAMESPACE_TEMPLATE)
+    run = run_like_helm4(PLUGIN_DIR, stream, ["--policy=policy.yaml", f"--log-file={log}"], helm_env(), cwd=tmp_path)
     assert run.returncode == 0
     assert "hook-jobs-are-native matched no workload" in log.read_text()
 
@@ -212,8 +220,9 @@ def test_helm3_execs_sidecar_policy_on_the_manifests_without_hooks(rendered, pol
     run = run_like_helm3("sidecar-policy", stream, ["--policy=policy.yaml"], helm_env(), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     before, after = documents(stream), documents(run.stdout)
-    assert [re.findall(r"^# Source: .*", d, re.MULTILINE) for d in after] == [re.findall(r"^# Source: .*", d, re.MULTILINE) for d in before]
-    changed = {re.search(r"^# Source: (.*)", new, re.MULTILINE).group(1): added_lines(old, new) for old, new in zip(before, after) if old != new}
+    sources = [re.findall(r"^# Source: (.*)", doc, re.MULTILINE) for doc in before]
+    assert [re.findall(r"^# Source: (.*)", doc, re.MULTILINE) for doc in after] == sources
+    changed = {source[0]: added_lines(old, new) for source, old, new in zip(sources, before, after) if old != new}
     assert changed == {CONTROLLER: ["annotations:", f'{NATIVE}: "false"']}
     # helm/helm#7891: hooks never reach a Helm 3 post-renderer, and the user is told the rule found nothing.
     assert "hook-jobs-are-native matched no workload" in run.stderr.decode()

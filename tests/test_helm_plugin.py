@@ -72,7 +72,9 @@ def test_semver_check_accepts_what_helm_accepts(version: str) -> None:
     assert STRICT_SEMVER.match(version)
 
 
-@pytest.mark.parametrize(("goos", "goarch"), [("linux", "amd64"), ("linux", "arm64"), ("darwin", "arm64"), ("darwin", "amd64")])
+@pytest.mark.parametrize(
+    ("goos", "goarch"), [("linux", "amd64"), ("linux", "arm64"), ("darwin", "arm64"), ("darwin", "amd64")]
+)
 def test_command_is_an_executable_inside_the_installed_plugin_dir(tmp_path: Path, goos: str, goarch: str) -> None:
     # `helm plugin install ./helm-plugin` symlinks the directory into $HELM_PLUGINS; a space in that
     # path must not matter, because Helm splits `command` before expanding ${HELM_PLUGIN_DIR}.
@@ -135,7 +137,8 @@ def bare_env(tmp_path: Path, *path_dirs: Path, **extra: str) -> dict[str, str]:
 
 def test_launcher_execs_sidecar_policy_from_path_with_args_and_stdin(tmp_path: Path) -> None:
     program = make_program(tmp_path / "bin")
-    run = run_like_helm4(PLUGIN_DIR, MANIFESTS, ["--policy=policy.yaml", "--quiet"], bare_env(tmp_path, tmp_path / "bin"))
+    env = bare_env(tmp_path, tmp_path / "bin")
+    run = run_like_helm4(PLUGIN_DIR, MANIFESTS, ["--policy=policy.yaml", "--quiet"], env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.decode().splitlines() == [
         f"program {program}",
@@ -155,7 +158,8 @@ def test_launcher_passes_the_exit_code_through(tmp_path: Path) -> None:
 def test_virtualenv_is_preferred_to_path(tmp_path: Path) -> None:
     make_program(tmp_path / "bin")
     in_venv = make_program(tmp_path / "venv" / "bin")
-    run = run_like_helm4(PLUGIN_DIR, MANIFESTS, [], bare_env(tmp_path, tmp_path / "bin", VIRTUAL_ENV=str(tmp_path / "venv")))
+    env = bare_env(tmp_path, tmp_path / "bin", VIRTUAL_ENV=str(tmp_path / "venv"))
+    run = run_like_helm4(PLUGIN_DIR, MANIFESTS, [], env)
     assert run.stdout.decode().splitlines()[0] == f"program {in_venv}"
 
 

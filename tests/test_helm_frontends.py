@@ -135,6 +135,40 @@ def test_helm4_stream_changes_only_by_the_annotation_lines(rendered, policy, tmp
     }
 
 
+POD_TEMPLATE = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: chart-test-connection
+  annotations:
+    helm.sh/hook: test
+{annotations}spec:
+  containers: []
+"""
+
+
+@pytest.mark.parametrize("sidecar", ["native", "regular", "default"])
+@pytest.mark.parametrize("existing", ["none", "before-filename", "after-filename"])
+def test_helm4_filename_annotation_survives_edits_to_the_same_map(sidecar: str, existing: str, tmp_path: Path) -> None:
+    """A Pod (e.g. a `helm test` hook) carries the policy's annotation in metadata.annotations, the
+    very map where Helm 4 put its filename annotation: setting, replacing or removing ours must
+    leave Helm's line as it was."""
+    filename_line = f"    {FILENAME_ANNOTATION}: 'chart/templates/tests/test-connection.yaml'\n"
+    ours = f'    {NATIVE}: "false"\n' if sidecar == "native" else f'    {NATIVE}: "true"\n'
+    lines = {"none": filename_line, "before-filename": ours + filename_line, "after-filename": filename_line + ours}
+    stream = POD_TEMPLATE.format(annotations=lines[existing]).encode()
+    (tmp_path / "policy.yaml").write_text(
+        "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  rules:\n"
+        f"  - match: {{kinds: [Pod]}}\n    sidecar: {sidecar}\n"
+    )
+    run = run_like_helm4(PLUGIN_DIR, stream, ["--policy=policy.yaml", "--quiet"], helm_env(), cwd=tmp_path)
+    assert filename_line in run.stdout.decode()
+    (pod,) = helm4_accepts(run)["chart/templates/tests/test-connection.yaml"]
+    expected = {"native": "true", "regular": "false", "default": None}[sidecar]
+    assert pod["metadata"]["annotations"].get(NATIVE) == expected
+    assert pod["metadata"]["annotations"][HOOK_ANNOTATION] == "test"
+
+
 DEPLOYMENT = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers: []\n"
 
 

@@ -13,6 +13,7 @@ import re
 from typing import Any, NamedTuple
 
 import yaml
+from yaml.nodes import Node
 
 _DROPPED_TAGS = {
     "tag:yaml.org,2002:timestamp",  # keep `2024-01-01T00:00:00Z` a string, written back as it was
@@ -34,6 +35,21 @@ _Loader.yaml_implicit_resolvers = _without_dropped_tags(yaml.CSafeLoader.yaml_im
 def load_document(text: str) -> Any:
     """The data of one YAML (or JSON) document, for a conversion that `reemit` writes back."""
     return yaml.load(text, Loader=_Loader)
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    """Builds data from nodes composed elsewhere, leaving timestamps and `=` strings as written."""
+
+
+for _tag in _DROPPED_TAGS:
+    _Constructor.add_constructor(_tag, yaml.constructor.SafeConstructor.construct_yaml_str)
+
+
+def construct(root: Node) -> tuple[Any, dict[int, Any]]:
+    """The data of a composed document, and the object built for each node (by the node's id)."""
+    constructor = _Constructor()
+    data = constructor.construct_object(root, deep=True)
+    return data, {id(node): value for node, value in constructor.constructed_objects.items()}
 
 
 class Style(NamedTuple):

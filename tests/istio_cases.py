@@ -57,8 +57,8 @@ def as_data(value: Any) -> Any:
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
             annotations = node.get("annotations")
-            if isinstance(annotations, dict):
-                annotations.pop(NATIVE_SIDECAR, None)
+            if isinstance(annotations, dict) and annotations.pop(NATIVE_SIDECAR, None) is not None and not annotations:
+                del node["annotations"]  # the policy's annotation was the only one
             return {key: walk(_json_or_text(item)) for key, item in node.items()}
         if isinstance(node, list):
             return [walk(item) for item in node]

@@ -9,6 +9,7 @@ shared/data/istio-golden are the oracle the tests hold this module to.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -194,20 +195,16 @@ def _replace_lifecycle(proxy: dict, *, sources: list[dict | None], target: dict 
 def _merge(base: Any, patch: Any) -> Any:
     """Strategic merge as it acts on a Lifecycle: maps merge key by key, null deletes, lists are replaced."""
     if patch is None:
-        return _copy(base)
+        return copy.deepcopy(base)
     if not isinstance(base, dict) or not isinstance(patch, dict):
-        return _copy(patch)
-    merged = _copy(base)
+        return copy.deepcopy(patch)
+    merged = copy.deepcopy(base)
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
         else:
             merged[key] = _merge(merged.get(key), value)
     return merged
-
-
-def _copy(value: Any) -> Any:
-    return json.loads(json.dumps(value)) if value is not None else None
 
 
 def _user_lifecycle(annotations: dict) -> dict | None:

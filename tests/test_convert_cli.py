@@ -130,3 +130,15 @@ def test_outcome_reports_the_converted_template() -> None:
     template = outcomes[0].template
     assert [c["name"] for c in template["spec"]["initContainers"]] == ["istio-init", "istio-proxy"]
     assert template["metadata"]["annotations"]["sidecar.istio.io/nativeSidecar"] == "true"
+
+
+def test_converted_document_keeps_timestamps_and_comment_header(tmp_path, capsysbinary) -> None:
+    injected = golden_path("head-statefulset", "regular").read_text().split("---\n")[0]
+    injected = injected.replace("  name: hello\n", "  name: hello\n  creationTimestamp: 2024-01-01T00:00:00Z\n", 1)
+    (tmp_path / "in.yaml").write_text("# Licence header\n---\n# Source: app/templates/sts.yaml\n" + injected)
+    policy = write_policy(tmp_path, "native", convertInjected=True)
+    code, out, err = render(capsysbinary, "--policy", policy, str(tmp_path / "in.yaml"))
+    assert code == 0, err
+    text = out.decode()
+    assert text.startswith("# Licence header\n---\n# Source: app/templates/sts.yaml\napiVersion: apps/v1\n")
+    assert "  creationTimestamp: 2024-01-01T00:00:00Z\n" in text

@@ -35,7 +35,7 @@ class DocumentConversion:
     def apply(self, found: FoundWorkload, mode: str, location: Location) -> dict[str, Any] | None:
         """Apply `mode` to the workload's template data; the template when its proxy was converted."""
         template = self._objects[id(found.template)]
-        _annotate(template, mode)
+        apply_decision(template, mode)
         target = convert.target_form(mode, self.mesh_default)
         outer = self._kube_inject_metadata(found)
         if target is None or convert.injected_form(template, outer) in (None, target):
@@ -64,8 +64,8 @@ class DocumentConversion:
         return metadata if isinstance(metadata, dict) else None
 
 
-def _annotate(template: dict, mode: str) -> None:
-    """The same decision textedit writes into text, written into data."""
+def apply_decision(template: dict, mode: str) -> None:
+    """The same decision textedit writes into text, written into a template's data."""
     if mode == "keep":
         return
     metadata = template.get("metadata")
@@ -78,10 +78,8 @@ def _annotate(template: dict, mode: str) -> None:
     if mode not in ANNOTATION_VALUES:
         if isinstance(annotations, dict) and ANNOTATION in annotations:
             del annotations[ANNOTATION]
-            if not annotations:  # as textedit does: a mapping left empty goes too
+            if not annotations:  # as textedit does: `annotations:` goes, `metadata:` stays
                 del metadata["annotations"]
-                if not metadata:
-                    del template["metadata"]
         return
     if not isinstance(annotations, dict):
         annotations = {}

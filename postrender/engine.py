@@ -9,13 +9,11 @@ from typing import BinaryIO, Callable, NamedTuple
 from yaml.nodes import MappingNode, Node
 
 from postrender import conversion, textedit, triage, yamlnodes
+from postrender.conversion import ANNOTATION, ANNOTATION_VALUES, apply_decision
 from postrender.errors import InputError, Location
 from postrender.policy import Policy, Rule, Workload
 from postrender.stream import BOM, Document, read_documents
 from postrender.workloads import FoundWorkload, KindTable, find_workloads
-
-ANNOTATION = "sidecar.istio.io/nativeSidecar"
-ANNOTATION_VALUES = {"native": "true", "regular": "false"}
 
 
 class Options(NamedTuple):
@@ -41,17 +39,7 @@ class Outcome:
         if self.converted is not None:
             return self.converted
         data = yamlnodes.construct(self.template_node) or {}
-        if self.mode == "keep":
-            return data
-        metadata = data.get("metadata") or {}
-        annotations = metadata.get("annotations") or {}
-        annotations.pop(ANNOTATION, None)
-        if self.mode in ANNOTATION_VALUES:
-            annotations[ANNOTATION] = ANNOTATION_VALUES[self.mode]
-        if annotations:
-            data["metadata"] = {**metadata, "annotations": annotations}
-        elif "annotations" in metadata:
-            del metadata["annotations"]
+        apply_decision(data, self.mode)
         return data
 
 

@@ -228,7 +228,6 @@ def test_helm4_failures_are_findable_in_the_log_file(policy_text, stream, code, 
     assert logged in log.read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="argparse prints usage errors to stderr only, not to the log file (told the lead)")
 def test_helm4_a_mistyped_post_renderer_arg_is_findable_in_the_log_file(policy, tmp_path: Path) -> None:
     log = tmp_path / "sidecar-policy.log"
     env = helm_env(SIDECAR_POLICY_LOG_FILE=str(log))

@@ -43,9 +43,8 @@ POLICY_ENV = "SIDECAR_POLICY"  # set as spec.source.plugin.env, so it arrives as
 DEFAULT_POLICY_VAR = "SIDECAR_POLICY_DEFAULT"  # the sidecar's own env: users cannot set it
 DEFAULT_POLICY_PATH = "/etc/sidecar-policy/default-policy.yaml"
 
-# Native sidecars (restartPolicy: Always init containers) are on by default from Kubernetes 1.29
-# (SidecarContainers beta); 1.28 has them behind an alpha gate that is off by default.
-NATIVE_SIDECARS_DEFAULT_ON = (1, 29)
+# 1.28 has native sidecars behind the SidecarContainers alpha gate, off by default: a warning there
+# (the contract), an error below; from convert.NATIVE_MIN_KUBE (1.29) they are on by default.
 NATIVE_SIDECARS_ALPHA = (1, 28)
 
 
@@ -148,7 +147,9 @@ def parse_kube_version(text: str) -> tuple[int, int] | None:
 def _check_native_supported(
     workload: Workload, version: tuple[int, int], shown: str, input_name: str, diagnostics: Diagnostics
 ) -> None:
-    if version >= NATIVE_SIDECARS_DEFAULT_ON:
+    from postrender.convert import NATIVE_MIN_KUBE
+
+    if version >= NATIVE_MIN_KUBE:
         return
     what = f"{workload.kind} {workload.name}"
     if version >= NATIVE_SIDECARS_ALPHA:

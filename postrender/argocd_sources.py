@@ -138,7 +138,7 @@ def read_directory(app_dir: Path, repo_root: Path, skip_files: set[str], stderr:
         if not path.name.endswith(MANIFEST_SUFFIXES):
             continue
         resolve_in_repository(app_dir, repo_root, path.name, "manifest file")
-        text = path.read_bytes()
+        text = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a BOM is only valid at the stream's start
         if path.name.endswith(".json"):
             document: bytes | None = _json_manifest(path.name, text)
         else:

@@ -6,15 +6,18 @@ argocd_sources.py), not from our own output.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 
 import pytest
+import yaml
 
 from postrender.argocd_env import AppEnv, Parameter, repository_root, resolve_in_repository
 from postrender.argocd_sources import _shown_command, helm_template_argv, read_directory, source_kind
 from postrender.errors import InputError, UsageError
+from postrender.stream import read_documents
 
 
 def test_release_name_drops_the_namespace_qualifier_argo_cd_adds():
@@ -176,6 +179,16 @@ def test_directory_reads_manifests_in_name_order_and_skips_other_files(tmp_path,
     names = [line for line in stream.splitlines() if line.startswith("# Source:")]
     assert names == ["# Source: a.json", "# Source: b.yaml"]
     assert "ignoring values.yaml" in capsys.readouterr().err
+
+
+def test_every_document_names_its_file_even_with_a_bom(tmp_path):
+    (tmp_path / "a.yaml").write_bytes(b"\xef\xbb\xbfapiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    (tmp_path / "b.yaml").write_text("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b1}\n---\n"
+                                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b2}\n")
+    stream = read_directory(tmp_path, tmp_path, set(), sys.stderr)
+    documents = [doc for doc in yaml.load_all(stream, Loader=yaml.CSafeLoader) if doc]
+    assert [doc["metadata"]["name"] for doc in documents] == ["a", "b1", "b2"]
+    assert [d.source for d in read_documents(io.BytesIO(stream)) if b"kind:" in d.raw] == ["a.yaml", "b.yaml", "b.yaml"]
 
 
 def test_a_broken_manifest_file_is_an_error_not_a_silent_skip(tmp_path):

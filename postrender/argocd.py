@@ -42,6 +42,8 @@ POLICY_PARAMETER = "policy"
 POLICY_ENV = "SIDECAR_POLICY"  # set as spec.source.plugin.env, so it arrives as ARGOCD_ENV_SIDECAR_POLICY
 DEFAULT_POLICY_VAR = "SIDECAR_POLICY_DEFAULT"  # the sidecar's own env: users cannot set it
 DEFAULT_POLICY_PATH = "/etc/sidecar-policy/default-policy.yaml"
+# The sidecar's env, set by the administrator like argocd-cm kustomize.buildOptions (apps cannot).
+KUSTOMIZE_OPTIONS_VAR = "SIDECAR_POLICY_KUSTOMIZE_BUILD_OPTIONS"
 
 # 1.28 has native sidecars behind the SidecarContainers alpha gate, off by default: a warning there
 # (the contract), an error below; from convert.NATIVE_MIN_KUBE (1.29) they are on by default.
@@ -90,7 +92,14 @@ def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagno
     repo_root = repository_root(app_dir, env.source_path)
     policy = find_policy(app_dir, repo_root, env, environ)  # a bad policy fails before helm runs
     kube_version = parse_kube_version(env.kube_version)
-    rendered = render(app_dir, repo_root, env, skip_files=(POLICY_FILE,), stderr=diagnostics.stream)
+    rendered = render(
+        app_dir,
+        repo_root,
+        env,
+        skip_files=(POLICY_FILE,),
+        stderr=diagnostics.stream,
+        kustomize_options=environ.get(KUSTOMIZE_OPTIONS_VAR, ""),
+    )
 
     def check_cluster_supports(outcome: Outcome) -> None:
         if outcome.mode == "native" and kube_version is not None:

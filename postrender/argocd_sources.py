@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from postrender.argocd_env import AppEnv, resolve_in_repository
-from postrender.errors import InputError, ToolError
+from postrender.errors import InputError, ToolError, UsageError
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")  # Argo CD's directory filter, jsonnet handled apart
@@ -39,21 +39,29 @@ def source_kind(app_dir: Path) -> str:
     return "directory"
 
 
-def render(app_dir: Path, repo_root: Path, env: AppEnv, skip_files: Iterable[str], stderr: TextIO) -> bytes:
+def render(
+    app_dir: Path, repo_root: Path, env: AppEnv, skip_files: Iterable[str], stderr: TextIO, kustomize_options: str = ""
+) -> bytes:
     """The app's manifests as one YAML stream; a failing tool raises ToolError with its message."""
     kind = source_kind(app_dir)
     if kind == "kustomize":
-        return run_tool(kustomize_argv(), app_dir, stderr)
+        return run_tool(kustomize_argv(kustomize_options), app_dir, stderr)
     if kind == "helm":
         return run_tool(helm_template_argv(app_dir, repo_root, env), app_dir, stderr)
     return read_directory(app_dir, repo_root, set(skip_files), stderr)
 
 
-def kustomize_argv() -> list[str]:
+def kustomize_argv(build_options: str = "") -> list[str]:
+    """`build_options` is the administrator's, like argocd-cm `kustomize.buildOptions` (e.g. --enable-helm)."""
     # Argo CD's image ships `kustomize`; `kubectl kustomize` is the same builder where only kubectl exists.
     if shutil.which("kustomize") or not shutil.which("kubectl"):
-        return ["kustomize", "build", "."]
-    return ["kubectl", "kustomize", "."]
+        command = ["kustomize", "build", "."]
+    else:
+        command = ["kubectl", "kustomize", "."]
+    try:
+        return command + shlex.split(build_options)
+    except ValueError as error:
+        raise UsageError(f"SIDECAR_POLICY_KUSTOMIZE_BUILD_OPTIONS: {error}") from None
 
 
 def helm_template_argv(app_dir: Path, repo_root: Path, env: AppEnv) -> list[str]:

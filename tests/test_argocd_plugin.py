@@ -232,6 +232,19 @@ def test_a_failing_kustomize_fails_the_request_with_its_message(repo, tmp_path, 
     assert "kustomize" in failed.stderr and "missing.yaml" in failed.stderr
 
 
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kustomize_build_options_come_from_the_sidecar_not_the_app(repo, tmp_path, sidecar_env):
+    """Like argocd-cm `kustomize.buildOptions`: the administrator's switch, not something an app sets."""
+    (repo / "shared").mkdir()
+    (repo / "shared" / "job.yaml").write_text(JOB)
+    app_files(repo, {"kustomization.yaml": "resources: [../../shared/job.yaml]\n", ".sidecar-policy.yaml": POLICY})
+    assert "security" in failure(repo, tmp_path / "default", sidecar_env).stderr  # kustomize's load restrictor
+
+    sidecar_env["SIDECAR_POLICY_KUSTOMIZE_BUILD_OPTIONS"] = "--load-restrictor LoadRestrictionsNone"
+    out = run_plugin(PLUGIN_YAML, repo, Application(), tmp_path / "relaxed", sidecar_env)
+    assert annotation(out.objects, "Job", "migrate") == "true"
+
+
 # --- Helm chart (fake helm) -------------------------------------------------------------------------
 
 

@@ -112,7 +112,7 @@ class Context:
     def how(self) -> str:
         """How the workload got its sidecar mode, for messages."""
         rule = self.outcome.rule
-        by = f"by {describe_rule(rule)}" if rule else f"by the fallback ({self.policy.fallback})"
+        by = f"by {describe_rule(rule)}" if rule else f"by fallback: {self.policy.fallback}"
         if self.outcome.mode in ("default", "keep") and not self.written:
             return f"{by}, through meshDefault: {self.policy.mesh_default}"
         return by

@@ -116,7 +116,8 @@ def markdown(rows: list[Row], policy, stream: TextIO) -> str:
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         codes = " ".join(f"{f.code} ({f.severity})" for f in _distinct_codes(row.findings)) or "—"
-        lines.append(f"| {row.kind} | {_code(row.namespace)} | {_code(row.name)} | {_code(_rule_text(row))} "
+        rule = "*fallback*" if row.rule is None else _code(_rule_text(row))
+        lines.append(f"| {row.kind} | {_code(row.namespace)} | {_code(row.name)} | {rule} "
                      f"| {_sidecar_text(row)} | {row.action or '—'} | {codes} |")
     details = [f"- **{f.severity}** `{f.code}` {_code(row.subject)}: {_cell(f.message)}"
                for row in rows for f in _ordered(row.findings)]

@@ -28,6 +28,13 @@ exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed,
 """
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports mistakes as UsageError, so they reach --log-file like any error."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
     """Options every command that applies a policy shares."""
     parser.add_argument("--policy", metavar="PATH", default=os.environ.get(POLICY_ENV),
@@ -71,7 +78,7 @@ def require_policy(args: argparse.Namespace):
 
 def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Post-render manifests (stdin, or files) to stdout: what Helm's --post-renderer runs."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="sidecar-policy",
         description="Apply a SidecarPolicy to rendered Kubernetes manifests: sets or removes "
                     "sidecar.istio.io/nativeSidecar on each pod template, in one streaming pass.",
@@ -127,7 +134,7 @@ class _NoClose:
 
 def schema(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Print the JSON Schema of the policy format, for editors and CI."""
-    argparse.ArgumentParser(prog="sidecar-policy schema", description=schema.__doc__).parse_args(argv)
+    ArgumentParser(prog="sidecar-policy schema", description=schema.__doc__).parse_args(argv)
     from importlib.resources import files
 
     sys.stdout.write(files("postrender").joinpath("policy.schema.json").read_text(encoding="utf-8"))
@@ -155,7 +162,7 @@ COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    diagnostics = Diagnostics()
+    diagnostics = Diagnostics(log_file=_log_file_argument(argv))
     command = COMMANDS.get(argv[0]) if argv else None
     try:
         if command is not None:
@@ -177,6 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("SIDECAR_POLICY_DEBUG"):
             traceback.print_exc()
         return EXIT_BUG
+
+
+def _log_file_argument(argv: list[str]) -> str | None:
+    """--log-file, read before parsing so that even a mistyped argument is logged."""
+    for position, argument in enumerate(argv):
+        if argument.startswith("--log-file="):
+            return argument.partition("=")[2]
+        if argument == "--log-file" and position + 1 < len(argv):
+            return argv[position + 1]
+    return None
 
 
 def _silence_stdout() -> None:

@@ -87,7 +87,7 @@ def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: st
 
 
 def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> list[Splice]:
-    """Splices that remove template.metadata.annotations[key], and mappings it leaves empty."""
+    """Splices that remove template.metadata.annotations[key], and the annotations it leaves empty."""
     chain: list[tuple[MappingNode, ScalarNode, Node]] = []
     owner: Node = template
     for step in ("metadata", "annotations", key):
@@ -102,8 +102,10 @@ def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> lis
         chain.append((owner, *pair))
         owner = pair[1]
     level = len(chain) - 1
-    while level > 0 and len(chain[level][0].value) == 1:
-        level -= 1  # removing the only entry: remove the mapping's own entry instead
+    # Removing the only annotation removes `annotations:` too; `metadata:` stays, maybe empty
+    # (null), which is how charts often render a template without labels.
+    if len(chain[level][0].value) == 1:
+        level -= 1
     mapping, key_node, value_node = chain[level]
     return [_remove(doc, mapping, key_node, value_node)]
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from postrender.engine import ANNOTATION, Outcome
+from postrender.conversion import ANNOTATION
+from postrender.engine import Outcome
 from postrender.policy import Match, Policy, Rule
 
 INFO, WARNING, ERROR = "info", "warning", "error"

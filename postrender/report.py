@@ -14,7 +14,8 @@ from typing import Callable, NamedTuple, Sequence
 from postrender import cli
 from postrender.diagnostics import Diagnostics
 from postrender.errors import EXIT_CHECK, EXIT_OK, Location, UsageError
-from postrender.findings import ALL_CHECKS, SEVERITIES, WARNING, Finding, Review, at_least, describe_rule
+from postrender.findings import ALL_CHECKS, SEVERITIES, WARNING, Assessment, Finding, Review, at_least, describe_rule
+from postrender.policy import Rule
 
 POLICY_KIND = "SidecarPolicy"  # the kind of the rows that report on the policy's rules
 
@@ -31,12 +32,30 @@ class Row(NamedTuple):
     action: str | None  # set | replaced | removed | unchanged | converted | kept (None for rule rows)
     findings: list[Finding]
     location: Location
-
     subject: str  # how messages name it: `Job ns/name`, `rule 2 'jobs'`
 
 
-def workload_subject(workload) -> str:
-    return f"{workload.kind} {workload.namespace}/{workload.name}" if workload.namespace else f"{workload.kind} {workload.name}"
+def workload_row(outcome, assessment: Assessment, input_name: str) -> Row:
+    workload, rule = outcome.workload, outcome.rule
+    return Row(
+        workload.kind, workload.namespace, workload.name,
+        None if rule is None else (rule.name or rule.index),
+        outcome.mode, assessment.sidecar, outcome.action, assessment.findings,
+        Location(input_name, workload.document, workload.source, workload.line),
+        f"{workload.kind} {workload.namespace}/{workload.name}" if workload.namespace else f"{workload.kind} {workload.name}",
+    )
+
+
+def rule_rows(policy, review: Review) -> list[Row]:
+    """One row per rule with findings, in the policy's order."""
+    found: dict[int, tuple[Rule, list[Finding]]] = {}  # by index: a Rule holds a dict, so it is not hashable
+    for rule, finding in review.rules():
+        found.setdefault(rule.index, (rule, []))[1].append(finding)
+    return [
+        Row(POLICY_KIND, "", policy.origin, rule.name or rule.index, rule.sidecar, "", None, findings,
+            Location(file=policy.origin, line=rule.line), describe_rule(rule))
+        for rule, findings in found.values()
+    ]
 
 
 class _NullSink:
@@ -48,66 +67,40 @@ class _NullSink:
 
 def collect(policy, args: argparse.Namespace, review: Review) -> list[Row]:
     """Run the policy over the inputs (stdin or FILE arguments); one Row per workload, then per rule."""
-    from postrender.engine import Outcome, run
+    from postrender.engine import run
 
     rows: list[Row] = []
     for name, source in cli.inputs(args.files):
-        options = cli.options_from(args, name)
-
-        def record(outcome: Outcome, options=options) -> None:
-            assessment = review.workload(outcome)
-            workload = outcome.workload
-            rule = outcome.rule
-            rows.append(Row(
-                workload.kind, workload.namespace, workload.name,
-                None if rule is None else (rule.name or rule.index),
-                outcome.mode, assessment.sidecar, outcome.action, assessment.findings,
-                Location(options.input_name, workload.document, workload.source, workload.line),
-                workload_subject(workload),
-            ))
-
         with source:
-            run(policy, source, _NullSink(), options, on_outcome=record)
-    rows.extend(_rule_rows(policy, review))
-    return rows
-
-
-def _rule_rows(policy, review: Review) -> list[Row]:
-    by_rule: dict[int, list[Finding]] = {}
-    rules = {}
-    for rule, finding in review.rules():
-        by_rule.setdefault(rule.index, []).append(finding)
-        rules[rule.index] = rule
-    return [
-        Row(POLICY_KIND, "", policy.origin, rules[index].name or index, rules[index].sidecar, "", None, findings,
-            Location(file=policy.origin, line=rules[index].line), describe_rule(rules[index]))
-        for index, findings in by_rule.items()
-    ]
+            run(policy, source, _NullSink(), cli.options_from(args, name),
+                on_outcome=lambda outcome, name=name: rows.append(workload_row(outcome, review.workload(outcome), name)))
+    return rows + rule_rows(policy, review)
 
 
 class RenderWarnings:
     """The post-render run's hook: each finding at warning or above becomes one stderr line."""
 
     def __init__(self, policy, kube_version: tuple[int, int] | None, diagnostics: Diagnostics):
+        self.policy = policy
         self.review = Review(policy, kube_version)
         self.diagnostics = diagnostics
 
     def on_outcome(self, input_name: str) -> Callable:
         def warn(outcome) -> None:
-            workload = outcome.workload
-            findings = [f for f in self.review.workload(outcome).findings if at_least(f.severity, WARNING)]
-            if findings:
-                location = Location(input_name, workload.document, workload.source, workload.line)
-                for finding in findings:
-                    self.diagnostics.warn(warning_line(location, workload_subject(workload), finding))
+            assessment = self.review.workload(outcome)
+            if assessment.findings:
+                self._warn(workload_row(outcome, assessment, input_name))
 
         return warn
 
     def finish(self) -> None:
-        for rule, finding in self.review.rules():
+        for row in rule_rows(self.policy, self.review):
+            self._warn(row)
+
+    def _warn(self, row: Row) -> None:
+        for finding in row.findings:
             if at_least(finding.severity, WARNING):
-                location = Location(file=self.review.policy.origin, line=rule.line)
-                self.diagnostics.warn(warning_line(location, describe_rule(rule), finding))
+                self.diagnostics.warn(warning_line(row.location, row.subject, finding))
 
 
 def warning_line(location: Location, subject: str, finding: Finding) -> str:
@@ -120,7 +113,7 @@ def warning_line(location: Location, subject: str, finding: Finding) -> str:
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"sidecar-policy {prog}", description=description)
+    parser = cli.ArgumentParser(prog=f"sidecar-policy {prog}", description=description)
     cli.add_policy_options(parser)
     parser.add_argument("--ignore", metavar="CODE", action="append", default=[],
                         help="leave out findings with this code or name (repeatable, or comma-separated)")

@@ -52,8 +52,12 @@ class Pod:
         self.containers: list[dict] = [c for c in self.spec.get("containers") or () if isinstance(c, dict)]
         self.init_containers: list[dict] = [c for c in self.spec.get("initContainers") or () if isinstance(c, dict)]
 
-    def text(self, mapping: dict, key: str) -> str:
+    @staticmethod
+    def text(mapping: dict, key: str) -> str:
+        """A label or annotation as Kubernetes would read it (an unquoted YAML boolean as true/false)."""
         value = mapping.get(key)
+        if isinstance(value, bool):
+            return "true" if value else "false"
         return "" if value is None else str(value)
 
     @property
@@ -69,7 +73,7 @@ class Pod:
     @property
     def is_gateway(self) -> bool:
         """An Istio gateway: istio-proxy is the pod's own container, not an injected sidecar."""
-        if "gateway" in self.text(self.annotations, TEMPLATES).split(","):
+        if "gateway" in (name.strip() for name in self.text(self.annotations, TEMPLATES).split(",")):
             return True
         return any(
             c.get("name") == PROXY and (c.get("image") == "auto" or "router" in (c.get("args") or ()))

@@ -198,6 +198,11 @@ def test_injection_disabled(labels, annotations, fires):
     assert ("SP301" in codes(pod, "rules:\n- sidecar: native\n")) is fires
 
 
+def test_an_unquoted_false_counts_as_false():
+    pod = workload().replace('"labels": {"app": "app"}', '"labels": {"app": "app", "sidecar.istio.io/inject": false}')
+    assert "sidecar.istio.io/inject" in pod and "SP301" in codes(pod, "rules:\n- sidecar: native\n")
+
+
 def test_host_network_pods_are_never_injected():
     pod = workload(spec="hostNetwork: true\ncontainers:\n- name: app\n  image: a\n")
     assert "SP301" in codes(pod, "rules:\n- sidecar: native\n")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, BinaryIO, NoReturn
 from postrender.diagnostics import Diagnostics
 from postrender.errors import InputError, Location, UsageError
 
-if TYPE_CHECKING:  # the CLI imports this module on every run: the rest loads when a command needs it
+if TYPE_CHECKING:  # each command imports what it needs when it runs: `install` never loads the engine
     from pathlib import Path
 
     from postrender.argocd_env import AppEnv

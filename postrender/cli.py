@@ -9,7 +9,7 @@ import sys
 import traceback
 from typing import Callable, Sequence
 
-from postrender import __version__, argocd
+from postrender import __version__
 from postrender.diagnostics import LOG_FILE_ENV, Diagnostics
 from postrender.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
 
@@ -92,21 +92,21 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     diagnostics.configure(args)
     policy = require_policy(args)
     from postrender.engine import run
+    from postrender.report import RenderWarnings
 
     sink = sys.stdout.buffer
-    matched: set[int] = set()
-    for name, source in _inputs(args.files):
+    # Findings (issue 7) go to stderr as they are found; with nowhere to show them, skip the work.
+    warnings = RenderWarnings(policy, parse_kube_version(args.kube_version), diagnostics) if diagnostics.shows_warnings else None
+    for name, source in inputs(args.files):
         with source:
-            summary = run(policy, source, sink, options_from(args, name))
-        matched |= summary.matched_rules
+            run(policy, source, sink, options_from(args, name), on_outcome=warnings and warnings.on_outcome(name))
     sink.flush()
-    for rule in policy.rules:
-        if rule.index not in matched:
-            diagnostics.warn(f"{policy.origin}:{rule.line}: {rule.label} matched no workload")
+    if warnings is not None:
+        warnings.finish()
     return 0
 
 
-def _inputs(files: Sequence[str]):
+def inputs(files: Sequence[str]):
     if not files:
         yield "<stdin>", _NoClose(sys.stdin.buffer)
         return
@@ -141,10 +141,23 @@ def schema(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     return 0
 
 
+def _lazy(module: str, function: str) -> Callable[[Sequence[str], Diagnostics], int]:
+    """A command whose module is imported only when it runs: start-up stays fast, no import cycle."""
+    def command(argv: Sequence[str], diagnostics: Diagnostics) -> int:
+        from importlib import import_module
+
+        return getattr(import_module(f"postrender.{module}"), function)(argv, diagnostics)
+
+    command.__doc__ = f"postrender.{module}.{function}"
+    return command
+
+
 # One registry of subcommands: name -> function(argv, diagnostics) -> exit code.
 COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
-    "argocd": argocd.main,
+    "explain": _lazy("report", "explain"),
+    "check": _lazy("report", "check"),
+    "argocd": _lazy("argocd", "main"),
 }
 
 

@@ -77,7 +77,8 @@ def test_a_mistyped_option_is_one_line_and_exit_2(policy):
 def test_unmatched_rules_warn_unless_quiet(policy):
     result = run_command(["--policy", policy], DEPLOYMENT)
     assert result.returncode == 0
-    assert result.stderr.decode() == f"sidecar-policy: warning: {policy}:5: team-ns matched no workload\n"
+    assert result.stderr.decode() == (f"sidecar-policy: warning: {policy}:5: SP401 rule 1 'team-ns': matches no workload: "
+                                      "fix its match, or delete it if the manifests no longer need it\n")
     assert run_command(["--policy", policy, "--quiet"], DEPLOYMENT).stderr == b""
 
 

@@ -242,7 +242,7 @@ def test_helm4_warnings_reach_the_log_file_too(rendered, tmp_path: Path) -> None
     stream = helm4_stream(rendered, NAMESPACE_TEMPLATE)
     run = run_like_helm4(PLUGIN_DIR, stream, ["--policy=policy.yaml", f"--log-file={log}"], helm_env(), cwd=tmp_path)
     assert run.returncode == 0
-    assert "hook-jobs-are-native matched no workload" in log.read_text()
+    assert "SP401 rule 1 'hook-jobs-are-native': matches no workload" in log.read_text()
 
 
 # --- Helm 3 -------------------------------------------------------------------------------------
@@ -258,4 +258,4 @@ def test_helm3_execs_sidecar_policy_on_the_manifests_without_hooks(rendered, pol
     changed = {source[0]: added_lines(old, new) for source, old, new in zip(sources, before, after) if old != new}
     assert changed == {CONTROLLER: ["annotations:", f'{NATIVE}: "false"']}
     # helm/helm#7891: hooks never reach a Helm 3 post-renderer, and the user is told the rule found nothing.
-    assert "hook-jobs-are-native matched no workload" in run.stderr.decode()
+    assert "SP401 rule 1 'hook-jobs-are-native': matches no workload" in run.stderr.decode()

@@ -19,13 +19,11 @@ The policy is the first of (documented in docs/readme/argocd.md):
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, BinaryIO
 
 from postrender.diagnostics import Diagnostics
 from postrender.errors import InputError, Location, UsageError
@@ -45,20 +43,13 @@ DEFAULT_POLICY_PATH = "/etc/sidecar-policy/default-policy.yaml"
 # The sidecar's env, set by the administrator like argocd-cm kustomize.buildOptions (apps cannot).
 KUSTOMIZE_OPTIONS_VAR = "SIDECAR_POLICY_KUSTOMIZE_BUILD_OPTIONS"
 
-# 1.28 has native sidecars behind the SidecarContainers alpha gate, off by default: a warning there
-# (the issue's contract), an error below; from convert.NATIVE_MIN_KUBE (1.29) they are on by default.
-NATIVE_SIDECARS_ALPHA = (1, 28)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
-
 
 def main(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """The `argocd` entry of cli.COMMANDS."""
-    parser = _Parser(prog="sidecar-policy argocd", description="Argo CD config-management plugin front end.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from postrender.cli import ArgumentParser
+
+    parser = ArgumentParser(prog="sidecar-policy argocd", description="Argo CD config-management plugin front end.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     commands.add_parser("init", help="build a chart's dependencies (plugin.yaml init)")
     commands.add_parser("generate", help="render the app in the current directory and apply the policy")
     install = commands.add_parser("install", help="write the kustomize Component that installs the sidecar")
@@ -86,7 +77,10 @@ def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagno
     """Render, apply the policy, and write the whole stream only once everything has succeeded."""
     from postrender.argocd_env import AppEnv, repository_root
     from postrender.argocd_sources import render
+    from postrender.cli import parse_kube_version
     from postrender.engine import Options, run
+    from postrender.findings import NATIVE_SIDECARS_ALPHA
+    from postrender.report import RenderWarnings
 
     env = AppEnv.from_environ(environ)
     repo_root = repository_root(app_dir, env.source_path)
@@ -101,20 +95,27 @@ def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagno
         kustomize_options=environ.get(KUSTOMIZE_OPTIONS_VAR, ""),
     )
 
-    def check_cluster_supports(outcome: Outcome) -> None:
-        if outcome.mode == "native" and kube_version is not None:
-            _check_native_supported(outcome.workload, kube_version, env.kube_version, options.input_name, diagnostics)
+    options = Options(namespace=env.namespace, kube_version=kube_version, input_name=f"{app_dir.name or '.'} (rendered)")
+    # The post-renderer's warnings (native on 1.28, behind an alpha gate, is SP102); below 1.28 native
+    # sidecars do not exist at all, so such a decision fails the app.
+    warnings = RenderWarnings(policy, kube_version, diagnostics) if diagnostics.shows_warnings else None
+    warn = warnings.on_outcome(options.input_name) if warnings else None
+
+    def on_outcome(outcome: Outcome) -> None:
+        if outcome.mode == "native" and kube_version is not None and kube_version < NATIVE_SIDECARS_ALPHA:
+            raise _native_unsupported(outcome.workload, env.kube_version, options.input_name)
+        if warn is not None:
+            warn(outcome)
 
     # Buffered: Argo CD reads the whole stdout anyway, and a failure must leave it empty, not half-written.
     sink = io.BytesIO()
-    options = Options(namespace=env.namespace, kube_version=kube_version, input_name=f"{app_dir.name or '.'} (rendered)")
-    summary = run(policy, io.BytesIO(rendered), sink, options, on_outcome=check_cluster_supports)
+    run(policy, io.BytesIO(rendered), sink, options, on_outcome=on_outcome)
     output = sink.getvalue()
     if not _has_content(output):
         # An empty stream makes Argo CD prune every resource of the app: never report that as success.
         raise InputError("the app rendered no manifests; refusing to print an empty stream (Argo CD would prune the app)")
-    for rule in summary.unmatched_rules(policy):
-        diagnostics.warn(f"{policy.origin}:{rule.line}: {rule.label} matched no workload")
+    if warnings is not None:
+        warnings.finish()
     stdout.write(output)
     stdout.flush()
     return 0
@@ -143,33 +144,10 @@ def find_policy(app_dir: Path, repo_root: Path, env: AppEnv, environ: Mapping[st
     )
 
 
-def parse_kube_version(text: str) -> tuple[int, int] | None:
-    """(major, minor) from KUBE_VERSION ("1.29.3", "v1.28", "1.27.4+k3s1"); None when unknown."""
-    match = re.match(r"^v?(\d+)\.(\d+)", text.strip())
-    if not match:
-        if text.strip():
-            raise UsageError(f"KUBE_VERSION {text!r} is not a Kubernetes version")
-        return None
-    return int(match.group(1)), int(match.group(2))
-
-
-def _check_native_supported(
-    workload: Workload, version: tuple[int, int], shown: str, input_name: str, diagnostics: Diagnostics
-) -> None:
-    from postrender.convert import NATIVE_MIN_KUBE
-
-    if version >= NATIVE_MIN_KUBE:
-        return
-    what = f"{workload.kind} {workload.name}"
-    if version >= NATIVE_SIDECARS_ALPHA:
-        diagnostics.warn(
-            f"{what} gets a native istio-proxy, but Kubernetes {shown} has native sidecars only behind the "
-            "SidecarContainers feature gate (alpha, off by default)"
-        )
-        return
-    raise InputError(
-        f"{what} is decided native, but the cluster runs Kubernetes {shown} (KUBE_VERSION): native sidecars "
-        "need Kubernetes 1.29 or later; decide `regular` for this cluster",
+def _native_unsupported(workload: Workload, shown: str, input_name: str) -> InputError:
+    return InputError(
+        f"{workload.kind} {workload.name} is decided native, but the cluster runs Kubernetes {shown} (KUBE_VERSION): "
+        "native sidecars need Kubernetes 1.29 or later; decide `regular` for this cluster",
         Location(input_name, workload.document, workload.source, workload.line),
     )
 

@@ -212,3 +212,9 @@ def test_dockerfile_keeps_tools_writable_under_tmp():
     # readOnlyRootFilesystem in the Component: helm must not write to $HOME/.cache in the image.
     for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         assert re.search(rf"{variable}=/tmp/", DOCKERFILE), variable
+
+
+@pytest.mark.parametrize("argv", [["argocd"], ["argocd", "deploy"], ["argocd", "install"], ["argocd", "generate", "x"]])
+def test_command_line_mistakes_are_usage_errors(argv, capsys):
+    assert main(argv) == 2
+    assert "error:" in capsys.readouterr().err

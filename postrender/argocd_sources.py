@@ -176,6 +176,8 @@ def _with_source(name: str, text: bytes) -> bytes:
 def _yaml_manifests(name: str, text: bytes, stderr: TextIO) -> bytes | None:
     import yaml  # lazily: only directory apps need it here
 
+    if _all_documents_have_a_kind(text) and _is_valid_yaml(text):
+        return text  # the common case, without building objects: CRDs make up most of the bytes
     try:
         documents = [doc for doc in yaml.load_all(text, Loader=yaml.CSafeLoader) if doc is not None]
         problem = next((doc for doc in documents if not _is_object(doc)), None)
@@ -189,6 +191,25 @@ def _yaml_manifests(name: str, text: bytes, stderr: TextIO) -> bytes | None:
         raise InputError(f"{name}: {error}")
     print(f"sidecar-policy: ignoring {name}: not a Kubernetes manifest", file=stderr)
     return None
+
+
+def _all_documents_have_a_kind(text: bytes) -> bool:
+    """Every document is a block mapping with a certain top-level `kind` (the core's own triage)."""
+    from postrender.stream import read_documents
+    from postrender.triage import sniff_kind
+
+    return all(sniff_kind(document.raw) for document in read_documents(io.BytesIO(text)))
+
+
+def _is_valid_yaml(text: bytes) -> bool:
+    import yaml
+
+    try:
+        for _ in yaml.parse(text, Loader=yaml.CSafeLoader):  # events only: a quarter of a full load
+            pass
+    except yaml.YAMLError:
+        return False  # the slow path below says what is wrong
+    return True
 
 
 def _json_manifest(name: str, text: bytes) -> bytes:

@@ -94,13 +94,14 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     from postrender.engine import run
     from postrender.report import RenderWarnings
 
-    sink = sys.stdout.buffer
+    sink = _SeparatingSink(sys.stdout.buffer)
     # Findings (issue 7) go to stderr as they are found; with nowhere to show them, skip the work.
     warnings = RenderWarnings(policy, parse_kube_version(args.kube_version), diagnostics) if diagnostics.shows_warnings else None
     for name, source in inputs(args.files):
         with source:
+            sink.separate(source)
             run(policy, source, sink, options_from(args, name), on_outcome=warnings and warnings.on_outcome(name))
-    sink.flush()
+    sink.stream.flush()
     if warnings is not None:
         warnings.finish()
     return 0
@@ -116,6 +117,27 @@ def inputs(files: Sequence[str]):
         except OSError as error:
             raise UsageError(f"cannot read {name}: {error.strerror}") from None
         yield name, handle
+
+
+class _SeparatingSink:
+    """Writes several files as one stream: a file's last document must not run into the next file's first."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.last = b""  # the last byte written; b"" before anything
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.stream.write(data)
+            self.last = data[-1:]
+
+    def separate(self, source) -> None:
+        if not self.last or not hasattr(source, "peek"):
+            return
+        if self.last != b"\n":
+            self.write(b"\n")
+        if source.peek(4)[:4] not in (b"---\n", b"---\r", b"--- "):
+            self.write(b"---\n")
 
 
 class _NoClose:

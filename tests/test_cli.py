@@ -90,6 +90,18 @@ def test_files_as_arguments_are_read_in_order(policy, tmp_path):
     assert result.stdout.count(b"nativeSidecar") == 1 and result.stdout.endswith(b"metadata: {name: c}\n")
 
 
+def test_files_without_final_newline_or_marker_stay_separate_documents(policy, tmp_path):
+    (tmp_path / "a.yaml").write_bytes(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}")
+    (tmp_path / "b.yaml").write_bytes(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")
+    (tmp_path / "c.yaml").write_bytes(b"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    result = run_command(["--policy", policy, "-q", *(str(tmp_path / n) for n in ("a.yaml", "b.yaml", "c.yaml"))])
+    assert result.stdout == (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+        b"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+    )
+
+
 @pytest.mark.parametrize(
     "document, message",
     [

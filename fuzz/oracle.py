@@ -20,7 +20,7 @@ from engine_run import render  # noqa: E402
 from postrender.errors import SidecarPolicyError  # noqa: E402
 from postrender.policy import Policy, parse_policy  # noqa: E402
 from postrender.stream import read_documents  # noqa: E402
-from reference import expected  # noqa: E402
+from reference import expected, normalise  # noqa: E402
 
 
 class Finding(AssertionError):
@@ -88,7 +88,7 @@ def check(policy: FuzzPolicy, data: bytes) -> None:
         if data_after == data_before and raw_out != raw_in:
             raise Finding(f"document {index} changed though the reference leaves it alone")
         got = list(yaml.load_all(raw_out, Loader=yaml.CSafeLoader))
-        if (got[0] if got else None) != data_after:
+        if normalise(got[0] if got else None) != normalise(data_after):
             raise Finding(f"document {index}: output data {got!r} != reference {data_after!r}")
     if render(policy.compiled, output, outcomes=[]) != output:
         raise Finding("a second run changed the output")

@@ -9,14 +9,13 @@ from typing import BinaryIO, Callable, NamedTuple
 
 from yaml.nodes import MappingNode, Node
 
-from postrender import textedit, triage, yamlnodes
+from postrender import conversion, textedit, triage, yamlnodes
+from postrender.conversion import ANNOTATION, ANNOTATION_VALUES, apply_decision
 from postrender.errors import InputError, Location
 from postrender.policy import Policy, Rule, Workload
 from postrender.stream import BOM, Document, read_documents
 from postrender.workloads import FoundWorkload, KindTable, find_workloads
 
-ANNOTATION = "sidecar.istio.io/nativeSidecar"
-ANNOTATION_VALUES = {"native": "true", "regular": "false"}
 _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 
 
@@ -35,27 +34,15 @@ class Outcome:
     mode: str  # native | regular | default | keep
     action: str  # set | replaced | removed | unchanged | converted | kept
     template_node: MappingNode = field(repr=False)
+    converted: dict | None = field(default=None, repr=False)  # the template after a conversion
 
     @cached_property
     def template(self) -> dict:
         """The pod template as plain data, as it is written out."""
+        if self.converted is not None:
+            return self.converted
         data = yamlnodes.construct(self.template_node) or {}
-        if self.mode == "keep":
-            return data
-        metadata = data.get("metadata")
-        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-        if self.mode in ANNOTATION_VALUES:
-            if not isinstance(metadata, dict):
-                metadata = data["metadata"] = {}
-            if not isinstance(annotations, dict):
-                annotations = metadata["annotations"] = {}
-            annotations[ANNOTATION] = ANNOTATION_VALUES[self.mode]
-        elif isinstance(annotations, dict) and ANNOTATION in annotations:
-            del annotations[ANNOTATION]
-            if not annotations:  # as the edit does: a mapping left empty goes, then its parent
-                del metadata["annotations"]
-                if not metadata:
-                    del data["metadata"]
+        apply_decision(data, self.mode)
         return data
 
 
@@ -119,6 +106,7 @@ class _Processor:
     def _edit(self, document: Document, body: str, root: Node | None) -> str | None:
         doc_text = textedit.DocumentText(body)
         splices: list[textedit.Splice] = []
+        converting = self._conversion(root, body)
         for found in find_workloads(root, self.kinds):
             if found.template is None:
                 continue
@@ -129,11 +117,29 @@ class _Processor:
                 self.summary.matched_rules.add(rule.index)
             changes, action = self._annotate(doc_text, found.template, mode)
             splices.extend(changes)
+            converted = None
+            if converting is not None:
+                location = self._location(document, workload.line)
+                converted = converting.apply(found, mode, location)
+                action = "converted" if converted is not None else action
             if self.on_outcome is not None:
-                outcome = Outcome(workload, rule, mode, action, found.template)
+                outcome = Outcome(workload, rule, mode, action, found.template, converted)
                 outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
+        if converting is not None and converting.changed:
+            return converting.emit(body)  # containers moved: re-emitted, every decision in its data
         return doc_text.apply(splices) if splices else None
+
+    def _conversion(self, root: Node | None, body: str) -> conversion.DocumentConversion | None:
+        """The document's data, loaded only when the policy converts and Istio injected something here."""
+        if root is None or not self.policy.convert_injected or not conversion.may_convert(body):
+            return None
+        return conversion.DocumentConversion(
+            root,
+            mesh_default=self.policy.mesh_default,
+            hold_application=self.policy.hold_application,
+            kube_version=self.options.kube_version,
+        )
 
     @staticmethod
     def _annotate(doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:

@@ -105,10 +105,17 @@ def apply_mode(template: dict, mode: str) -> None:
         annotations = _mapping(metadata.get("annotations"))
         if ANNOTATION in annotations:
             del annotations[ANNOTATION]
-            if not annotations:  # the edit removes a mapping it leaves empty, then its parent
+            if not annotations:  # the edit removes `annotations:` when it leaves it empty; `metadata:` stays
                 del metadata["annotations"]
-                if not metadata:
-                    del template["metadata"]
+
+
+def normalise(data):
+    """`metadata: {}` and an empty `metadata:` (null) say the same; compare them as one."""
+    if isinstance(data, dict):
+        return {key: {} if key == "metadata" and value is None else normalise(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [normalise(item) for item in data]
+    return data
 
 
 def expected(data, rules: list[dict], fallback: str, custom_kind: bool, namespace: str):

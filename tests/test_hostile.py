@@ -74,7 +74,7 @@ def test_a_long_merge_key_chain_does_not_exhaust_the_stack():
     lines += ["metadata: {<<: *d989}", "spec: {}"]
     data = ("\n".join(lines) + "\n").encode()
     out = render(policy(), data)
-    assert out.count(b'"sidecar.istio.io/nativeSidecar": "true"') == 1
+    assert re.search(rb'\nmetadata: \{<<: \*d989, "?annotations"?: \{"?sidecar.istio.io/nativeSidecar"?: "true"\}\}\n', out)
     assert render(policy(), out) == out
 
 
@@ -295,7 +295,7 @@ def test_a_policy_that_is_a_device_or_too_large_is_refused_after_a_bounded_read(
 def test_template_syntax_in_a_policy_is_text_not_evaluated(tmp_path):
     (tmp_path / "policy.yaml").write_text(POLICY_HEADER + "spec:\n  rules:\n  - name: '{{ 7 * 7 }}'\n    sidecar: native\n")
     result = run_cli(["--policy", str(tmp_path / "policy.yaml")], b"")
-    assert result.returncode == 0 and "{{ 7 * 7 }} matched no workload" in result.stderr
+    assert result.returncode == 0 and "'{{ 7 * 7 }}'" in result.stderr and "49" not in result.stderr
 
 
 def test_a_catastrophic_glob_against_a_long_name_is_answered():
@@ -403,7 +403,8 @@ def test_a_100mb_workload_of_small_entries_is_refused_in_bounded_memory(tmp_path
 def test_a_workload_written_on_its_marker_line_is_not_skipped(prefix):
     data = prefix + b"--- {apiVersion: v1, kind: Pod, metadata: {name: x}}\n"
     out = render(policy(), data)
-    assert out == data.replace(b"{name: x}", b'{name: x, "annotations": {"sidecar.istio.io/nativeSidecar": "true"}}')
+    assert out.startswith(prefix + b"--- {") and out.count(b"\n") == data.count(b"\n")
+    assert yaml.safe_load(out.lstrip(b"\xef\xbb\xbf"))["metadata"]["annotations"] == {"sidecar.istio.io/nativeSidecar": "true"}
 
 
 # --- found by fuzzing (fuzz/run.py) -----------------------------------------------------------
@@ -422,11 +423,12 @@ def test_a_template_whose_metadata_is_no_mapping_is_reported_not_crashed_on(meta
 @pytest.mark.parametrize("mode, annotations, expected", [
     ("native", "{}", {"metadata": {"annotations": {"sidecar.istio.io/nativeSidecar": "true"}}}),
     ("regular", "null", {"metadata": {"annotations": {"sidecar.istio.io/nativeSidecar": "false"}}}),
-    ("default", '{sidecar.istio.io/nativeSidecar: "true"}', {}),
+    ("default", '{sidecar.istio.io/nativeSidecar: "true"}', {"metadata": {}}),
     ("default", '{sidecar.istio.io/nativeSidecar: "true", a: b}', {"metadata": {"annotations": {"a": "b"}}}),
 ])
 def test_the_reported_template_is_what_was_written(mode, annotations, expected):
     data = f"apiVersion: v1\nkind: PodTemplate\ntemplate:\n  metadata:\n    annotations: {annotations}\n".encode()
     outcomes: list = []
     out = render(policy(POLICY_HEADER + f"spec:\n  fallback: {mode}\n"), data, outcomes=outcomes)
-    assert outcomes[0].template == expected == (yaml.safe_load(out)["template"] or {})
+    written = yaml.safe_load(out)["template"]
+    assert outcomes[0].template == expected == {key: value or {} for key, value in written.items()}

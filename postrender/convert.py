@@ -13,8 +13,7 @@ import copy
 import json
 from typing import Any
 
-import yaml
-
+from postrender import yamlnodes
 from postrender.errors import InputError
 
 NATIVE = "native"
@@ -221,8 +220,8 @@ def _holds_application(annotations: dict, mesh_hold: bool) -> bool:
     raw = annotations.get(PROXY_CONFIG_ANNOTATION)
     if raw:
         try:
-            config = yaml.load(str(raw), Loader=yaml.CSafeLoader)
-        except yaml.YAMLError:
+            config = yamlnodes.load(str(raw))  # guarded: the annotation is input
+        except yamlnodes.NodeError:
             config = None
         if isinstance(config, dict) and isinstance(config.get("holdApplicationUntilProxyStarts"), bool):
             return config["holdApplicationUntilProxyStarts"]

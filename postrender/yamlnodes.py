@@ -236,6 +236,16 @@ def string_map(node: Node | None) -> dict[str, str]:
     return result
 
 
+def load(text: str):
+    """Plain data for one YAML document, with compose's guards (depth, aliases); NodeError otherwise.
+
+    For YAML that comes from input (annotation values, repository files): yaml.load on it has no
+    bound, and a billion-laughs string in one annotation would exhaust memory.
+    """
+    root = compose(text)
+    return None if root is None else construct(root)
+
+
 def construct(node: Node):
     """Plain Python data for a node; raise NodeError where YAML data cannot be Python data.
 

@@ -432,3 +432,35 @@ def test_the_reported_template_is_what_was_written(mode, annotations, expected):
     out = render(policy(POLICY_HEADER + f"spec:\n  fallback: {mode}\n"), data, outcomes=outcomes)
     written = yaml.safe_load(out)["template"]
     assert outcomes[0].template == expected == {key: value or {} for key, value in written.items()}
+
+
+# --- YAML inside input: annotation values, repository files -----------------------------------
+
+def test_a_billion_laughs_proxy_config_annotation_is_not_expanded():
+    """convert (and check's findings) read proxy.istio.io/config as YAML: with guards, since it is input."""
+    from postrender import convert
+
+    bomb = "x:\n" + alias_bomb() + "holdApplicationUntilProxyStarts: true\n"
+    assert convert._holds_application({convert.PROXY_CONFIG_ANNOTATION: bomb}, False) is False
+    deep = "holdApplicationUntilProxyStarts: true\nx: " + "[" * 100_000 + "]" * 100_000 + "\n"
+    assert convert._holds_application({convert.PROXY_CONFIG_ANNOTATION: deep}, False) is False
+    fine = "holdApplicationUntilProxyStarts: true\n"
+    assert convert._holds_application({convert.PROXY_CONFIG_ANNOTATION: fine}, False) is True
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: &a [x, x, x, x, x, x, x, x, x], "
+     + ", ".join(f"l{i}: &l{i} [" + ", ".join([f"*{'a' if i == 1 else f'l{i - 1}'}"] * 9) + "]" for i in range(1, 10)) + "}}\n",
+     "alias"),
+    ("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: " + "[" * 100_000 + "]" * 100_000 + "}\n", "deeper"),
+])
+def test_a_hostile_file_in_an_argo_cd_directory_app_is_a_clean_error(tmp_path, content, message):
+    """The repo-server reads a directory app's files: a bomb or deep nesting must not take it down."""
+    import io as io_
+
+    from postrender.argocd_sources import read_directory
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "bomb.yaml").write_text(content)
+    with pytest.raises(InputError, match=message):
+        read_directory(tmp_path / "app", tmp_path, set(), io_.StringIO())

@@ -7,7 +7,6 @@ text, and whether an edit could meet YAML anchors shared with other parts (`risk
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import yaml

@@ -4,38 +4,14 @@ traceback, a hang, a crash, exhausted memory, or code from the input being run."
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from engine_run import NATIVE_FOR_ALL, POLICY_HEADER, policy, render, run_cli
+from hostile_inputs import ANNOTATION_LINE, POD, PYTHON_TAGS, alias_bomb, input_error, pod_with
 from postrender import yamlnodes
-from postrender.errors import InputError, UsageError
-from postrender.policy import MAX_POLICY_BYTES, parse_policy
-
-ANNOTATION_LINE = b'sidecar.istio.io/nativeSidecar: "true"'
-POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: app\n    image: nginx\n"
-
-
-def pod_with(extra: str) -> bytes:
-    return (POD + extra).encode()
-
-
-def input_error(data: bytes, policy_text: str = NATIVE_FOR_ALL, **kwargs) -> InputError:
-    with pytest.raises(InputError) as caught:
-        render(policy(policy_text), data, **kwargs)
-    assert caught.value.location is not None and caught.value.location.document is not None
-    return caught.value
-
-
-def alias_bomb(levels: int = 9, fan: int = 9) -> str:
-    """The classic billion laughs: 9 ** 9 strings from a few hundred bytes."""
-    lines = ['  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    for level in range(1, levels + 1):
-        lines.append(f"  l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * fan) + "]")
-    return "\n".join(lines) + "\n"
+from postrender.errors import InputError
 
 
 # --- aliases ---------------------------------------------------------------------------------
@@ -209,15 +185,6 @@ def test_a_duplicate_key_the_policy_reads_is_an_error_at_its_line(index, duplica
 
 # --- tags ------------------------------------------------------------------------------------
 
-PYTHON_TAGS = [
-    '!!python/object/apply:os.system ["touch {marker}"]',
-    '!!python/object/new:subprocess.Popen [["touch", "{marker}"]]',
-    "!!python/name:os.system",
-    "!!python/module:os",
-    '!!python/object/apply:builtins.exec ["open(\'{marker}\', \'w\')"]',
-]
-
-
 @pytest.mark.parametrize("where", ["metadata", "spec", "label", "annotation", "document"])
 @pytest.mark.parametrize("tag", PYTHON_TAGS)
 def test_python_tags_in_a_workload_are_never_constructed(tmp_path, where, tag):
@@ -251,71 +218,6 @@ def test_unknown_tags_are_left_in_place():
     assert out == data.replace(b"  name: x\n", b"  name: x\n  annotations:\n    " + ANNOTATION_LINE + b"\n")
 
 
-# --- the policy: an untrusted file ------------------------------------------------------------
-
-@pytest.mark.parametrize("tag", PYTHON_TAGS)
-@pytest.mark.parametrize("field", ["name", "sidecar", "fallback", "labels", "matchLabels", "values", "kinds"])
-def test_python_tags_in_a_policy_are_rejected_never_run(tmp_path, tag, field):
-    marker = tmp_path / "executed"
-    value = tag.format(marker=marker)
-    rule = {
-        "name": f"  - name: {value}\n    sidecar: native\n",
-        "sidecar": f"  - sidecar: {value}\n",
-        "fallback": "  - sidecar: native\n  fallback: " + value + "\n",
-        "labels": f"  - sidecar: native\n    match: {{labels: {value}}}\n",
-        "matchLabels": f"  - sidecar: native\n    match: {{labels: {{matchLabels: {value}}}}}\n",
-        "values": "  - sidecar: native\n    match: {labels: {matchExpressions: [{key: a, operator: In, values: " + value + "}]}}\n",
-        "kinds": f"  - sidecar: native\n    match: {{kinds: {value}}}\n",
-    }[field]
-    with pytest.raises(UsageError) as caught:
-        parse_policy(POLICY_HEADER + "spec:\n  rules:\n" + rule, "policy.yaml")
-    assert caught.value.location.line is not None
-    assert not marker.exists()
-
-
-@pytest.mark.parametrize("spec, message", [
-    ("spec:\n  rules: &r [*r]\n", "recursive alias"),
-    ("spec:\n  rules:\n  - sidecar: native\n    match: {labels: {matchLabels: {a: " + "[" * 5000 + "]" * 5000 + "}}}\n", "deeper than"),
-    ("spec:\n  x-bomb:\n" + alias_bomb(), "alias"),
-])
-def test_a_hostile_policy_is_a_usage_error(spec, message):
-    with pytest.raises(UsageError, match=message):
-        parse_policy(POLICY_HEADER + spec, "policy.yaml")
-
-
-def test_a_policy_that_is_a_device_or_too_large_is_refused_after_a_bounded_read(tmp_path):
-    result = run_cli(["--policy", "/dev/zero"], b"")
-    assert result.returncode == 2 and "larger than" in result.stderr
-    big = tmp_path / "big.yaml"
-    big.write_text(POLICY_HEADER + "spec:\n  rules: []\n" + "#" * MAX_POLICY_BYTES + "\n")
-    result = run_cli(["--policy", str(big)], b"")
-    assert result.returncode == 2 and "larger than" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_template_syntax_in_a_policy_is_text_not_evaluated(tmp_path):
-    (tmp_path / "policy.yaml").write_text(POLICY_HEADER + "spec:\n  rules:\n  - name: '{{ 7 * 7 }}'\n    sidecar: native\n")
-    result = run_cli(["--policy", str(tmp_path / "policy.yaml")], b"")
-    assert result.returncode == 0 and "'{{ 7 * 7 }}'" in result.stderr and "49" not in result.stderr
-
-
-def test_a_catastrophic_glob_against_a_long_name_is_answered():
-    """fnmatch globs become regular expressions; `*a*a*...b` must not backtrack exponentially."""
-    pattern = "*a" * 126 + "b"
-    rules = POLICY_HEADER + f"spec:\n  rules:\n  - match: {{names: ['{pattern}']}}\n    sidecar: regular\n  fallback: native\n"
-    data = f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {'a' * 100_000}\n".encode()
-    assert ANNOTATION_LINE in render(policy(rules), data)
-
-
-def test_a_huge_selector_is_parsed_and_matched():
-    requirements = 60_000  # about 600 kB of selector
-    selector = ",".join(f"k{i}!=v" for i in range(requirements))
-    rules = POLICY_HEADER + f'spec:\n  rules:\n  - match: {{labels: "{selector},app=web"}}\n    sidecar: regular\n'
-    compiled = policy(rules)
-    assert len(compiled.rules[0].match.labels.requirements) == requirements + 1
-    data = b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels: {app: web}\n"
-    assert b'"false"' in render(compiled, data)
-
-
 # --- the command line never shows a traceback -------------------------------------------------
 
 HOSTILE_STREAMS = {
@@ -343,58 +245,6 @@ def test_the_command_reports_hostile_input_in_one_line(tmp_path, name):
     else:
         assert result.returncode == 1
         assert re.fullmatch(r"sidecar-policy: error: <stdin>:\S* document \d+.*\n", result.stderr)
-
-
-# --- a 100 MB document: streamed, memory bounded by a small multiple of the document ----------
-
-MEASURE_PEAK = """
-import resource, sys
-from postrender.cli import main
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-code = main(sys.argv[1:])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(code, baseline * 1024, peak * 1024, file=sys.stderr)
-"""
-HUNDRED_MB = 100 << 20
-
-
-def _peak_run(tmp_path, document: bytes) -> tuple[int, int, int]:
-    """Exit code, the output's size and the extra peak memory of a child running the command."""
-    (tmp_path / "policy.yaml").write_text(NATIVE_FOR_ALL)
-    (tmp_path / "in.yaml").write_bytes(document)
-    with open(tmp_path / "out.yaml", "wb") as out:
-        result = subprocess.run(
-            [sys.executable, "-c", MEASURE_PEAK, "--policy", str(tmp_path / "policy.yaml"), str(tmp_path / "in.yaml")],
-            stdout=out, stderr=subprocess.PIPE, timeout=600,
-        )
-    assert "Traceback" not in result.stderr.decode()
-    code, baseline, peak = (int(field) for field in result.stderr.decode().split("\n")[-2].split())
-    return code, (tmp_path / "out.yaml").stat().st_size, peak - baseline
-
-
-@pytest.mark.slow
-def test_a_100mb_document_that_is_no_workload_streams_through_in_bounded_memory(tmp_path):
-    document = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: " + b"x" * HUNDRED_MB + b"\n"
-    code, size, extra = _peak_run(tmp_path, document + b"---\n" + POD.encode())
-    assert code == 0 and size > len(document)
-    assert extra < 3 * len(document)
-
-
-@pytest.mark.slow
-def test_a_100mb_workload_of_one_huge_value_is_processed_in_bounded_memory(tmp_path):
-    document = pod_with("  hostname: " + "x" * HUNDRED_MB + "\n")
-    code, size, extra = _peak_run(tmp_path, document)
-    assert code == 0 and size == len(document) + len(b"  annotations:\n    " + ANNOTATION_LINE + b"\n")
-    assert extra < 7 * len(document)
-
-
-@pytest.mark.slow
-def test_a_100mb_workload_of_small_entries_is_refused_in_bounded_memory(tmp_path):
-    entry = b"  - {name: VARIABLE, value: some value}\n"
-    document = pod_with("  env:\n") + entry * (HUNDRED_MB // len(entry))
-    code, _, extra = _peak_run(tmp_path, document)
-    assert code == 1
-    assert extra < 5 * len(document)
 
 
 # --- found by the property tests (tests/test_properties.py) ------------------------------------

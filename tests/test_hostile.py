@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 
+from conftest import ISTIO_GOLDEN
 from engine_run import NATIVE_FOR_ALL, POLICY_HEADER, policy, render, run_cli
 from hostile_inputs import ANNOTATION_LINE, POD, PYTHON_TAGS, alias_bomb, input_error, pod_with
 from postrender import yamlnodes
@@ -314,3 +315,18 @@ def test_a_hostile_file_in_an_argo_cd_directory_app_is_a_clean_error(tmp_path, c
     (tmp_path / "app" / "bomb.yaml").write_text(content)
     with pytest.raises(InputError, match=message):
         read_directory(tmp_path / "app", tmp_path, set(), io_.StringIO())
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ("x-flag: !true yes\n", "could not determine a constructor"),
+    ("x-count: !!int many\n", "cannot read the document's data"),
+    ("x-deep: " + "[" * 900 + "]" * 900 + "\n", "nested too deeply"),
+])
+def test_converting_an_injected_workload_with_unreadable_data_is_an_input_error(extra, problem):
+    """The conversion builds the whole document as data (reemit.construct): a custom tag or deep
+    nesting raised ConstructorError or RecursionError, an internal error."""
+    injected = (ISTIO_GOLDEN / "flip-hello-cni" / "regular.injected.yaml").read_bytes()
+    converting = POLICY_HEADER + "spec:\n  fallback: native\n  convertInjected: true\n  meshDefault: regular\n"
+    assert b"initContainers" in render(policy(converting), injected)  # converts without the extra
+    error = input_error(injected.replace(b"status: {}\n", b"status: {}\n" + extra.encode()), converting)
+    assert problem in error.message or "cannot read the document's data" in error.message

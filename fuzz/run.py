@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT / "fuzz"))
 sys.path.insert(0, str(ROOT / "tests"))
 FINDINGS = ROOT / "fuzz" / "findings"
 MAX_LEN = 8192
+_CONVERTING_POLICY = 3  # the index in oracle.POLICIES of a policy with convertInjected
 
 
 def seed_corpus(directory: Path) -> Path:
@@ -29,14 +30,15 @@ def seed_corpus(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     shared = Path(os.environ.get("SIDECAR_POLICY_SHARED_DATA", ROOT.parent / "shared" / "data")) / "corpus"
     sources = [ROOT / "examples" / "rendered-chart.yaml", *sorted(shared.glob("*.yaml"))]
-    count = 0
-    for source in sources:
+    # Istio's injected goldens exercise the conversion: their first byte picks a converting policy.
+    goldens = sorted((shared.parent / "istio-golden").glob("*/*.injected.yaml"))
+    for source in [*sources, *goldens]:
         if not source.is_file():
             continue
+        policy = bytes([_CONVERTING_POLICY if source in goldens else 0])
         for document in read_documents(io.BytesIO(source.read_bytes())):
             if len(document.raw) <= MAX_LEN:
-                (directory / f"{source.stem}-{document.index}").write_bytes(b"\x00" + document.raw)
-                count += 1
+                (directory / f"{source.parent.name}-{source.stem}-{document.index}").write_bytes(policy + document.raw)
     return directory
 
 

@@ -21,7 +21,7 @@ from postrender import cli
 from postrender.errors import InputError, SidecarPolicyError
 from postrender.policy import Workload, parse_policy
 from postrender.stream import read_documents
-from reference import expected, normalise
+from reference import expected, normalise, workloads
 from strategies import mutated, policies, streams
 
 # SIDECAR_POLICY_EXAMPLES=20000 for a long run by hand; CI's 300 take about 20 seconds.
@@ -53,15 +53,20 @@ def test_the_output_is_the_reference_and_untouched_documents_keep_their_bytes(da
         for facts, mode in decisions:
             workload = Workload(document=0, source="", line=0, **facts)
             assert policy.decide(workload)[1] == mode
+    outcomes: list = []
     try:
-        output = render(policy, stream.data, namespace)
+        output = render(policy, stream.data, namespace, outcomes)
     except InputError as error:
         # Only an edit through a shared anchor may be refused, and it must say so.
         document = stream.documents[error.location.document - 1]
         assert document.risky and "anchor" in error.message, error
         return
 
-    assert normalise(load_all(output)) == normalise([data_after for data_after, _ in wanted])
+    written = load_all(output)
+    assert normalise(written) == normalise([data_after for data_after, _ in wanted])
+    # What reports are told (Outcome.template) is what was written, workload by workload.
+    templates = [template for document in written for _, template in workloads(document, custom_kind)]
+    assert [normalise(outcome.template) for outcome in outcomes] == [normalise(template) for template in templates]
     before, after = stream.raw_documents, split(output)
     assert len(after) == len(before)
     for document, raw_before, raw_after, (data_after, _) in zip(stream.documents, before, after, wanted):

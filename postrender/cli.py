@@ -134,9 +134,23 @@ def schema(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     return 0
 
 
+def _lazy(module: str, function: str) -> Callable[[Sequence[str], Diagnostics], int]:
+    """A command whose module is imported only when it runs (start-up time of the post-renderer)."""
+
+    def command(argv: Sequence[str], diagnostics: Diagnostics) -> int:
+        from importlib import import_module
+
+        return getattr(import_module(module), function)(argv, diagnostics)
+
+    return command
+
+
 # One registry of subcommands: name -> function(argv, diagnostics) -> exit code.
 COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
+    "flux": _lazy("postrender.flux", "flux"),
+    "kustomize": _lazy("postrender.flux", "kustomize"),
+    "krm": _lazy("postrender.krm", "krm"),
 }
 
 

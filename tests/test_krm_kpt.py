@@ -1,0 +1,63 @@
+"""The KRM function, run by the real `kpt fn eval --exec` (kpt v1 on this machine), yields the same
+objects as sidecar-policy on the same stream, apart from the annotations kpt itself adds to
+every item (config.kubernetes.io/*, internal.config.kubernetes.io/*, config.k8s.io/id)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS
+from kustomize_tools import HAVE_KPT, POOL, kpt_eval, key, objects, sidecar_policy, without_orchestrator_annotations
+
+pytestmark = pytest.mark.skipif(not HAVE_KPT, reason="kpt is not installed")
+
+POLICY = """\
+apiVersion: sidecar-policy/v1alpha1
+kind: SidecarPolicy
+metadata:
+  name: krm-test
+spec:
+  fallback: native
+  rules:
+  - match: {kinds: [Job, CronJob]}
+    sidecar: regular
+  - match: {labels: "app.kubernetes.io/component in (controller,admission-controller)"}
+    sidecar: default
+  - match: {names: ["reviews-*", "argocd-[r-s]*"]}
+    sidecar: regular
+"""
+ALL_KINDS = Path(__file__).parent / "data" / "all-kinds.yaml"
+# kyverno-install-latest-testing.yaml (4 MB, 6 s in kpt) adds no kind the others lack.
+STREAMS = [ALL_KINDS] + [CORPUS / name for name in (
+    "ingress-nginx-cloud-deploy.yaml",
+    "ingress-nginx-cloud-deploy-helm-4.0.15-with-source-comments.yaml",
+    "istio-bookinfo.yaml",
+    "istio-manifest-generate-all_on.golden.yaml",
+    "argo-cd-install.yaml",
+    "kyverno-install-2024-07-04.yaml",
+)]
+
+
+@pytest.fixture(scope="module")
+def policy_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("krm") / "policy.yaml"
+    text = POLICY.replace("  rules:\n", "  workloadKinds:\n  - {kind: CloneSet, apiVersion: apps.kruise.io/v1alpha1, "
+                                        "podTemplate: spec.template}\n  rules:\n")
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(policy_file):
+    return {stream: POOL.submit(kpt_eval, stream, policy_file) for stream in STREAMS}
+
+
+@pytest.mark.parametrize("stream", STREAMS, ids=[stream.stem for stream in STREAMS])
+def test_kpt_runs_the_function_like_the_post_renderer(stream, runs, policy_file):
+    ours = sidecar_policy("--policy", str(policy_file), "-q", str(stream))
+    assert ours.returncode == 0, ours.stderr
+    expected = sorted((without_orchestrator_annotations(o) for o in objects(ours.stdout.decode())), key=key)
+    got = sorted((without_orchestrator_annotations(o) for o in objects(runs[stream].result())), key=key)
+    assert got == expected
+    assert expected != sorted(objects(stream.read_text()), key=key), "the policy changes something"

@@ -50,6 +50,14 @@ def krm(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     return 0
 
 
+def main() -> int:
+    """`sidecar-policy-krm`: the function under a name of its own, for orchestrators that run a
+    path without arguments (kustomize before v5.7 reads only `exec.path`)."""
+    from postrender.cli import main as cli_main
+
+    return cli_main(["krm", *sys.argv[1:]])
+
+
 def _read_stdin() -> str:
     data = sys.stdin.buffer.read()
     try:

@@ -59,29 +59,44 @@ class Bucket(NamedTuple):
         return tuple(sorted({group for groups in chosen for group in groups or ()}))
 
 
+class _Decider(NamedTuple):
+    """A rule, or the fallback (rule None), with why a target cannot express it (None: it can)."""
+
+    rule: Rule | None
+    mode: str
+    match: Match
+    problem: str | None
+
+    @property
+    def origin(self) -> str:
+        return f"{self.rule.label} (sidecar: {self.mode})" if self.rule else f"fallback: {self.mode}"
+
+    def where(self, policy: Policy) -> str:
+        return f"{policy.origin}:{self.rule.line}: {self.rule.label}" if self.rule else f"{policy.origin}: the fallback"
+
+
 def translate(policy: Policy, decisions: Sequence[Outcome] | None = None, rendered_name: str = "") -> list[Patch]:
     """The patches for a policy; `decisions` (the engine's outcomes on a rendered chart) resolve
     the rules a target cannot express. Same policy and decisions, same list."""
     buckets, vague_kinds = template_buckets(policy)
-    deciders: list[tuple[Rule | None, str, Match]] = [(None, policy.fallback, Match())]
-    deciders += [(rule, rule.sidecar, rule.match) for rule in policy.rules]
-    # keyed by the rule's index; the fallback is 0
-    reasons = {rule.index if rule else 0: _inexpressible(match, vague_kinds) for rule, mode, match in deciders if mode != "keep"}
-    if decisions is None and any(reasons.values()):
-        raise UsageError("; ".join(
-            (f"{policy.origin}:{rule.line}: {rule.label}" if rule else f"{policy.origin}: the fallback")
-            + f" cannot become a kustomize patch: {reasons[rule.index if rule else 0]}"
-            for rule, mode, _ in deciders if mode != "keep" and reasons[rule.index if rule else 0]
-        ) + "; pass --rendered FILE (the chart rendered once, e.g. by `helm template`) to resolve them per workload")
+    deciders = [
+        _Decider(rule, mode, match, _inexpressible(match, vague_kinds))
+        for rule, mode, match in [(None, policy.fallback, Match())] + [(r, r.sidecar, r.match) for r in policy.rules]
+        if mode != "keep"
+    ]
+    refused = [d for d in deciders if d.problem]
+    if refused and decisions is None:
+        raise UsageError("; ".join(f"{d.where(policy)} cannot become a kustomize patch: {d.problem}" for d in refused)
+                         + "; pass --rendered FILE (the chart rendered once, e.g. by `helm template`) to resolve "
+                         "such rules per workload")
     patches: list[Patch] = []
-    for rule, mode, match in [deciders[0]] + deciders[:0:-1]:  # the fallback, then the last rule first
-        if mode == "keep":
-            continue
-        origin = f"{rule.label} (sidecar: {mode})" if rule else f"fallback: {mode}"
-        if reasons[rule.index if rule else 0] is None:
-            patches += _rule_patches(rule, match, mode, buckets, origin)
+    fallback = [d for d in deciders if d.rule is None]
+    for decider in fallback + [d for d in reversed(deciders) if d.rule is not None]:
+        if decider.problem is None:
+            patches += _rule_patches(decider.rule, decider.match, decider.mode, buckets, decider.origin)
         else:
-            patches += _exact_patches(policy, rule, decisions or (), f"{origin}, as decided in {rendered_name or 'the rendered chart'}")
+            origin = f"{decider.origin}, as decided in {rendered_name or 'the rendered chart'}"
+            patches += _exact_patches(policy, decider.rule, decisions or (), origin)
     return patches
 
 

@@ -4,11 +4,12 @@ every item (config.kubernetes.io/*, internal.config.kubernetes.io/*, config.k8s.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import CORPUS
-from kustomize_tools import HAVE_KPT, POOL, kpt_eval, key, objects, sidecar_policy, without_orchestrator_annotations
+from kustomize_tools import HAVE_KPT, HAVE_KUBECTL, POOL, kpt_eval, key, objects, sidecar_policy, without_orchestrator_annotations
 
 pytestmark = pytest.mark.skipif(not HAVE_KPT, reason="kpt is not installed")
 
@@ -61,3 +62,17 @@ def test_kpt_runs_the_function_like_the_post_renderer(stream, runs, policy_file)
     got = sorted((without_orchestrator_annotations(o) for o in objects(runs[stream].result())), key=key)
     assert got == expected
     assert expected != sorted(objects(stream.read_text()), key=key), "the policy changes something"
+
+
+@pytest.mark.skipif(not HAVE_KUBECTL, reason="kubectl is not installed")
+def test_kubectl_kustomize_accepts_the_function_and_silently_skips_it(tmp_path):
+    """What the README warns about: kubectl's kustomize has --enable-alpha-plugins but no
+    --enable-exec (kubernetes/kubectl#1498), so an exec function is accepted and never run."""
+    (tmp_path / "input.yaml").write_bytes((CORPUS / "istio-bookinfo.yaml").read_bytes())
+    (tmp_path / "policy.yaml").write_text(POLICY.replace(
+        "  name: krm-test\n",
+        "  name: krm-test\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: sidecar-policy-krm\n"))
+    (tmp_path / "kustomization.yaml").write_text("resources: [input.yaml]\ntransformers: [policy.yaml]\n")
+    done = subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert objects(done.stdout) and "nativeSidecar" not in done.stdout

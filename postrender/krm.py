@@ -18,8 +18,9 @@ import sys
 from typing import Sequence
 
 from postrender import resourcelist, yamlnodes
+from postrender.conversion import ANNOTATION, ANNOTATION_VALUES
 from postrender.diagnostics import Diagnostics
-from postrender.engine import ANNOTATION, ANNOTATION_VALUES, Options, Outcome, run
+from postrender.engine import Options, Outcome, run
 from postrender.errors import InputError, Location, SidecarPolicyError
 from postrender.policy import parse_policy
 from postrender.stream import read_documents

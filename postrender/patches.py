@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, NamedTuple, Sequence
 
-from postrender.engine import ANNOTATION, ANNOTATION_VALUES, Outcome
+from postrender.conversion import ANNOTATION, ANNOTATION_VALUES
+from postrender.engine import Outcome
 from postrender.errors import UsageError
 from postrender.policy import Match, Policy, Rule
 from postrender.workloads import BUILTIN_KINDS, KindTable, TemplateKind, api_group

@@ -24,10 +24,12 @@ def sniff_kind(raw: bytes) -> bytes | None:
     """The document's top-level kind when it is certain (NO_KIND when there is none), else None."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    if _UNUSUAL.search(raw):
+        return None
     first = _CONTENT.search(raw)
     if first is None:
         return NO_KIND
-    if raw[first.start()] in b" \t" or _UNUSUAL.search(raw):
+    if raw[first.start()] in b" \t":
         return None
     keys = _KIND_KEY.findall(raw)
     if len(keys) != 1:

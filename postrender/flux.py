@@ -15,7 +15,6 @@ import yaml  # the core has imported it already
 
 from postrender.cli import add_policy_options, options_from, require_policy
 from postrender.diagnostics import Diagnostics
-from postrender.errors import UsageError
 from postrender.patches import Patch, translate
 
 _RENDERED_HELP = ("the chart rendered once (e.g. `helm template`): resolves rules a kustomize target cannot "
@@ -71,26 +70,16 @@ def _header(args: argparse.Namespace) -> str:
 
 def _patches(policy, args: argparse.Namespace, diagnostics: Diagnostics) -> list[Patch]:
     if not args.rendered:
+        if policy.convert_injected:
+            diagnostics.warn("convertInjected: kustomize patches only set the annotation; an istio-proxy that is "
+                             "already injected in the manifests is converted only with --rendered FILE")
         return translate(policy)
-    from postrender.engine import run
+    from postrender.rendered import resolve
 
-    decisions: list = []
-    try:
-        source = open(args.rendered, "rb")
-    except OSError as error:
-        raise UsageError(f"cannot read {args.rendered}: {error.strerror}") from None
-    with source:
-        summary = run(policy, source, _Discard(), options_from(args, args.rendered), on_outcome=decisions.append)
-    for rule in summary.unmatched_rules(policy):
+    rendered = resolve(policy, args.rendered, options_from(args, args.rendered))
+    for rule in rendered.summary.unmatched_rules(policy):
         diagnostics.warn(f"{policy.origin}:{rule.line}: {rule.label} matched no workload in {args.rendered}")
-    return translate(policy, decisions, args.rendered)
-
-
-class _Discard:
-    """A sink for the engine's output: with --rendered only its decisions matter."""
-
-    def write(self, data: bytes) -> int:
-        return len(data)
+    return rendered.converted + translate(policy, rendered.decisions, args.rendered)
 
 
 def post_renderer_yaml(patches: list[Patch], header: str = "") -> str:

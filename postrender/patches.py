@@ -30,6 +30,9 @@ MARKER_NAME = "sidecar-policy"
 # Kubernetes' own API groups: their kinds are all known, so a target that pairs one of their kinds
 # with another of these groups (batch/Deployment) cannot select an object that exists.
 KUBERNETES_GROUPS = frozenset(["", "apps", "batch", "extensions"])
+# First line of our JSON6902 patches that are not about the annotation (rendered.py): a YAML comment,
+# which kustomize drops when it reads the patch, marks them as ours.
+CONVERTED_MARK = "# sidecar-policy: "
 _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 _POINTER_KEY = ANNOTATION.replace("~", "~0").replace("/", "~1")
 
@@ -207,9 +210,15 @@ def _exact_patches(policy: Policy, rule: Rule | None, decisions: Sequence[Outcom
                              f"policy decides differently; a kustomize target cannot tell them apart")
     patches: list[Patch] = []
     for (group, kind, name), (mode, path) in sorted(chosen.items()):
-        target = {"group": f"^{escape(group)}$", "kind": f"^{escape(kind)}$", "name": f"^{escape(name)}$"}
+        target = exact_target(f"{group}/v1" if group else "v1", kind, name)
         patches += [Patch(target, body, origin) for body in annotation_patches(path, kind, mode)]
     return patches
+
+
+def exact_target(api_version: str | None, kind: str, name: str) -> dict[str, str]:
+    """A target for one object: its API group, kind and name, each as an anchored literal."""
+    group = api_group(api_version or "")
+    return {"group": f"^{escape(group)}$", "kind": f"^{escape(kind)}$", "name": f"^{escape(name)}$"}
 
 
 def annotation_patches(path: tuple[str, ...], kind: str, mode: str) -> list[str]:
@@ -266,6 +275,8 @@ def _is_our_patch(patch) -> bool:
 
     if not isinstance(patch, dict) or not isinstance(patch.get("patch"), str):
         return False
+    if patch["patch"].startswith(CONVERTED_MARK):
+        return True
     try:
         body = yaml.load(patch["patch"], Loader=yaml.CSafeLoader)
     except yaml.YAMLError:

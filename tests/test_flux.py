@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from conftest import ISTIO_GOLDEN
 from kustomize_tools import sidecar_policy
 
 from postrender.patches import is_ours, translate
@@ -107,6 +108,29 @@ def test_rendered_resolves_namespace_rules_in_the_release_target_namespace(tmp_p
     assert [patch["target"] for patch in patches] == [{"group": "^apps$", "kind": "^Deployment$", "name": "^controller$"}]
     elsewhere = yaml.safe_load(run(*args, "--namespace", "default"))["spec"]["postRenderers"][1]
     assert elsewhere == {"kustomize": {"patches": []}}
+
+
+def test_helmrelease_merge_with_conversion_patches_is_idempotent(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  convertInjected: true\n"
+                      "  fallback: native\n")
+    rendered = ISTIO_GOLDEN / "head-hello" / "regular.injected.yaml"
+    once = tmp_path / "once.yaml"
+    once.write_text(run("flux", "--policy", str(policy), "--helmrelease", str(HELMRELEASE), "--rendered", str(rendered)))
+    ours = yaml.safe_load(once.read_text())["spec"]["postRenderers"][1]["kustomize"]["patches"]
+    assert ours[0]["patch"].startswith("# sidecar-policy: istio-proxy of Deployment hello converted")
+    again = run("flux", "--policy", str(policy), "--helmrelease", str(once), "--rendered", str(rendered))
+    assert again == once.read_text()
+
+
+def test_without_rendered_convert_injected_is_a_warning(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  convertInjected: true\n"
+                      "  fallback: native\n")
+    done = sidecar_policy("kustomize", "--policy", str(policy))
+    assert done.returncode == 0
+    assert b"convertInjected: kustomize patches only set the annotation" in done.stderr
+    assert yaml.safe_load(done.stdout)["patches"]
 
 
 def test_user_post_renderers_are_not_taken_for_ours():

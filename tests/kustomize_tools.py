@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
+from helpers import installed_command, run_command
 
 from postrender.policy import Policy
 
@@ -20,8 +20,15 @@ HAVE_KPT = shutil.which("kpt") is not None
 POOL = ThreadPoolExecutor(max_workers=4)
 
 
-def sidecar_policy(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "postrender", *args], input=stdin, capture_output=True)
+def sidecar_policy(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return run_command(list(args), stdin)
+
+
+def selected(request, argument: str) -> list:
+    """The values of `argument` in this module's tests that run in this session (after -k and -m)."""
+    values = [item.callspec.params[argument] for item in request.session.items
+              if item.module is request.module and argument in getattr(getattr(item, "callspec", None), "params", {})]
+    return list(dict.fromkeys(values))
 
 
 def kustomize_build(directory: Path) -> str:
@@ -32,7 +39,7 @@ def kustomize_build(directory: Path) -> str:
 
 def kpt_eval(stream: Path, policy: Path) -> str:
     """`kpt fn eval - --exec 'sidecar-policy krm'`: the list is read from stdin, written to stdout."""
-    command = f"{sys.executable} -m postrender krm"
+    command = f"{installed_command()} krm"
     with open(stream, "rb") as source:
         done = subprocess.run(["kpt", "fn", "eval", "-", "--exec", command, "--fn-config", str(policy)],
                               stdin=source, capture_output=True, text=True)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import CORPUS
-from kustomize_tools import HAVE_KPT, HAVE_KUBECTL, POOL, kpt_eval, key, objects, sidecar_policy, without_orchestrator_annotations
+from kustomize_tools import (HAVE_KPT, HAVE_KUBECTL, POOL, kpt_eval, key, objects, selected, sidecar_policy,
+                             without_orchestrator_annotations)
 
 pytestmark = pytest.mark.skipif(not HAVE_KPT, reason="kpt is not installed")
 
@@ -30,14 +31,11 @@ spec:
 """
 ALL_KINDS = Path(__file__).parent / "data" / "all-kinds.yaml"
 # kyverno-install-latest-testing.yaml (4 MB, 6 s in kpt) adds no kind the others lack.
-STREAMS = [ALL_KINDS] + [CORPUS / name for name in (
-    "ingress-nginx-cloud-deploy.yaml",
-    "ingress-nginx-cloud-deploy-helm-4.0.15-with-source-comments.yaml",
-    "istio-bookinfo.yaml",
-    "istio-manifest-generate-all_on.golden.yaml",
-    "argo-cd-install.yaml",
-    "kyverno-install-2024-07-04.yaml",
-)]
+SMALL = ["ingress-nginx-cloud-deploy.yaml", "ingress-nginx-cloud-deploy-helm-4.0.15-with-source-comments.yaml",
+         "istio-bookinfo.yaml"]
+LARGE = ["istio-manifest-generate-all_on.golden.yaml", "argo-cd-install.yaml", "kyverno-install-2024-07-04.yaml"]
+STREAMS = [ALL_KINDS] + [CORPUS / name for name in SMALL + LARGE]
+MARKS = {CORPUS / name: [pytest.mark.slow] for name in LARGE}
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +48,12 @@ def policy_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(policy_file):
-    return {stream: POOL.submit(kpt_eval, stream, policy_file) for stream in STREAMS}
+def runs(request, policy_file):
+    """Start kpt on every selected stream at once; tests wait for their own."""
+    return {stream: POOL.submit(kpt_eval, stream, policy_file) for stream in selected(request, "stream")}
 
 
-@pytest.mark.parametrize("stream", STREAMS, ids=[stream.stem for stream in STREAMS])
+@pytest.mark.parametrize("stream", [pytest.param(s, marks=MARKS.get(s, []), id=s.stem) for s in STREAMS])
 def test_kpt_runs_the_function_like_the_post_renderer(stream, runs, policy_file):
     ours = sidecar_policy("--policy", str(policy_file), "-q", str(stream))
     assert ours.returncode == 0, ours.stderr

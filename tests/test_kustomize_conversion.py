@@ -5,14 +5,14 @@ writes, compared whole, for every Istio injector golden in both directions."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 from conftest import ISTIO_GOLDEN
+from helpers import post_render
 from kustomize_tools import HAVE_KUBECTL, POOL, key, kustomize_build, objects
 
-from postrender.engine import Options, run
+from postrender.engine import Options
 from postrender.flux import patches_yaml
 from postrender.patches import translate
 from postrender.policy import parse_policy
@@ -42,9 +42,8 @@ def _build(directory: Path, stream: Path, mode: str) -> tuple[str, str, int]:
     rendered = resolve(policy, str(directory / "input.yaml"), Options())
     patches = rendered.converted + translate(policy, rendered.decisions, "input.yaml")
     (directory / "kustomization.yaml").write_text("resources: [input.yaml]\npatches:\n" + patches_yaml(patches))
-    ours = io.BytesIO()
-    run(policy, io.BytesIO(stream.read_bytes()), ours)
-    return ours.getvalue().decode(), kustomize_build(directory), len(rendered.converted)
+    ours, _ = post_render(stream.read_bytes(), policy)
+    return ours.decode(), kustomize_build(directory), len(rendered.converted)
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,13 @@ kustomization listing the rendered file as its resource plus our patches is that
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 from conftest import CORPUS
-from kustomize_tools import HAVE_KUBECTL, POOL, annotations, kustomize_build, sidecar_policy
+from helpers import post_render
+from kustomize_tools import HAVE_KUBECTL, POOL, annotations, kustomize_build, selected, sidecar_policy
 
-from postrender.engine import run
 from postrender.flux import patches_yaml
 from postrender.patches import translate
 from postrender.policy import Policy, parse_policy
@@ -107,13 +106,11 @@ SMALL = ["ingress-nginx-cloud-deploy.yaml", "ingress-nginx-cloud-deploy-helm-4.0
 LARGE = ["istio-manifest-generate-all_on.golden.yaml", "argo-cd-install.yaml", "kyverno-install-2024-07-04.yaml"]
 # kyverno-install-latest-testing.yaml (4 MB) adds no kind the others lack: left out for time.
 CASES = ([(ALL_KINDS, name) for name in POLICIES] + [(CORPUS / file, name) for file in SMALL for name in POLICIES]
-         + [(CORPUS / file, "default") for file in LARGE])
+         + [pytest.param((CORPUS / file, "default"), marks=pytest.mark.slow) for file in LARGE])
 
 
-def _post_render(policy: Policy, data: bytes, on_outcome=None) -> bytes:
-    sink = io.BytesIO()
-    run(policy, io.BytesIO(data), sink, on_outcome=on_outcome)
-    return sink.getvalue()
+def _case_id(case: tuple[Path, str]) -> str:
+    return f"{case[0].stem}-{case[1]}"
 
 
 def _policy(name: str, stream: Path, text: str | None = None) -> Policy:
@@ -128,9 +125,8 @@ def _build(directory: Path, stream: Path, name: str) -> tuple[str, str, str]:
     policy = _policy(name, stream)
     data = stream.read_bytes()
     if name == "default":  # annotate first, so that there is something to remove
-        data = _post_render(_policy(name, stream, PRE_ANNOTATE), data)
-    decisions: list = []
-    ours = _post_render(policy, data, decisions.append)
+        data = post_render(data, _policy(name, stream, PRE_ANNOTATE))[0]
+    ours, decisions = post_render(data, policy)
     patches = translate(policy, decisions if name == "rendered" else None)
     directory.mkdir(parents=True)
     (directory / "input.yaml").write_bytes(data)
@@ -141,14 +137,11 @@ def _build(directory: Path, stream: Path, name: str) -> tuple[str, str, str]:
 @pytest.fixture(scope="module")
 def builds(request, tmp_path_factory):
     """Start the builds of every selected case at once, in a few processes; tests wait for their own."""
-    selected = [item.callspec.params["case"] for item in request.session.items
-                if getattr(item, "callspec", None) and "case" in item.callspec.params
-                and item.module is request.module]
     root = tmp_path_factory.mktemp("kustomize")
-    return {case: POOL.submit(_build, root / f"{case[0].stem}-{case[1]}", *case) for case in dict.fromkeys(selected)}
+    return {case: POOL.submit(_build, root / _case_id(case), *case) for case in selected(request, "case")}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{stream.stem}-{name}" for stream, name in CASES])
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_kustomize_applies_the_policy_like_sidecar_policy(case, builds):
     stream, name = case
     before, ours, built = builds[case].result()

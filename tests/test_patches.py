@@ -9,12 +9,11 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from helpers import policy_of
 
 from postrender.errors import UsageError
 from postrender.patches import KUBERNETES_GROUPS, escape, glob_to_regex, template_buckets, translate
-from postrender.policy import parse_policy
 
-HEADER = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n"
 NAME_CHARS = "abz09-.[]!*?^\\"
 
 
@@ -30,12 +29,8 @@ def test_regexes_stay_readable():
     assert escape("argoproj.io") == r"argoproj\.io"
 
 
-def _policy(spec: str):
-    return parse_policy(HEADER + spec, "policy.yaml")
-
-
 def test_every_target_selects_only_kinds_with_its_template_path():
-    policy = _policy("  workloadKinds:\n"
+    policy = policy_of("  workloadKinds:\n"
                      "  - {kind: CloneSet, apiVersion: apps.kruise.io/v1alpha1, podTemplate: spec.template}\n"
                      "  - {kind: Deployment, apiVersion: example.com/v1, podTemplate: spec.podTemplate}\n"
                      "  - {kind: Widget, podTemplate: spec.pod}\n")
@@ -55,7 +50,7 @@ def test_every_target_selects_only_kinds_with_its_template_path():
 
 
 def test_a_kind_without_group_is_any_group_and_translates():
-    policy = _policy("  workloadKinds:\n  - {kind: Widget, podTemplate: spec.pod}\n"
+    policy = policy_of("  workloadKinds:\n  - {kind: Widget, podTemplate: spec.pod}\n"
                      "  rules:\n  - match: {kinds: [Widget]}\n    sidecar: native\n")
     (patch,) = translate(policy)
     assert patch.target == {"kind": "^Widget$"}
@@ -63,7 +58,7 @@ def test_a_kind_without_group_is_any_group_and_translates():
 
 def test_a_kind_without_group_that_a_grouped_entry_shadows_is_refused():
     """`any group but example.com` is not a regex kustomize's RE2 can say (no lookahead)."""
-    policy = _policy("  workloadKinds:\n  - {kind: Widget, podTemplate: spec.pod}\n"
+    policy = policy_of("  workloadKinds:\n  - {kind: Widget, podTemplate: spec.pod}\n"
                      "  - {kind: Widget, apiVersion: example.com/v1, podTemplate: spec.other}\n"
                      "  rules:\n  - name: widgets\n    match: {kinds: [Widget]}\n    sidecar: native\n")
     with pytest.raises(UsageError, match=r"policy.yaml:\d+: widgets cannot become a kustomize patch: spec.workloadKinds "
@@ -72,10 +67,10 @@ def test_a_kind_without_group_that_a_grouped_entry_shadows_is_refused():
 
 
 def test_keep_generates_nothing_and_default_removes_with_null():
-    assert translate(_policy("  fallback: keep\n")) == []
-    patches = translate(_policy("  rules:\n  - match: {kinds: [Deployment]}\n    sidecar: default\n"))
+    assert translate(policy_of("  fallback: keep\n")) == []
+    patches = translate(policy_of("  rules:\n  - match: {kinds: [Deployment]}\n    sidecar: default\n"))
     assert [p.patch.splitlines()[-1].strip() for p in patches] == ["sidecar.istio.io/nativeSidecar: null"]
 
 
 def test_rules_that_match_no_workload_kind_generate_nothing():
-    assert translate(_policy("  rules:\n  - match: {kinds: [ConfigMap]}\n    sidecar: native\n")) == []
+    assert translate(policy_of("  rules:\n  - match: {kinds: [ConfigMap]}\n    sidecar: native\n")) == []

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import yaml  # the core has imported it already
 
-from postrender.cli import add_policy_options, options_from, require_policy
+from postrender.cli import ArgumentParser, add_policy_options, options_from, require_policy
 from postrender.diagnostics import Diagnostics
 from postrender.patches import Patch, translate
 
@@ -50,13 +50,13 @@ def kustomize(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     args = parser.parse_args(argv)
     diagnostics.configure(args)
     patches = _patches(require_policy(args), args, diagnostics)
-    sys.stdout.write(f"{_header(args)}\npatches:\n" + (patches_yaml(patches) if patches else "[]\n"))
+    sys.stdout.write(f"{_header(args)}\n" + (f"patches:\n{patches_yaml(patches)}" if patches else "patches: []\n"))
     return 0
 
 
 def _parser(command: str, description: str, example: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"sidecar-policy {command}", description=description,
-                                     epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog=f"sidecar-policy {command}", description=description,
+                            epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
     add_policy_options(parser)
     parser.add_argument("--rendered", metavar="FILE", help=_RENDERED_HELP)
     parser.set_defaults(command=command)

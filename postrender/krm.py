@@ -18,6 +18,7 @@ import sys
 from typing import Sequence
 
 from postrender import resourcelist, yamlnodes
+from postrender.cli import ArgumentParser
 from postrender.conversion import ANNOTATION, ANNOTATION_VALUES
 from postrender.diagnostics import Diagnostics
 from postrender.engine import Options, Outcome, run
@@ -32,7 +33,7 @@ _ACTIONS = {"set": "set", "replaced": "set", "removed": "removed", "converted": 
 
 def krm(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Run as a KRM function: ResourceList on stdin, ResourceList with results on stdout."""
-    argparse.ArgumentParser(
+    ArgumentParser(
         prog="sidecar-policy krm", description=krm.__doc__,
         epilog="example:\n  kpt fn eval --exec 'sidecar-policy krm' --fn-config policy.yaml .",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -188,7 +188,7 @@ def _rule_patches(rule: Rule | None, match: Match, mode: str, buckets: list[Buck
         if rule is not None and match.names is not None:
             globs = sorted(set(rule.source["match"]["names"]))  # the patterns as written; Match holds them compiled
             target["name"] = _anchored([glob_to_regex(glob) for glob in globs])
-        if match.labels is not None:
+        if match.labels is not None and match.labels.requirements:  # an empty selector selects everything
             target["labelSelector"] = str(match.labels)
         patches += [Patch(target, body, origin) for body in annotation_patches(bucket.path, kinds[0], mode)]
     return patches

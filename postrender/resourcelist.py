@@ -61,6 +61,8 @@ def write(resource_list: ResourceList, documents: list[str], results_text: str) 
     text = resource_list.text
     splices = []
     for item, edited in zip(resource_list.items, documents):
+        if edited == document(resource_list, item):
+            continue  # untouched: not even a comment's indentation may change
         original = text[item.start : item.end]
         lines = edited.splitlines(keepends=True)
         new = "".join(lines[:1] + [(" " * item.column + line) if line.strip() else line for line in lines[1:]])

@@ -141,3 +141,16 @@ def test_input_that_is_not_a_resource_list_is_refused():
     assert code == 1
     assert "must be a ResourceList" in err
     assert out == ""
+
+
+def test_items_indented_under_their_key_are_edited_at_their_own_indentation():
+    head, rest = RESOURCE_LIST.split("items:\n", 1)
+    items, config = rest.split("functionConfig:", 1)
+    wide = head + "items:\n" + "".join("  " + line if line.strip() else line for line in items.splitlines(True))
+    wide += "functionConfig:" + config
+    code, out, err = krm(wide)
+    assert code == 0, err
+    assert out.startswith(wide.replace(
+        "            app: web # keep me\n",
+        "            app: web # keep me\n          annotations:\n            sidecar.istio.io/nativeSidecar: \"true\"\n",
+    ))

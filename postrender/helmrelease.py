@@ -7,6 +7,8 @@ internal/postrender/build.go, combined.go), so ours sees their output and has th
 
 from __future__ import annotations
 
+import io
+
 from yaml.nodes import MappingNode, SequenceNode
 
 from postrender import textedit, yamlnodes
@@ -39,13 +41,10 @@ def target_namespace(text: str, path: str) -> str:
 
 def merge(text: str, path: str, entry: str) -> str:
     """The file with `entry` (a block-sequence item at column 0) in every HelmRelease's spec.postRenderers."""
-    import io
-
     out: list[str] = []
     found = False
-    for document in read_documents(io.BytesIO(text.encode("utf-8"))):
+    for document, root in _documents(text, path):
         body = document.raw.decode("utf-8")
-        root = _compose(body, path, document.line)
         if _is_release(root):
             found = True
             body = _merge_one(textedit.DocumentText(body), root, entry, path, document.line)
@@ -55,13 +54,13 @@ def merge(text: str, path: str, entry: str) -> str:
     return "".join(out)
 
 
-def _releases(text: str, path: str):
-    import io
-
+def _documents(text: str, path: str):
     for document in read_documents(io.BytesIO(text.encode("utf-8"))):
-        root = _compose(document.raw.decode("utf-8"), path, document.line)
-        if _is_release(root):
-            yield document, root
+        yield document, _compose(document.raw.decode("utf-8"), path, document.line)
+
+
+def _releases(text: str, path: str):
+    return ((document, root) for document, root in _documents(text, path) if _is_release(root))
 
 
 def _compose(body: str, path: str, first_line: int):

@@ -138,3 +138,20 @@ def test_user_post_renderers_are_not_taken_for_ours():
     assert not is_ours({"kustomize": {"patches": [{"patch": "kind: Deployment\nmetadata:\n  name: web\n",
                                                    "target": {"kind": "Deployment"}}]}})
     assert not is_ours({"kustomize": {"patches": [{"patch": "- op: remove\n  path: /spec/replicas\n"}]}})
+
+
+def test_post_renderers_fit_the_helmrelease_crd():
+    """fluxcd/helm-controller config/crd/bases/helm.toolkit.fluxcd.io_helmreleases.yaml: a patch needs
+    `patch` (a string); a target has only these string fields. Checked without Flux, field by field."""
+    target_fields = {"group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"}
+    rendered = ISTIO_GOLDEN / "flip-list" / "regular.injected.yaml"
+    outputs = [run("flux", "--policy", str(FLUX_POLICY)), run("flux", "--policy", str(EXAMPLE_POLICY)),
+               run("flux", "--policy", str(DATA / "flux-policy.yaml"), "--rendered", str(rendered))]
+    for output in outputs:
+        (entry,) = yaml.safe_load(output)["postRenderers"]
+        assert set(entry) == {"kustomize"} and set(entry["kustomize"]) == {"patches"}
+        for patch in entry["kustomize"]["patches"]:
+            assert set(patch) == {"patch", "target"} and isinstance(patch["patch"], str)
+            assert set(patch["target"]) <= target_fields
+            assert all(isinstance(value, str) and value for value in patch["target"].values())
+            assert yaml.safe_load(patch["patch"])  # the text is YAML kustomize can read

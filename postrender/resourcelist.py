@@ -114,12 +114,13 @@ def _read_block(text: str, keys: dict[str, int]) -> ResourceList | None:
         return None
     skeleton = text[:region_start] + text[region_end:]
     root = _root(skeleton)
+    items_line = text.count("\n", 0, region_start)  # the skeleton's lines from here on moved up by:
     removed_lines = text.count("\n", region_start, region_end)
 
     def original(position: int) -> int:
         return position if position < region_start else position + region_end - region_start
 
-    function_config = _function_config(skeleton, root, lambda line: line + (removed_lines if line >= text.count("\n", 0, region_start) else 0))
+    function_config = _function_config(skeleton, root, lambda line: line + (removed_lines if line >= items_line else 0))
     results = _results_span(skeleton, root)
     if results is not None:
         results = (original(results[0]), original(results[1]))

@@ -154,3 +154,14 @@ def test_items_indented_under_their_key_are_edited_at_their_own_indentation():
         "            app: web # keep me\n",
         "            app: web # keep me\n          annotations:\n            sidecar.istio.io/nativeSidecar: \"true\"\n",
     ))
+
+
+def test_policy_errors_point_at_the_line_of_stdin_wherever_the_function_config_is():
+    head, rest = RESOURCE_LIST.split("items:\n", 1)
+    items, config = rest.split("functionConfig:", 1)
+    reordered = head + "functionConfig:" + config + "items:\n" + items
+    broken = reordered.replace("sidecar: native", "sidecar: maybe")
+    code, out, _ = krm(broken)
+    assert code == 2
+    line = broken.splitlines().index("      sidecar: maybe") + 1
+    assert yaml.safe_load(out)["results"][0]["message"].startswith(f"functionConfig:{line}:16: ")

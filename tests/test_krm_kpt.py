@@ -4,11 +4,13 @@ every item (config.kubernetes.io/*, internal.config.kubernetes.io/*, config.k8s.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import CORPUS
+from helpers import installed_command
 from kustomize_tools import (HAVE_KPT, HAVE_KUBECTL, POOL, kpt_eval, key, objects, selected, sidecar_policy,
                              without_orchestrator_annotations)
 
@@ -75,3 +77,21 @@ def test_kubectl_kustomize_accepts_the_function_and_silently_skips_it(tmp_path):
     done = subprocess.run(["kubectl", "kustomize", "--enable-alpha-plugins", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert objects(done.stdout) and "nativeSidecar" not in done.stdout
+
+
+def test_kpt_render_runs_the_function_from_a_kptfile_pipeline(tmp_path, policy_file):
+    """The README's Kptfile: `exec: sidecar-policy-krm` as a mutator, `kpt fn render --allow-exec`."""
+    stream = CORPUS / "istio-bookinfo.yaml"
+    (tmp_path / "app.yaml").write_bytes(stream.read_bytes())
+    (tmp_path / "policy.yaml").write_text(policy_file.read_text().replace(
+        "  name: krm-test\n", "  name: krm-test\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n"))
+    (tmp_path / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: app\npipeline:\n"
+                                      "  mutators:\n  - exec: sidecar-policy-krm\n    configPath: policy.yaml\n")
+    path = f"{Path(installed_command()).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    done = subprocess.run(["kpt", "fn", "render", "--allow-exec", str(tmp_path)], capture_output=True, text=True,
+                          env={**os.environ, "PATH": path})
+    assert done.returncode == 0, done.stderr
+    ours = sidecar_policy("--policy", str(policy_file), "-q", str(stream))
+    expected = sorted((without_orchestrator_annotations(o) for o in objects(ours.stdout.decode())), key=key)
+    rendered = sorted((without_orchestrator_annotations(o) for o in objects((tmp_path / "app.yaml").read_text())), key=key)
+    assert rendered == expected

@@ -155,3 +155,16 @@ def test_post_renderers_fit_the_helmrelease_crd():
             assert set(patch["target"]) <= target_fields
             assert all(isinstance(value, str) and value for value in patch["target"].values())
             assert yaml.safe_load(patch["patch"])  # the text is YAML kustomize can read
+
+
+def test_helmrelease_shapes_it_cannot_edit_in_place_are_usage_errors(tmp_path):
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: app}\nspec:\n"
+                    "  postRenderers: [{kustomize: {images: [{name: a, newName: b}]}}]\n")
+    done = sidecar_policy("flux", "--policy", str(EXAMPLE_POLICY), "--helmrelease", str(flow))
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert f"{flow}:5: spec.postRenderers must be a block sequence".encode() in done.stderr
+    other = tmp_path / "other.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n")
+    done = sidecar_policy("flux", "--policy", str(EXAMPLE_POLICY), "--helmrelease", str(other))
+    assert done.returncode == 2 and b"no HelmRelease (helm.toolkit.fluxcd.io/*) in the file" in done.stderr

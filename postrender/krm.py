@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from typing import Sequence
 
 from postrender import resourcelist, yamlnodes
-from postrender.cli import ArgumentParser
+from postrender.cli import ArgumentParser, options_from
 from postrender.conversion import ANNOTATION, ANNOTATION_VALUES
 from postrender.diagnostics import Diagnostics
 from postrender.engine import Options, Outcome, run
@@ -33,14 +34,21 @@ _ACTIONS = {"set": "set", "replaced": "set", "removed": "removed", "converted": 
 
 def krm(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Run as a KRM function: ResourceList on stdin, ResourceList with results on stdout."""
-    ArgumentParser(
+    parser = ArgumentParser(
         prog="sidecar-policy krm", description=krm.__doc__,
         epilog="example:\n  kpt fn eval --exec 'sidecar-policy krm' --fn-config policy.yaml .",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    ).parse_args(argv)
+    )
+    # The policy is the functionConfig; these two may come from the environment (kpt fn eval --env).
+    parser.add_argument("--namespace", metavar="NS", default=None,
+                        help="namespace of items that leave metadata.namespace out (default: $HELM_NAMESPACE or $ARGOCD_APP_NAMESPACE, else empty)")
+    parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
+                        help="the target cluster's Kubernetes version, for convertInjected (default: $KUBE_VERSION)")
+    args = parser.parse_args(argv)
+    options = options_from(args, ITEMS)
     resource_list = resourcelist.read(_read_stdin())
     try:
-        documents, results = _apply(resource_list)
+        documents, results = _apply(resource_list, options)
     except SidecarPolicyError as error:
         original = [resourcelist.document(resource_list, item) for item in resource_list.items]
         sys.stdout.write(resourcelist.write(resource_list, original, _dump(resource_list, [_error_result(error, resource_list)])))
@@ -69,13 +77,13 @@ def _read_stdin() -> str:
         raise InputError("the ResourceList is not UTF-8", Location(resourcelist.INPUT, line=line)) from None
 
 
-def _apply(resource_list: resourcelist.ResourceList) -> tuple[list[str], list[dict]]:
+def _apply(resource_list: resourcelist.ResourceList, options: Options) -> tuple[list[str], list[dict]]:
     """Run the engine over the items as one document stream; their edited texts and the results."""
     policy = parse_policy(resource_list.function_config, "functionConfig")
     outcomes: list[Outcome] = []
     stream = "".join("---\n" + resourcelist.document(resource_list, item) for item in resource_list.items)
     sink = io.BytesIO()
-    summary = run(policy, io.BytesIO(stream.encode("utf-8")), sink, Options(input_name=ITEMS), on_outcome=outcomes.append)
+    summary = run(policy, io.BytesIO(stream.encode("utf-8")), sink, options, on_outcome=outcomes.append)
     documents = [document.raw.decode("utf-8")[len("---\n") :] for document in read_documents(io.BytesIO(sink.getvalue()))]
     if len(documents) != len(resource_list.items):  # an item with a `---` line at its own indentation
         raise InputError("an item could not be handed to the engine as one document", Location(resourcelist.INPUT))

@@ -7,7 +7,11 @@ from __future__ import annotations
 import json
 
 import yaml
+from conftest import ISTIO_GOLDEN
+from helpers import post_render
 from kustomize_tools import sidecar_policy
+
+from postrender.policy import parse_policy
 
 # As kpt writes it: compact sequences, comments, its annotations on items and on the functionConfig.
 RESOURCE_LIST = """\
@@ -165,3 +169,19 @@ def test_policy_errors_point_at_the_line_of_stdin_wherever_the_function_config_i
     assert code == 2
     line = broken.splitlines().index("      sidecar: maybe") + 1
     assert yaml.safe_load(out)["results"][0]["message"].startswith(f"functionConfig:{line}:16: ")
+
+
+def test_convert_injected_works_through_the_resource_list():
+    """The engine re-emits a converted document; the list carries it back like any other edit."""
+    golden = ISTIO_GOLDEN / "head-hello"
+    policy = ("apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nmetadata: {name: p}\n"
+              "spec:\n  convertInjected: true\n  fallback: native\n")
+    item = golden.joinpath("regular.injected.yaml").read_text().removesuffix("---\n")  # the golden ends with one
+    resource_list = ("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- "
+                     + item.replace("\n", "\n  ").rstrip() + "\nfunctionConfig:\n  " + policy.replace("\n", "\n  ").rstrip() + "\n")
+    code, out, err = krm(resource_list)
+    assert code == 0, err
+    (converted,) = yaml.safe_load(out)["items"]
+    direct, _ = post_render(item.encode(), parse_policy(policy, "p"))
+    assert converted == yaml.safe_load(direct)
+    assert any(c["name"] == "istio-proxy" for c in converted["spec"]["template"]["spec"]["initContainers"])

@@ -196,23 +196,33 @@ def _rule_patches(rule: Rule | None, match: Match, mode: str, buckets: list[Buck
 
 def _exact_patches(policy: Policy, rule: Rule | None, decisions: Sequence[Outcome], origin: str) -> list[Patch]:
     """One patch per workload this rule decided in the rendered chart (kind, group and name exact)."""
+    modes: dict[tuple[str, str, str], set[str]] = {}  # a target selects every object of the same key
+    for outcome in decisions:
+        modes.setdefault(_object_key(outcome), set()).add(outcome.mode)
     chosen: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {}
     for outcome in decisions:
-        if outcome.rule != rule or outcome.mode == "keep":
+        if _index(outcome.rule) != _index(rule) or outcome.mode == "keep":
             continue
         workload = outcome.workload
-        group = api_group(workload.api_version or "")
-        key = (group, workload.kind, workload.name)
-        entry = policy.kinds.find(workload.kind, workload.api_version)
-        path = entry.template_path if entry is not None else ()
-        if chosen.setdefault(key, (outcome.mode, path)) != (outcome.mode, path):
+        if len(modes[_object_key(outcome)]) > 1:
             raise UsageError(f"the rendered chart has two {workload.kind} objects named {workload.name} that the "
                              f"policy decides differently; a kustomize target cannot tell them apart")
+        entry = policy.kinds.find(workload.kind, workload.api_version)
+        chosen[_object_key(outcome)] = (outcome.mode, entry.template_path if entry is not None else ())
     patches: list[Patch] = []
     for (group, kind, name), (mode, path) in sorted(chosen.items()):
         target = exact_target(f"{group}/v1" if group else "v1", kind, name)
         patches += [Patch(target, body, origin) for body in annotation_patches(path, kind, mode)]
     return patches
+
+
+def _object_key(outcome: Outcome) -> tuple[str, str, str]:
+    workload = outcome.workload
+    return api_group(workload.api_version or ""), workload.kind, workload.name
+
+
+def _index(rule: Rule | None) -> int:
+    return rule.index if rule is not None else 0  # 0: the fallback
 
 
 def exact_target(api_version: str | None, kind: str, name: str) -> dict[str, str]:

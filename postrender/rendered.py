@@ -12,6 +12,7 @@ the objects they were computed on.
 from __future__ import annotations
 
 import io
+from collections import Counter
 from typing import NamedTuple
 
 import yaml
@@ -41,6 +42,12 @@ def resolve(policy: Policy, path: str, options: Options) -> Rendered:
     converted = [outcome for outcome in decisions if outcome.converted is not None]
     if not converted:
         return Rendered(decisions, [], summary)
+    keys = Counter((o.workload.api_version, o.workload.kind, o.workload.name) for o in decisions)
+    for outcome in converted:
+        workload = outcome.workload
+        if keys[(workload.api_version, workload.kind, workload.name)] > 1:
+            raise UsageError(f"the rendered chart has two {workload.kind} objects named {workload.name}; a kustomize "
+                             "target cannot tell them apart, so their istio-proxy cannot be converted by a patch")
     wanted = {outcome.workload.document for outcome in converted}
     before = _documents(data, wanted)
     after = _documents(sink.getvalue(), wanted)

@@ -9,7 +9,7 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from helpers import policy_of
+from helpers import policy_of, post_render
 
 from postrender.errors import UsageError
 from postrender.patches import KUBERNETES_GROUPS, escape, glob_to_regex, template_buckets, translate
@@ -74,3 +74,14 @@ def test_keep_generates_nothing_and_default_removes_with_null():
 
 def test_rules_that_match_no_workload_kind_generate_nothing():
     assert translate(policy_of("  rules:\n  - match: {kinds: [ConfigMap]}\n    sidecar: native\n")) == []
+
+
+def test_two_objects_a_target_cannot_tell_apart_but_the_policy_decides_differently_are_refused():
+    stream = b"".join(
+        b"---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: %s}\n"
+        b"spec: {template: {spec: {containers: []}}}\n" % namespace for namespace in (b"team-a", b"team-b"))
+    policy = policy_of("  rules:\n  - match: {namespaces: [team-a]}\n    sidecar: native\n"
+                       "  - match: {namespaces: [team-*]}\n    sidecar: regular\n")
+    _, decisions = post_render(stream, policy)
+    with pytest.raises(UsageError, match="two Deployment objects named web that the policy decides differently"):
+        translate(policy, decisions)

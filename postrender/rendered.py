@@ -22,6 +22,7 @@ from postrender.errors import UsageError
 from postrender.patches import CONVERTED_MARK, Patch, exact_target
 from postrender.policy import Policy, Workload
 from postrender.stream import read_documents
+from postrender.workloads import api_group
 
 
 class Rendered(NamedTuple):
@@ -42,10 +43,10 @@ def resolve(policy: Policy, path: str, options: Options) -> Rendered:
     converted = [outcome for outcome in decisions if outcome.converted is not None]
     if not converted:
         return Rendered(decisions, [], summary)
-    keys = Counter((o.workload.api_version, o.workload.kind, o.workload.name) for o in decisions)
+    keys = Counter(_key(outcome.workload) for outcome in decisions)
     for outcome in converted:
         workload = outcome.workload
-        if keys[(workload.api_version, workload.kind, workload.name)] > 1:
+        if keys[_key(workload)] > 1:
             raise UsageError(f"the rendered chart has two {workload.kind} objects named {workload.name}; a kustomize "
                              "target cannot tell them apart, so their istio-proxy cannot be converted by a patch")
     wanted = {outcome.workload.document for outcome in converted}
@@ -58,6 +59,11 @@ def resolve(policy: Policy, path: str, options: Options) -> Rendered:
         new = _object(after[workload.document], workload)
         patches.append(_json6902(old, new, workload, path))
     return Rendered(decisions, patches, summary)
+
+
+def _key(workload: Workload) -> tuple[str, str, str]:
+    """What an exact target selects on: API group, kind, name."""
+    return api_group(workload.api_version or ""), workload.kind, workload.name
 
 
 def _documents(data: bytes, wanted: set[int]) -> dict[int, object]:

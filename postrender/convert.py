@@ -310,7 +310,7 @@ def set_key(mapping: dict, key: str, value: Any, *, before: str | None = None) -
         mapping[key] = value
         return
     keys = list(mapping)
-    if keys == sorted(keys):
+    if all(isinstance(k, str) for k in keys) and keys == sorted(keys):  # YAML keys may be `true` or `1`
         position = next((i for i, k in enumerate(keys) if k > key), len(keys))
     elif before in mapping:
         position = keys.index(before)

@@ -330,3 +330,14 @@ def test_converting_an_injected_workload_with_unreadable_data_is_an_input_error(
     assert b"initContainers" in render(policy(converting), injected)  # converts without the extra
     error = input_error(injected.replace(b"status: {}\n", b"status: {}\n" + extra.encode()), converting)
     assert problem in error.message or "cannot read the document's data" in error.message
+
+
+@pytest.mark.parametrize("key", ["on", "1", "null", "2024-01-01"])
+def test_a_template_with_keys_that_are_not_strings_is_reported(key):
+    """YAML reads `on:` as the boolean true and `1:` as an integer: placing a new `metadata` key
+    by sort order compared them with strings (TypeError, exit 70)."""
+    data = f"apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    {key}: x\n    spec: {{}}\n".encode()
+    outcomes: list = []
+    out = render(policy(), data, outcomes=outcomes)
+    assert outcomes[0].template["metadata"] == {"annotations": {"sidecar.istio.io/nativeSidecar": "true"}}
+    assert yaml.safe_load(out)["spec"]["template"]["metadata"] == outcomes[0].template["metadata"]

@@ -42,7 +42,7 @@ def seed_corpus(directory: Path) -> Path:
     return directory
 
 
-def run_atheris(seconds: int, work: Path) -> int:
+def run_atheris(seconds: int, work: Path, seed: int) -> int:
     import atheris
 
     with atheris.instrument_imports(include=["postrender"]):
@@ -57,7 +57,7 @@ def run_atheris(seconds: int, work: Path) -> int:
     corpus.mkdir(parents=True, exist_ok=True)
     seeds = seed_corpus(work / "seeds")
     args = [sys.argv[0], f"-max_total_time={seconds}", f"-max_len={MAX_LEN}", "-timeout=20", "-rss_limit_mb=3072",
-            f"-artifact_prefix={FINDINGS}/", "-print_final_stats=1", str(corpus), str(seeds)]
+            f"-artifact_prefix={FINDINGS}/", "-print_final_stats=1", f"-seed={seed}", str(corpus), str(seeds)]
     atheris.Setup(args, one_input)
     atheris.Fuzz()  # exits the process: 0 when the time is up, non-zero on a finding
     return 0
@@ -88,6 +88,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60, help="time budget (default 60)")
     parser.add_argument("--engine", choices=["auto", "atheris", "hypothesis"], default="auto")
     parser.add_argument("--work", type=Path, default=ROOT / "fuzz" / "work", help="corpus kept between runs")
+    parser.add_argument("--seed", type=int, default=0, help="libFuzzer's random seed (0: a new one each run; CI fixes it)")
     args = parser.parse_args()
     engine = args.engine
     if engine == "auto":
@@ -96,7 +97,7 @@ def main() -> int:
             engine = "atheris"
         except ImportError:
             engine = "hypothesis"
-    return run_atheris(args.seconds, args.work) if engine == "atheris" else run_hypothesis(args.seconds)
+    return run_atheris(args.seconds, args.work, args.seed) if engine == "atheris" else run_hypothesis(args.seconds)
 
 
 if __name__ == "__main__":

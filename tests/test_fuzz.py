@@ -19,7 +19,7 @@ def test_the_fuzz_harness_runs_clean_for_a_few_seconds(tmp_path, engine):
     if engine == "atheris":
         pytest.importorskip("atheris")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "fuzz" / "run.py"), "--seconds", "8", "--engine", engine, "--work", str(tmp_path)],
+        [sys.executable, str(ROOT / "fuzz" / "run.py"), "--seconds", "8", "--engine", engine, "--work", str(tmp_path), "--seed", "1"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -233,10 +233,9 @@ class _Reader:
         patterns = []
         for item in self.non_empty_list(node, what):
             pattern = self.string(item, f"{what} entry")
-            if not pattern or len(pattern) > MAX_PATTERN_LENGTH:
-                raise self.fail(item, f"{what}: a pattern has 1 to {MAX_PATTERN_LENGTH} characters")
-            if pattern.count("[") != pattern.count("]"):
-                raise self.fail(item, f"{what}: unbalanced '[' or ']' in {pattern!r}")
+            problem = glob_problem(pattern)
+            if problem:
+                raise self.fail(item, f"{what}: {problem}")
             patterns.append(translate(pattern))
         return re.compile("|".join(f"(?:{p})" for p in patterns))
 
@@ -278,6 +277,24 @@ class _Reader:
             api_version = self.string(fields["apiVersion"], f"{what}.apiVersion")
             groups = frozenset([_group_of(api_version)])
         return TemplateKind(self.string(fields["kind"], f"{what}.kind"), groups, tuple(path.split(".")))
+
+
+def glob_problem(pattern: str) -> str | None:
+    """What is wrong with a shell glob, or None. Reversed ranges such as [9-0] match nothing in
+    fnmatch and are errors in Go's regexp (the Flux translation): refuse them as typos."""
+    if not pattern or len(pattern) > MAX_PATTERN_LENGTH:
+        return f"a pattern has 1 to {MAX_PATTERN_LENGTH} characters"
+    if pattern.count("[") != pattern.count("]"):
+        return f"unbalanced '[' or ']' in {pattern!r}"
+    for found in _GLOB_SET.finditer(pattern):
+        members = found.group(1)
+        for position in range(1, len(members) - 1):
+            if members[position] == "-" and members[position - 1] > members[position + 1]:
+                return f"reversed range {members[position - 1:position + 2]!r} in {pattern!r}"
+    return None
+
+
+_GLOB_SET = re.compile(r"\[!?(\]?[^\]]*)\]")
 
 
 def _group_of(api_version: str) -> str:

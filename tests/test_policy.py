@@ -85,6 +85,7 @@ def test_an_empty_namespace_pattern_matches_only_the_empty_namespace():
          "needs at least one value", 6, 24),
         ("  rules:\n  - sidecar: native\n    match: {names: ['web-[']}\n", "unbalanced", 6, 21),
         ("  rules:\n  - sidecar: native\n    match: {names: []}\n", "at least one entry", 6, 20),
+        ("  rules:\n  - sidecar: native\n    match: {names: ['db-[9-0]']}\n", "reversed range '9-0'", 6, 21),
         ("  rules:\n  - sidecar: native\n    match: {kinds: Job}\n", "must be a list", 6, 20),
         ("  convertInjected: yes please\n", "must be true or false", 4, 20),
         ("  workloadKinds:\n  - {kind: X, podTemplate: 'spec..template'}\n", "dotted path", 5, 28),

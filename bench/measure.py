@@ -36,9 +36,9 @@ class Measurement:
         return int(statistics.median(self.peak_rss_kib))
 
 
-def run_once(argv: list[str], stdin: Path, cwd: Path | None = None) -> tuple[float, int]:
+def run_once(argv: list[str], stdin: Path, cwd: Path | None = None, output: Path | None = None) -> tuple[float, int]:
     """Seconds and peak RSS (KiB) of one run; os.wait4 reports the rusage of exactly this child."""
-    with stdin.open("rb") as source, open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as errors:
+    with stdin.open("rb") as source, open(output or os.devnull, "wb") as sink, tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         child = subprocess.Popen(argv, stdin=source, stdout=sink, stderr=errors, cwd=cwd)
         _, status, usage = os.wait4(child.pid, 0)
@@ -51,10 +51,14 @@ def run_once(argv: list[str], stdin: Path, cwd: Path | None = None) -> tuple[flo
     return elapsed, usage.ru_maxrss  # ru_maxrss is in KiB on Linux
 
 
-def measure(label: str, argv: list[str], stdin: Path, repeat: int, cwd: Path | None = None) -> Measurement:
-    """Median over `repeat` runs after one warm-up (page cache, .pyc files); a slow warm-up counts as a run."""
+def measure(label: str, argv: list[str], stdin: Path, repeat: int, cwd: Path | None = None,
+            output: Path | None = None) -> Measurement:
+    """Median over `repeat` runs after one warm-up (page cache, .pyc files); a slow warm-up counts as a run.
+
+    The warm-up's stdout goes to `output` when given (to check what the command did), else to /dev/null.
+    """
     result = Measurement(label)
-    seconds, rss = run_once(argv, stdin, cwd)
+    seconds, rss = run_once(argv, stdin, cwd, output)
     if seconds > SLOW_RUN_SECONDS:
         repeat = min(repeat, SLOW_RUN_REPEAT)
         result.seconds.append(seconds)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import agree
 import kustomize
 import report
 import streams
@@ -97,9 +98,9 @@ class Bench:
     def progress(self, text: str) -> None:
         print(f"bench: {text}", file=sys.stderr, flush=True)
 
-    def measure(self, what: str, label: str, argv: list[str], stdin: Path, cwd: Path | None = None) -> Measurement:
+    def measure(self, what: str, label: str, argv: list[str], stdin: Path, output: Path | None = None) -> Measurement:
         self.progress(f"{what}: {label}")
-        result = measure(label, argv, stdin, self.args.repeat, cwd)
+        result = measure(label, argv, stdin, self.args.repeat, output=output)
         self.record(what, result)
         return result
 
@@ -108,8 +109,8 @@ class Bench:
             "median_s": result.median, "runs_s": result.seconds, "peak_rss_kib": result.peak_rss_kib,
             "estimated": result.estimated, "note": result.note}
 
-    def ours(self, what: str, stdin: Path) -> Measurement:
-        return self.measure(what, "sidecar-policy", self.tool, stdin)
+    def ours(self, what: str, stdin: Path, output: Path | None = None) -> Measurement:
+        return self.measure(what, "sidecar-policy", self.tool, stdin, output)
 
     def startup(self) -> Measurement:
         what = describe(self.args.small_chart, "start-up: small chart", count_documents(self.args.small_chart))
@@ -118,8 +119,8 @@ class Bench:
         self.rows.append(report.startup_row(what, ours, python))
         return ours
 
-    def throughput(self, what: str, stream: Path, docs: int, is_bundle: bool) -> Measurement:
-        ours = self.ours(what, stream)
+    def throughput(self, what: str, stream: Path, docs: int, is_bundle: bool, output: Path | None) -> Measurement:
+        ours = self.ours(what, stream, output)
         if is_bundle or docs <= self.args.full_parse_limit:
             parse = self.measure(what, "PyYAML C full parse", [self.python, "-c", FULL_PARSE], stream)
             target = report.BUNDLE_VS_PARSE if is_bundle else report.STREAM_10K_VS_PARSE if docs == STREAM_10K else None
@@ -130,7 +131,12 @@ class Bench:
 
     def kustomize_run(self, what: str, stream: Path, name: str) -> Measurement:
         directory = kustomize.prepare(self.work / f"kustomize-{name}", stream, POLICY)
-        return self.measure(what, "kubectl kustomize", kustomize.command(directory), Path(os.devnull))
+        output = self.work / f"kustomized-{name}.yaml"
+        return self.measure(what, "kubectl kustomize", kustomize.command(directory), Path(os.devnull), output)
+
+    def check_agreement(self, what: str, name: str) -> None:
+        """Outside the timings: the kustomize baseline must do what the policy does, or the ratio means little."""
+        self.notes.append(agree.compare(what, self.work / f"ours-{name}.yaml", self.work / f"kustomized-{name}.yaml"))
 
     def kustomize_series(self, sizes: list[int]) -> dict[int, Measurement]:
         """Run kustomize where it fits the budget; beyond, extrapolate t = a·n^k from the last two runs."""
@@ -201,10 +207,12 @@ class Bench:
 
         bundle_docs = count_documents(self.args.bundle)
         what = describe(self.args.bundle, "bundle: " + self.args.bundle.stem, bundle_docs)
-        ours_bundle = self.throughput(what, self.args.bundle, bundle_docs, is_bundle=True)
+        ours_bundle = self.throughput(what, self.args.bundle, bundle_docs, is_bundle=True,
+                                      output=self.work / "ours-bundle.yaml")
         if self.kustomize_version:
             baseline = self.kustomize_run(what, self.args.bundle, "bundle")
             self.rows.append(report.speed_row(what, ours_bundle, baseline, report.BUNDLE_VS_KUSTOMIZE))
+            self.check_agreement(what, "bundle")
 
         ours: dict[int, Measurement] = {}
         kustomized: dict[int, Measurement] = {}
@@ -215,10 +223,14 @@ class Bench:
             self.progress(f"generating {stream.name}")
             streams.write_stream(stream, docs)
             what = describe(stream, "stream", docs)
-            ours[docs] = self.throughput(what, stream, docs, is_bundle=False)
+            checked = docs in kustomized and not kustomized[docs].estimated
+            output = self.work / f"ours-stream-{docs}.yaml" if checked else None
+            ours[docs] = self.throughput(what, stream, docs, is_bundle=False, output=output)
             if docs in kustomized:
                 target = report.STREAM_10K_VS_KUSTOMIZE if docs == STREAM_10K else None
                 self.rows.append(report.speed_row(what, ours[docs], kustomized[docs], target))
+            if checked:
+                self.check_agreement(what, f"stream-{docs}")
         self.scaling(startup, ours)
         self.memory(ours)
         for docs in self.args.sizes:

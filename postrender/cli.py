@@ -1,0 +1,172 @@
+"""The `sidecar-policy` command: argument parsing, the command registry, one error handler."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import traceback
+from typing import Callable, Sequence
+
+from postrender import __version__
+from postrender.diagnostics import LOG_FILE_ENV, Diagnostics
+from postrender.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
+
+POLICY_ENV = "SIDECAR_POLICY"
+NAMESPACE_ENVS = ("HELM_NAMESPACE", "ARGOCD_APP_NAMESPACE")
+_KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
+
+USAGE_EXAMPLE = """\
+examples:
+  helm template app ./chart --post-renderer sidecar-policy --post-renderer-args --policy=policy.yaml
+  sidecar-policy --policy policy.yaml < rendered.yaml > post-rendered.yaml
+  sidecar-policy schema > sidecar-policy.schema.json
+
+exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed,
+            4 a tool we ran failed, 70 internal error, 130 interrupted
+"""
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    """Options every command that applies a policy shares."""
+    parser.add_argument("--policy", metavar="PATH", default=os.environ.get(POLICY_ENV),
+                        help=f"the SidecarPolicy file (default: ${POLICY_ENV})")
+    parser.add_argument("--namespace", metavar="NS", default=None,
+                        help="namespace of documents that leave metadata.namespace out "
+                             f"(default: ${' or $'.join(NAMESPACE_ENVS)}, else empty)")
+    parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
+                        help="the target cluster's Kubernetes version (default: $KUBE_VERSION)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
+    parser.add_argument("--log-file", metavar="PATH", default=None,
+                        help=f"also append warnings and errors to this file (default: ${LOG_FILE_ENV}); "
+                             "Helm 4 hides a post-renderer's stderr when it fails")
+
+
+def options_from(args: argparse.Namespace, input_name: str = "<stdin>"):
+    from postrender.engine import Options
+
+    namespace = args.namespace
+    if namespace is None:
+        namespace = next((os.environ[name] for name in NAMESPACE_ENVS if os.environ.get(name)), "")
+    return Options(namespace=namespace, kube_version=parse_kube_version(args.kube_version), input_name=input_name)
+
+
+def parse_kube_version(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    match = _KUBE_VERSION.match(text.strip())
+    if not match:
+        raise UsageError(f"--kube-version/KUBE_VERSION must look like 1.29 or v1.29.3, not {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def require_policy(args: argparse.Namespace):
+    from postrender.policy import load_policy
+
+    if not args.policy:
+        raise UsageError(f"no policy: pass --policy PATH or set {POLICY_ENV}")
+    return load_policy(args.policy)
+
+
+def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
+    """Post-render manifests (stdin, or files) to stdout: what Helm's --post-renderer runs."""
+    parser = argparse.ArgumentParser(
+        prog="sidecar-policy",
+        description="Apply a SidecarPolicy to rendered Kubernetes manifests: sets or removes "
+                    "sidecar.istio.io/nativeSidecar on each pod template, in one streaming pass.",
+        epilog=USAGE_EXAMPLE + "\ncommands: " + ", ".join(sorted(COMMANDS)) + " (sidecar-policy COMMAND --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_policy_options(parser)
+    parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
+    args = parser.parse_args(argv)
+    diagnostics.configure(args)
+    policy = require_policy(args)
+    from postrender.engine import run
+
+    sink = sys.stdout.buffer
+    matched: set[int] = set()
+    for name, source in _inputs(args.files):
+        with source:
+            summary = run(policy, source, sink, options_from(args, name))
+        matched |= summary.matched_rules
+    sink.flush()
+    for rule in policy.rules:
+        if rule.index not in matched:
+            diagnostics.warn(f"{policy.origin}:{rule.line}: {rule.label} matched no workload")
+    return 0
+
+
+def _inputs(files: Sequence[str]):
+    if not files:
+        yield "<stdin>", _NoClose(sys.stdin.buffer)
+        return
+    for name in files:
+        try:
+            handle = open(name, "rb")
+        except OSError as error:
+            raise UsageError(f"cannot read {name}: {error.strerror}") from None
+        yield name, handle
+
+
+class _NoClose:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def schema(argv: Sequence[str], diagnostics: Diagnostics) -> int:
+    """Print the JSON Schema of the policy format, for editors and CI."""
+    argparse.ArgumentParser(prog="sidecar-policy schema", description=schema.__doc__).parse_args(argv)
+    from importlib.resources import files
+
+    sys.stdout.write(files("postrender").joinpath("policy.schema.json").read_text(encoding="utf-8"))
+    return 0
+
+
+# One registry of subcommands: name -> function(argv, diagnostics) -> exit code.
+COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
+    "schema": schema,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    diagnostics = Diagnostics()
+    command = COMMANDS.get(argv[0]) if argv else None
+    try:
+        if command is not None:
+            return command(argv[1:], diagnostics)
+        return render(argv, diagnostics)
+    except SidecarPolicyError as error:
+        diagnostics.error(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    except SystemExit as exit_:  # argparse: --help, --version, usage errors
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    except Exception as error:  # a bug: one line for the user, the details where asked
+        diagnostics.error(f"internal error: {type(error).__name__}: {error} (please report this; "
+                          "set SIDECAR_POLICY_DEBUG=1 for details)")
+        if os.environ.get("SIDECAR_POLICY_DEBUG"):
+            traceback.print_exc()
+        return EXIT_BUG
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, stop Python from failing again while flushing stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,175 @@
+"""read -> decide -> edit -> write, one document at a time: the one core every front end uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import BinaryIO, Callable, NamedTuple
+
+from yaml.nodes import MappingNode, Node
+
+from postrender import textedit, triage, yamlnodes
+from postrender.errors import InputError, Location
+from postrender.policy import Policy, Rule, Workload
+from postrender.stream import BOM, Document, read_documents
+from postrender.workloads import FoundWorkload, KindTable, find_workloads
+
+ANNOTATION = "sidecar.istio.io/nativeSidecar"
+ANNOTATION_VALUES = {"native": "true", "regular": "false"}
+
+
+class Options(NamedTuple):
+    namespace: str = ""  # for documents that leave metadata.namespace out
+    kube_version: tuple[int, int] | None = None
+    input_name: str = "<stdin>"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one workload: reports, findings and warnings are built from these."""
+
+    workload: Workload
+    rule: Rule | None  # None: the fallback decided
+    mode: str  # native | regular | default | keep
+    action: str  # set | replaced | removed | unchanged | converted | kept
+    template_node: MappingNode = field(repr=False)
+
+    @cached_property
+    def template(self) -> dict:
+        """The pod template as plain data, as it is written out."""
+        data = yamlnodes.construct(self.template_node) or {}
+        if self.mode == "keep":
+            return data
+        metadata = data.get("metadata") or {}
+        annotations = metadata.get("annotations") or {}
+        annotations.pop(ANNOTATION, None)
+        if self.mode in ANNOTATION_VALUES:
+            annotations[ANNOTATION] = ANNOTATION_VALUES[self.mode]
+        if annotations:
+            data["metadata"] = {**metadata, "annotations": annotations}
+        elif "annotations" in metadata:
+            del metadata["annotations"]
+        return data
+
+
+@dataclass
+class Summary:
+    documents: int = 0
+    workloads: int = 0
+    changed_documents: int = 0
+    matched_rules: set[int] = field(default_factory=set)
+
+    def unmatched_rules(self, policy: Policy) -> list[Rule]:
+        return [rule for rule in policy.rules if rule.index not in self.matched_rules]
+
+
+def run(
+    policy: Policy,
+    source: BinaryIO,
+    sink: BinaryIO,
+    options: Options = Options(),
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> Summary:
+    """Post-render a stream; every document is written, in order, as soon as it is decided."""
+    processor = _Processor(policy, options, on_outcome)
+    for document in read_documents(source):
+        sink.write(processor.process(document))
+    return processor.summary
+
+
+class _Processor:
+    def __init__(self, policy: Policy, options: Options, on_outcome: Callable[[Outcome], None] | None):
+        self.policy = policy
+        self.options = options
+        self.kinds: KindTable = policy.kinds
+        self.on_outcome = on_outcome
+        self.summary = Summary()
+
+    def process(self, document: Document) -> bytes:
+        self.summary.documents += 1
+        text = self._decode(document)
+        kind = triage.sniff_kind(document.raw)
+        if kind is not None and not self.kinds.may_hold_workloads(kind.decode("ascii")):
+            return document.raw
+        has_bom = text.startswith("\ufeff")
+        body = text[1:] if has_bom else text
+        try:
+            root = yamlnodes.compose(body)
+            edited = self._edit(document, body, root)
+        except (yamlnodes.NodeError, textedit.EditError) as error:
+            raise self._error(document, error) from None
+        if edited is None:
+            return document.raw
+        self.summary.changed_documents += 1
+        return (BOM if has_bom else b"") + edited.encode("utf-8")
+
+    def _edit(self, document: Document, body: str, root: Node | None) -> str | None:
+        doc_text = textedit.DocumentText(body)
+        splices: list[textedit.Splice] = []
+        for found in find_workloads(root, self.kinds):
+            if found.template is None:
+                continue
+            workload = self._workload(document, found)
+            rule, mode = self.policy.decide(workload)
+            self.summary.workloads += 1
+            if rule is not None:
+                self.summary.matched_rules.add(rule.index)
+            changes, action = self._annotate(doc_text, found.template, mode)
+            splices.extend(changes)
+            if self.on_outcome is not None:
+                self.on_outcome(Outcome(workload, rule, mode, action, found.template))
+        return doc_text.apply(splices) if splices else None
+
+    @staticmethod
+    def _annotate(doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:
+        if mode == "keep":
+            return [], "kept"
+        had = yamlnodes.get(template, "metadata", "annotations")
+        present = yamlnodes.lookup(had, ANNOTATION) is not None if isinstance(had, MappingNode) else False
+        if mode == "default":
+            splices = textedit.remove_annotation(doc_text, template, ANNOTATION)
+            return splices, "removed" if splices else "unchanged"
+        splices = textedit.set_annotation(doc_text, template, ANNOTATION, ANNOTATION_VALUES[mode])
+        if not splices:
+            return [], "unchanged"
+        return splices, "replaced" if present else "set"
+
+    def _workload(self, document: Document, found: FoundWorkload) -> Workload:
+        metadata = yamlnodes.get(found.node, "metadata")
+        template_metadata = yamlnodes.get(found.template, "metadata")
+        return Workload(
+            kind=found.kind,
+            api_version=found.api_version,
+            name=yamlnodes.scalar_text(yamlnodes.get(metadata, "name")) or "",
+            namespace=yamlnodes.scalar_text(yamlnodes.get(metadata, "namespace")) or self.options.namespace,
+            labels=yamlnodes.string_map(yamlnodes.get(metadata, "labels")),
+            pod_labels=yamlnodes.string_map(yamlnodes.get(template_metadata, "labels")),
+            document=document.index,
+            source=document.source,
+            line=document.line + found.node.start_mark.line,
+        )
+
+    def _decode(self, document: Document) -> str:
+        try:
+            return document.raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = document.line + document.raw[: error.start].count(b"\n")
+            raise InputError(
+                f"not UTF-8: byte 0x{document.raw[error.start]:02x} cannot be decoded",
+                self._location(document, line),
+            ) from None
+
+    def _error(self, document: Document, error: yamlnodes.NodeError | textedit.EditError) -> InputError:
+        if isinstance(error, textedit.EditError):
+            line, column = error.node.start_mark.line, error.node.start_mark.column
+        else:
+            line, column = error.line, error.column
+        location = self._location(
+            document,
+            None if line is None else document.line + line,
+            None if column is None else column + 1,
+        )
+        return InputError(error.message, location)
+
+    def _location(self, document: Document, line: int | None, column: int | None = None) -> Location:
+        return Location(self.options.input_name, document.index, document.source, line, column)

@@ -1,0 +1,205 @@
+"""Surgical edits of a document's own text: set or remove one annotation of a pod template.
+
+The composed nodes give positions; the edit splices new text in at those positions, in the
+document's style (block or flow, its indentation, its line ends), and leaves every other byte
+alone. Setting an annotation adds one line, plus `annotations:`/`metadata:` lines when those
+are missing; removing it removes its line (and a mapping that it leaves empty).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import NamedTuple
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from postrender import yamlnodes
+
+_NESTED_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( +)[^\s#-]", re.MULTILINE)
+
+
+class EditError(ValueError):
+    """The document has a shape we cannot edit safely; `node` gives the position."""
+
+    def __init__(self, message: str, node: Node):
+        super().__init__(message)
+        self.message = message
+        self.node = node
+
+
+class Splice(NamedTuple):
+    start: int
+    end: int
+    text: str
+
+
+class DocumentText:
+    """A document's text plus the style facts that new lines must follow."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.newline = "\r\n" if "\r\n" in text else "\n"
+        match = _NESTED_KEY.search(text)
+        self.indent_step = max(len(match.group(2)) - len(match.group(1)), 1) if match else 2
+
+    def apply(self, splices: list[Splice]) -> str:
+        text = self.text
+        for splice in sorted(splices, key=lambda s: (s.start, s.end), reverse=True):
+            text = text[: splice.start] + splice.text + text[splice.end :]
+        return text
+
+    def line_after(self, position: int) -> int:
+        """The start of the line after the one holding `position` (a position at a line start stays)."""
+        if position > 0 and self.text[position - 1] == "\n":
+            return position
+        newline = self.text.find("\n", position)
+        return len(self.text) if newline < 0 else newline + 1
+
+    def line_start(self, position: int) -> int:
+        return self.text.rfind("\n", 0, position) + 1
+
+
+def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str) -> list[Splice]:
+    """Splices that make template.metadata.annotations[key] the string `value` (none if it is)."""
+    owner, path = template, ["metadata", "annotations"]
+    while path:
+        pair = _own_pair(owner, path[0])
+        if pair is None:
+            return [_insert(doc, owner, path, key, value)]
+        key_node, node = pair
+        _refuse_shared(doc, key_node, node)
+        if yamlnodes.is_null(node):
+            return _fill_null(doc, owner, key_node, node, path[1:], key, value)
+        if not isinstance(node, MappingNode):
+            raise EditError(f"{path[0]} must be a mapping", node)
+        owner, path = node, path[1:]
+    pair = _own_pair(owner, key)
+    if pair is None:
+        return [_insert(doc, owner, [], key, value)]
+    key_node, node = pair
+    _refuse_shared(doc, key_node, node)
+    if yamlnodes.is_string(node, value):
+        return []
+    end = node.end_mark.index
+    tail = doc.newline if isinstance(node, ScalarNode) and node.style in ("|", ">") else ""
+    return [Splice(node.start_mark.index, end, json.dumps(value) + tail)]
+
+
+def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> list[Splice]:
+    """Splices that remove template.metadata.annotations[key], and mappings it leaves empty."""
+    chain: list[tuple[MappingNode, ScalarNode, Node]] = []
+    owner: Node = template
+    for step in ("metadata", "annotations", key):
+        if not isinstance(owner, MappingNode):
+            return []
+        pair = _own_pair(owner, step)
+        if pair is None:
+            if step == key and yamlnodes.lookup(owner, key) is not None:
+                raise EditError(f"annotation {key} comes from a YAML merge key (<<) and cannot be removed", owner)
+            return []
+        _refuse_shared(doc, *pair)
+        chain.append((owner, *pair))
+        owner = pair[1]
+    level = len(chain) - 1
+    while level > 0 and len(chain[level][0].value) == 1:
+        level -= 1  # removing the only entry: remove the mapping's own entry instead
+    mapping, key_node, value_node = chain[level]
+    return [_remove(doc, mapping, key_node, value_node)]
+
+
+def _own_pair(mapping: MappingNode, key: str) -> tuple[ScalarNode, Node] | None:
+    yamlnodes.lookup(mapping, key)  # reports a duplicated key
+    for key_node, value_node in mapping.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key and key_node.tag != "tag:yaml.org,2002:merge":
+            return key_node, value_node
+    return None
+
+
+def _refuse_shared(doc: DocumentText, key_node: Node, node: Node) -> None:
+    """Text reached through an alias, or anchored for use elsewhere, is not ours to edit alone."""
+    if node.start_mark.index < key_node.end_mark.index or doc.text.startswith("&", node.start_mark.index):
+        raise EditError(f"{key_node.value} is shared through a YAML anchor/alias; cannot edit it in place", key_node)
+
+
+def _leaf_end(node: Node) -> int:
+    """Where the text of a node really ends (a block mapping's end mark runs past comments)."""
+    while not getattr(node, "flow_style", True) and node.value:
+        last = node.value[-1]
+        if isinstance(node, SequenceNode):
+            node = last
+            continue
+        key_node, value_node = last
+        if value_node.start_mark.index < key_node.end_mark.index:  # an alias: its text follows the key
+            return key_node.end_mark.index
+        node = value_node
+    return node.end_mark.index
+
+
+def _insert(doc: DocumentText, mapping: MappingNode, path: list[str], key: str, value: str) -> Splice:
+    if mapping.flow_style:
+        return _insert_flow(doc, mapping, _flow_entry(path, key, value))
+    indent = mapping.value[0][0].start_mark.column
+    position = doc.line_after(_leaf_end(mapping))
+    lines = _block_lines(doc, indent, path, key, value)
+    if position == len(doc.text) and not doc.text.endswith("\n"):
+        return Splice(position, position, doc.newline + lines[: -len(doc.newline)])
+    return Splice(position, position, lines)
+
+
+def _insert_flow(doc: DocumentText, mapping: MappingNode, entry: str) -> Splice:
+    if not mapping.value:
+        opening = doc.text.index("{", mapping.start_mark.index)
+        return Splice(opening + 1, opening + 1, entry)
+    last_key, last_value = mapping.value[-1]
+    position = max(_leaf_end(last_value), last_key.end_mark.index)
+    if last_key.start_mark.line != mapping.start_mark.line:  # one entry per line: keep it so
+        return Splice(position, position, f",{doc.newline}{' ' * last_key.start_mark.column}{entry}")
+    return Splice(position, position, f", {entry}")
+
+
+def _fill_null(doc: DocumentText, owner: MappingNode, key_node: ScalarNode, null: Node, path: list[str], key: str, value: str) -> list[Splice]:
+    """`metadata:` or `annotations: null` becomes a mapping holding the annotation."""
+    if owner.flow_style:
+        return [Splice(null.start_mark.index, null.end_mark.index, _flow_value(path, key, value))]
+    colon = doc.text.index(":", key_node.end_mark.index)
+    splices = []
+    if null.end_mark.index > colon + 1:
+        splices.append(Splice(colon + 1, null.end_mark.index, ""))
+    position = doc.line_after(max(colon + 1, null.end_mark.index))
+    lines = _block_lines(doc, key_node.start_mark.column + doc.indent_step, path, key, value)
+    if position == len(doc.text) and not doc.text.endswith("\n"):
+        lines = doc.newline + lines[: -len(doc.newline)]
+    splices.append(Splice(position, position, lines))
+    return splices
+
+
+def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value_node: Node) -> Splice:
+    if mapping.flow_style:
+        pairs = mapping.value
+        index = next(i for i, (k, _) in enumerate(pairs) if k is key_node)
+        if index + 1 < len(pairs):
+            return Splice(key_node.start_mark.index, pairs[index + 1][0].start_mark.index, "")
+        if index > 0:
+            return Splice(_leaf_end(pairs[index - 1][1]), _leaf_end(value_node), "")
+        return Splice(key_node.start_mark.index, _leaf_end(value_node), "")
+    start = doc.line_start(key_node.start_mark.index)
+    if doc.text[start : key_node.start_mark.index].strip():
+        raise EditError(f"{key_node.value} does not start its own line; cannot remove it in place", key_node)
+    return Splice(start, doc.line_after(_leaf_end(value_node)), "")
+
+
+def _block_lines(doc: DocumentText, indent: int, path: list[str], key: str, value: str) -> str:
+    lines = [" " * (indent + depth * doc.indent_step) + f"{step}:" for depth, step in enumerate(path)]
+    lines.append(" " * (indent + len(path) * doc.indent_step) + f"{key}: {json.dumps(value)}")
+    return doc.newline.join(lines) + doc.newline
+
+
+def _flow_entry(path: list[str], key: str, value: str) -> str:
+    if not path:
+        return f"{json.dumps(key)}: {json.dumps(value)}"
+    return f"{json.dumps(path[0])}: {_flow_value(path[1:], key, value)}"
+
+
+def _flow_value(path: list[str], key: str, value: str) -> str:
+    return "{" + _flow_entry(path, key, value) + "}"

@@ -1,0 +1,36 @@
+"""Tell, without parsing, that a document cannot hold a workload, so it passes through untouched.
+
+Most bytes of a chart are CRDs and RBAC; parsing them would dominate the run. A kind is
+trusted only when the document is a block mapping at column 0 with exactly one `kind:` key at
+column 0 and a plain value. Anything unusual (flow or JSON documents, indented documents,
+tags, anchors, quoted or complex keys at column 0, content on the `---` line) is unknown and
+gets parsed, so a workload is never skipped.
+"""
+
+from __future__ import annotations
+
+import re
+
+NO_KIND = b""  # an empty or comment-only document, or a mapping with no top-level kind
+
+_KIND_KEY = re.compile(rb"^kind[ \t]*:(.*)$", re.MULTILINE)
+_KIND_VALUE = re.compile(rb"[ \t]*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:[ \t]+#.*)?\r?")
+# Lines whose first column could hide a top-level key from the patterns above.
+_UNUSUAL = re.compile(rb"^(?:[?!&*{\[\"'%@`|>\t]|---[ \t]+[^#\s])", re.MULTILINE)
+_CONTENT = re.compile(rb"^(?!(?:---|\.\.\.)(?:[ \t\r\n]|$))[ \t]*[^\s#]", re.MULTILINE)
+
+
+def sniff_kind(raw: bytes) -> bytes | None:
+    """The document's top-level kind when it is certain (NO_KIND when there is none), else None."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    first = _CONTENT.search(raw)
+    if first is None:
+        return NO_KIND
+    if raw[first.start()] in b" \t" or _UNUSUAL.search(raw):
+        return None
+    keys = _KIND_KEY.findall(raw)
+    if len(keys) != 1:
+        return None if keys else NO_KIND
+    value = _KIND_VALUE.fullmatch(keys[0])
+    return value.group(1) if value else None

@@ -15,6 +15,9 @@ SLOW_RUN_SECONDS = 10.0
 SLOW_RUN_REPEAT = 3
 
 
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
 class BenchError(Exception):
     """A command under measurement failed: the benchmark is broken, not slow."""
 
@@ -27,6 +30,10 @@ class Measurement:
     estimated: bool = False  # extrapolated from smaller runs, not run at this size
     note: str = ""
 
+    def add(self, seconds: float, peak_rss_kib: int) -> None:
+        self.seconds.append(seconds)
+        self.peak_rss_kib.append(peak_rss_kib)
+
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
@@ -36,11 +43,25 @@ class Measurement:
         return int(statistics.median(self.peak_rss_kib))
 
 
-def run_once(argv: list[str], stdin: Path, cwd: Path | None = None, output: Path | None = None) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of one run; os.wait4 reports the rusage of exactly this child."""
-    with stdin.open("rb") as source, open(output or os.devnull, "wb") as sink, tempfile.TemporaryFile() as errors:
+@dataclass(frozen=True)
+class Command:
+    label: str
+    argv: list[str]
+    stdin: Path
+    output: Path | None = None  # where the warm-up's stdout goes (to check what it did); else /dev/null
+
+
+def run_once(argv: list[str], stdin: Path, output: Path | None = None) -> tuple[float, int]:
+    """Seconds and peak RSS (KiB) of one run.
+
+    A forked child's ru_maxrss starts at its parent's size (this benchmark's), so when GNU time is
+    there it runs the command and reports the peak of the command alone.
+    """
+    with stdin.open("rb") as source, open(output or os.devnull, "wb") as sink, \
+            tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile("r") as peak:
+        wrapper = [GNU_TIME, "-o", peak.name, "-f", "%M"] if GNU_TIME else []
         started = time.perf_counter()
-        child = subprocess.Popen(argv, stdin=source, stdout=sink, stderr=errors, cwd=cwd)
+        child = subprocess.Popen(wrapper + argv, stdin=source, stdout=sink, stderr=errors)
         _, status, usage = os.wait4(child.pid, 0)
         elapsed = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -48,25 +69,26 @@ def run_once(argv: list[str], stdin: Path, cwd: Path | None = None, output: Path
             errors.seek(0)
             tail = errors.read()[-2000:].decode("utf-8", "replace").strip()
             raise BenchError(f"{' '.join(argv)} < {stdin} exited {child.returncode}: {tail}")
-    return elapsed, usage.ru_maxrss  # ru_maxrss is in KiB on Linux
+        rss = int(peak.read().split()[-1]) if GNU_TIME else usage.ru_maxrss  # both in KiB on Linux
+    return elapsed, rss
 
 
-def measure(label: str, argv: list[str], stdin: Path, repeat: int, cwd: Path | None = None,
-            output: Path | None = None) -> Measurement:
-    """Median over `repeat` runs after one warm-up (page cache, .pyc files); a slow warm-up counts as a run.
-
-    The warm-up's stdout goes to `output` when given (to check what the command did), else to /dev/null.
-    """
-    result = Measurement(label)
-    seconds, rss = run_once(argv, stdin, cwd, output)
-    if seconds > SLOW_RUN_SECONDS:
-        repeat = min(repeat, SLOW_RUN_REPEAT)
-        result.seconds.append(seconds)
-        result.peak_rss_kib.append(rss)
-    while len(result.seconds) < repeat:
-        seconds, rss = run_once(argv, stdin, cwd)
-        result.seconds.append(seconds)
-        result.peak_rss_kib.append(rss)
+def measure_together(commands: list[Command], repeat: int) -> list[Measurement]:
+    """Medians of `repeat` runs each, taken in rounds (A B C, A B C, ...) so that other work on the
+    machine falls on every command alike. One warm-up each first (page cache, .pyc files); a run
+    over SLOW_RUN_SECONDS limits its command to SLOW_RUN_REPEAT runs, and a slow warm-up counts."""
+    results = [Measurement(command.label) for command in commands]
+    wanted = [repeat] * len(commands)
+    for number, command in enumerate(commands):
+        seconds, rss = run_once(command.argv, command.stdin, command.output)
         if seconds > SLOW_RUN_SECONDS:
-            repeat = min(repeat, SLOW_RUN_REPEAT)
-    return result
+            wanted[number] = min(repeat, SLOW_RUN_REPEAT)
+            results[number].add(seconds, rss)
+    while any(len(result.seconds) < count for result, count in zip(results, wanted)):
+        for number, command in enumerate(commands):
+            if len(results[number].seconds) < wanted[number]:
+                seconds, rss = run_once(command.argv, command.stdin)
+                results[number].add(seconds, rss)
+                if seconds > SLOW_RUN_SECONDS:
+                    wanted[number] = min(wanted[number], SLOW_RUN_REPEAT)
+    return results

@@ -21,7 +21,7 @@ import agree
 import kustomize
 import report
 import streams
-from measure import BenchError, Measurement, measure
+from measure import BenchError, Command, Measurement, measure_together
 from report import Row
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +33,7 @@ BUNDLE = CORPUS / "kyverno-install-latest-testing.yaml"  # 4 MB, 19 CRDs: the CR
 SMALL_CHART = CORPUS / "ingress-nginx-cloud-deploy-helm-4.0.15-with-source-comments.yaml"
 FULL_PARSE = "import sys, yaml; list(yaml.load_all(sys.stdin.buffer, Loader=yaml.CSafeLoader))"
 STREAM_10K = 10_000  # the size the issue sets its stream targets at
+OURS, PARSE, KUSTOMIZE = "sidecar-policy", "PyYAML C full parse", "kubectl kustomize"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -94,75 +95,80 @@ class Bench:
         self.rows: list[Row] = []
         self.notes: list[str] = []
         self.results: dict[str, dict[str, object]] = {}
+        self.kustomize_points: list[tuple[int, float]] = []  # (documents, seconds) of real kustomize runs
 
     def progress(self, text: str) -> None:
         print(f"bench: {text}", file=sys.stderr, flush=True)
 
-    def measure(self, what: str, label: str, argv: list[str], stdin: Path, output: Path | None = None) -> Measurement:
-        self.progress(f"{what}: {label}")
-        result = measure(label, argv, stdin, self.args.repeat, output=output)
-        self.record(what, result)
-        return result
+    def measure(self, what: str, commands: list[Command]) -> dict[str, Measurement]:
+        self.progress(f"{what}: " + ", ".join(command.label for command in commands))
+        results = measure_together(commands, self.args.repeat)
+        for result in results:
+            self.record(what, result)
+        return {result.label: result for result in results}
 
     def record(self, what: str, result: Measurement) -> None:
         self.results.setdefault(what, {})[result.label] = {
             "median_s": result.median, "runs_s": result.seconds, "peak_rss_kib": result.peak_rss_kib,
             "estimated": result.estimated, "note": result.note}
 
-    def ours(self, what: str, stdin: Path, output: Path | None = None) -> Measurement:
-        return self.measure(what, "sidecar-policy", self.tool, stdin, output)
-
     def startup(self) -> Measurement:
         what = describe(self.args.small_chart, "start-up: small chart", count_documents(self.args.small_chart))
-        ours = self.ours(what, self.args.small_chart)
-        python = self.measure(what, "python -c pass", [self.python, "-c", "pass"], self.args.small_chart)
-        self.rows.append(report.startup_row(what, ours, python))
-        return ours
+        results = self.measure(what, [Command(OURS, self.tool, self.args.small_chart),
+                                      Command("python -c pass", [self.python, "-c", "pass"], self.args.small_chart)])
+        self.rows.append(report.startup_row(what, results[OURS], results["python -c pass"]))
+        return results[OURS]
 
-    def throughput(self, what: str, stream: Path, docs: int, is_bundle: bool, output: Path | None) -> Measurement:
-        ours = self.ours(what, stream, output)
-        if is_bundle or docs <= self.args.full_parse_limit:
-            parse = self.measure(what, "PyYAML C full parse", [self.python, "-c", FULL_PARSE], stream)
-            target = report.BUNDLE_VS_PARSE if is_bundle else report.STREAM_10K_VS_PARSE if docs == STREAM_10K else None
-            self.rows.append(report.speed_row(what, ours, parse, target))
-        cat = self.measure(what, "cat", ["cat"], stream)
-        self.rows.append(report.speed_row(what, ours, cat, None))
-        return ours
-
-    def kustomize_run(self, what: str, stream: Path, name: str) -> Measurement:
-        directory = kustomize.prepare(self.work / f"kustomize-{name}", stream, POLICY)
-        output = self.work / f"kustomized-{name}.yaml"
-        return self.measure(what, "kubectl kustomize", kustomize.command(directory), Path(os.devnull), output)
-
-    def check_agreement(self, what: str, name: str) -> None:
-        """Outside the timings: the kustomize baseline must do what the policy does, or the ratio means little."""
-        self.notes.append(agree.compare(what, self.work / f"ours-{name}.yaml", self.work / f"kustomized-{name}.yaml"))
-
-    def kustomize_series(self, sizes: list[int]) -> dict[int, Measurement]:
-        """Run kustomize where it fits the budget; beyond, extrapolate t = a·n^k from the last two runs."""
-        results: dict[int, Measurement] = {}
-        points: list[tuple[int, float]] = []
-        probe = max(sizes[0] // 2, 1)  # a second point below the smallest size, to fit the growth
-        for docs in [probe, *sizes]:
-            if len(points) >= 2:
-                (n1, t1), (n2, t2) = points[-2:]
-                exponent = math.log(t2 / t1) / math.log(n2 / n1)
-                predicted = t2 * (docs / n2) ** exponent
-                if predicted > self.args.kustomize_budget:
-                    note = (f"kustomize not run at {docs:,} docs (predicted {predicted:.0f} s > budget "
-                            f"{self.args.kustomize_budget:.0f} s): estimated as t ∝ n^{exponent:.2f}, "
-                            f"fitted on runs at {n1:,} and {n2:,} docs")
-                    results[docs] = Measurement("kubectl kustomize", [predicted], estimated=True, note=note)
-                    self.notes.append(note)
-                    self.record(f"{docs} docs", results[docs])
-                    continue
-            stream = self.work / f"stream-{docs}.yaml"
-            streams.write_stream(stream, docs)
-            measured = self.kustomize_run(f"{docs} docs", stream, f"stream-{docs}")
-            points.append((docs, measured.median))
-            if docs in sizes:
-                results[docs] = measured
+    def throughput(self, what: str, stream: Path, name: str, full_parse: bool,
+                   kustomized: Measurement | None = None) -> dict[str, Measurement]:
+        """sidecar-policy, the full parse, cat and kustomize on one input, in rounds."""
+        checked = self.kustomize_version is not None and kustomized is None
+        commands = [Command(OURS, self.tool, stream, self.work / f"ours-{name}.yaml" if checked else None)]
+        if full_parse:
+            commands.append(Command(PARSE, [self.python, "-c", FULL_PARSE], stream))
+        commands.append(Command("cat", ["cat"], stream))
+        if checked:
+            commands.append(self.kustomize_command(stream, name))
+        results = self.measure(what, commands)
+        if kustomized is not None:
+            results[KUSTOMIZE] = kustomized
+        if checked:
+            self.notes.append(agree.compare(what, self.work / f"ours-{name}.yaml", self.work / f"kustomized-{name}.yaml"))
         return results
+
+    def kustomize_command(self, stream: Path, name: str) -> Command:
+        directory = kustomize.prepare(self.work / f"kustomize-{name}", stream, POLICY)
+        return Command(KUSTOMIZE, kustomize.command(directory), Path(os.devnull), self.work / f"kustomized-{name}.yaml")
+
+    def kustomize_estimate(self, docs: int) -> Measurement | None:
+        """None when kustomize fits the budget at this size; else t = a·n^k fitted on the last two runs."""
+        if self.kustomize_version is None:
+            return None
+        if not self.kustomize_points:  # two small runs below the first size, to fit the growth
+            for probe in (max(docs // 4, 1), max(docs // 2, 2)):
+                stream = self.work / f"stream-{probe}.yaml"
+                streams.write_stream(stream, probe)
+                measured = self.measure(f"{probe} docs", [self.kustomize_command(stream, f"stream-{probe}")])
+                self.kustomize_points.append((probe, measured[KUSTOMIZE].median))
+        (n1, t1), (n2, t2) = self.kustomize_points[-2:]
+        exponent = math.log(t2 / t1) / math.log(n2 / n1)
+        predicted = t2 * (docs / n2) ** exponent
+        if predicted <= self.args.kustomize_budget:
+            return None
+        note = (f"kustomize not run at {docs:,} docs (predicted {predicted:.0f} s > budget "
+                f"{self.args.kustomize_budget:.0f} s): estimated as t ∝ n^{exponent:.2f}, "
+                f"fitted on runs at {n1:,} and {n2:,} docs")
+        self.notes.append(note)
+        estimate = Measurement(KUSTOMIZE, [predicted], estimated=True, note=note)
+        self.record(f"{docs} docs", estimate)
+        return estimate
+
+    def speed_rows(self, what: str, results: dict[str, Measurement], parse_target: report.Target | None,
+                   kustomize_target: report.Target | None) -> None:
+        targets = {PARSE: parse_target, "cat": None, KUSTOMIZE: kustomize_target}
+        for label, target in targets.items():
+            if label in results:
+                self.rows.append(report.speed_row(what, results[OURS], results[label], target))
 
     def scaling(self, startup: Measurement, ours: dict[int, Measurement]) -> None:
         """Time per document with start-up taken out: flat when the work is linear in the stream."""
@@ -207,30 +213,23 @@ class Bench:
 
         bundle_docs = count_documents(self.args.bundle)
         what = describe(self.args.bundle, "bundle: " + self.args.bundle.stem, bundle_docs)
-        ours_bundle = self.throughput(what, self.args.bundle, bundle_docs, is_bundle=True,
-                                      output=self.work / "ours-bundle.yaml")
-        if self.kustomize_version:
-            baseline = self.kustomize_run(what, self.args.bundle, "bundle")
-            self.rows.append(report.speed_row(what, ours_bundle, baseline, report.BUNDLE_VS_KUSTOMIZE))
-            self.check_agreement(what, "bundle")
+        results = self.throughput(what, self.args.bundle, "bundle", full_parse=True)
+        self.speed_rows(what, results, report.BUNDLE_VS_PARSE, report.BUNDLE_VS_KUSTOMIZE)
 
         ours: dict[int, Measurement] = {}
-        kustomized: dict[int, Measurement] = {}
-        if self.kustomize_version:
-            kustomized = self.kustomize_series(self.args.sizes)
         for docs in self.args.sizes:
             stream = self.work / f"stream-{docs}.yaml"
             self.progress(f"generating {stream.name}")
             streams.write_stream(stream, docs)
             what = describe(stream, "stream", docs)
-            checked = docs in kustomized and not kustomized[docs].estimated
-            output = self.work / f"ours-stream-{docs}.yaml" if checked else None
-            ours[docs] = self.throughput(what, stream, docs, is_bundle=False, output=output)
-            if docs in kustomized:
-                target = report.STREAM_10K_VS_KUSTOMIZE if docs == STREAM_10K else None
-                self.rows.append(report.speed_row(what, ours[docs], kustomized[docs], target))
-            if checked:
-                self.check_agreement(what, f"stream-{docs}")
+            results = self.throughput(what, stream, f"stream-{docs}", docs <= self.args.full_parse_limit,
+                                      self.kustomize_estimate(docs))
+            ours[docs] = results[OURS]
+            if KUSTOMIZE in results and not results[KUSTOMIZE].estimated:
+                self.kustomize_points.append((docs, results[KUSTOMIZE].median))
+            tenk = docs == STREAM_10K
+            self.speed_rows(what, results, report.STREAM_10K_VS_PARSE if tenk else None,
+                            report.STREAM_10K_VS_KUSTOMIZE if tenk else None)
         self.scaling(startup, ours)
         self.memory(ours)
         for docs in self.args.sizes:

@@ -47,7 +47,7 @@ def compose(text: str) -> Node | None:
         raise NodeError(problem, line=mark.line if mark else None, column=mark.column if mark else None) from None
     except yaml.YAMLError as error:  # e.g. "expected a single document"
         raise NodeError(str(error).splitlines()[0]) from None
-    if root is not None:
+    if root is not None and "*" in text:  # without an alias the tree is no larger than the text
         _check_expansion(root)
     return root
 
@@ -57,7 +57,7 @@ def _depth_bound(text: str) -> int:
     flow = text.count("[") + text.count("{")
     if flow > MAX_DEPTH:
         return flow
-    return flow + 2 * max((len(line) for line in text.split("\n")), default=0)
+    return flow + 2 * max(map(len, text.split("\n")))
 
 
 def _check_depth(text: str) -> None:

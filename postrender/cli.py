@@ -28,6 +28,13 @@ exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed,
 """
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports mistakes as UsageError, so they reach --log-file like any error."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
     """Options every command that applies a policy shares."""
     parser.add_argument("--policy", metavar="PATH", default=os.environ.get(POLICY_ENV),
@@ -71,7 +78,7 @@ def require_policy(args: argparse.Namespace):
 
 def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Post-render manifests (stdin, or files) to stdout: what Helm's --post-renderer runs."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="sidecar-policy",
         description="Apply a SidecarPolicy to rendered Kubernetes manifests: sets or removes "
                     "sidecar.istio.io/nativeSidecar on each pod template, in one streaming pass.",
@@ -85,21 +92,22 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     diagnostics.configure(args)
     policy = require_policy(args)
     from postrender.engine import run
+    from postrender.report import RenderWarnings
 
-    sink = sys.stdout.buffer
-    matched: set[int] = set()
-    for name, source in _inputs(args.files):
+    sink = _SeparatingSink(sys.stdout.buffer)
+    # Findings (issue 7) go to stderr as they are found; with nowhere to show them, skip the work.
+    warnings = RenderWarnings(policy, parse_kube_version(args.kube_version), diagnostics) if diagnostics.shows_warnings else None
+    for name, source in inputs(args.files):
         with source:
-            summary = run(policy, source, sink, options_from(args, name))
-        matched |= summary.matched_rules
-    sink.flush()
-    for rule in policy.rules:
-        if rule.index not in matched:
-            diagnostics.warn(f"{policy.origin}:{rule.line}: {rule.label} matched no workload")
+            sink.separate(source)
+            run(policy, source, sink, options_from(args, name), on_outcome=warnings and warnings.on_outcome(name))
+    sink.stream.flush()
+    if warnings is not None:
+        warnings.finish()
     return 0
 
 
-def _inputs(files: Sequence[str]):
+def inputs(files: Sequence[str]):
     if not files:
         yield "<stdin>", _NoClose(sys.stdin.buffer)
         return
@@ -109,6 +117,27 @@ def _inputs(files: Sequence[str]):
         except OSError as error:
             raise UsageError(f"cannot read {name}: {error.strerror}") from None
         yield name, handle
+
+
+class _SeparatingSink:
+    """Writes several files as one stream: a file's last document must not run into the next file's first."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.last = b""  # the last byte written; b"" before anything
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.stream.write(data)
+            self.last = data[-1:]
+
+    def separate(self, source) -> None:
+        if not self.last or not hasattr(source, "peek"):
+            return
+        if self.last != b"\n":
+            self.write(b"\n")
+        if source.peek(4)[:4] not in (b"---\n", b"---\r", b"--- "):
+            self.write(b"---\n")
 
 
 class _NoClose:
@@ -127,22 +156,35 @@ class _NoClose:
 
 def schema(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Print the JSON Schema of the policy format, for editors and CI."""
-    argparse.ArgumentParser(prog="sidecar-policy schema", description=schema.__doc__).parse_args(argv)
+    ArgumentParser(prog="sidecar-policy schema", description=schema.__doc__).parse_args(argv)
     from importlib.resources import files
 
     sys.stdout.write(files("postrender").joinpath("policy.schema.json").read_text(encoding="utf-8"))
     return 0
 
 
+def _lazy(module: str, function: str) -> Callable[[Sequence[str], Diagnostics], int]:
+    """A command whose module is imported only when it runs: start-up stays fast, no import cycle."""
+    def command(argv: Sequence[str], diagnostics: Diagnostics) -> int:
+        from importlib import import_module
+
+        return getattr(import_module(f"postrender.{module}"), function)(argv, diagnostics)
+
+    command.__doc__ = f"postrender.{module}.{function}"
+    return command
+
+
 # One registry of subcommands: name -> function(argv, diagnostics) -> exit code.
 COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
+    "explain": _lazy("report", "explain"),
+    "check": _lazy("report", "check"),
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    diagnostics = Diagnostics()
+    diagnostics = Diagnostics(log_file=_log_file_argument(argv))
     command = COMMANDS.get(argv[0]) if argv else None
     try:
         if command is not None:
@@ -164,6 +206,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("SIDECAR_POLICY_DEBUG"):
             traceback.print_exc()
         return EXIT_BUG
+
+
+def _log_file_argument(argv: list[str]) -> str | None:
+    """--log-file, read before parsing so that even a mistyped argument is logged."""
+    for position, argument in enumerate(argv):
+        if argument.startswith("--log-file="):
+            return argument.partition("=")[2]
+        if argument == "--log-file" and position + 1 < len(argv):
+            return argv[position + 1]
+    return None
 
 
 def _silence_stdout() -> None:

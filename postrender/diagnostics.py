@@ -26,6 +26,11 @@ class Diagnostics:
         self.quiet = bool(getattr(args, "quiet", False))
         self.log_file = getattr(args, "log_file", None) or self.log_file
 
+    @property
+    def shows_warnings(self) -> bool:
+        """Whether a warning would reach anyone: lets callers skip work whose only output is warnings."""
+        return not self.quiet or bool(self.log_file)
+
     def warn(self, message: str) -> None:
         if not self.quiet:
             self._emit(f"{PROGRAM}: warning: {message}")

@@ -8,14 +8,12 @@ from typing import BinaryIO, Callable, NamedTuple
 
 from yaml.nodes import MappingNode, Node
 
-from postrender import textedit, triage, yamlnodes
+from postrender import conversion, textedit, triage, yamlnodes
+from postrender.conversion import ANNOTATION, ANNOTATION_VALUES, apply_decision
 from postrender.errors import InputError, Location
 from postrender.policy import Policy, Rule, Workload
 from postrender.stream import BOM, Document, read_documents
 from postrender.workloads import FoundWorkload, KindTable, find_workloads
-
-ANNOTATION = "sidecar.istio.io/nativeSidecar"
-ANNOTATION_VALUES = {"native": "true", "regular": "false"}
 
 
 class Options(NamedTuple):
@@ -33,22 +31,15 @@ class Outcome:
     mode: str  # native | regular | default | keep
     action: str  # set | replaced | removed | unchanged | converted | kept
     template_node: MappingNode = field(repr=False)
+    converted: dict | None = field(default=None, repr=False)  # the template after a conversion
 
     @cached_property
     def template(self) -> dict:
         """The pod template as plain data, as it is written out."""
+        if self.converted is not None:
+            return self.converted
         data = yamlnodes.construct(self.template_node) or {}
-        if self.mode == "keep":
-            return data
-        metadata = data.get("metadata") or {}
-        annotations = metadata.get("annotations") or {}
-        annotations.pop(ANNOTATION, None)
-        if self.mode in ANNOTATION_VALUES:
-            annotations[ANNOTATION] = ANNOTATION_VALUES[self.mode]
-        if annotations:
-            data["metadata"] = {**metadata, "annotations": annotations}
-        elif "annotations" in metadata:
-            del metadata["annotations"]
+        apply_decision(data, self.mode)
         return data
 
 
@@ -106,6 +97,7 @@ class _Processor:
     def _edit(self, document: Document, body: str, root: Node | None) -> str | None:
         doc_text = textedit.DocumentText(body)
         splices: list[textedit.Splice] = []
+        converting = self._conversion(root, body)
         for found in find_workloads(root, self.kinds):
             if found.template is None:
                 continue
@@ -116,9 +108,27 @@ class _Processor:
                 self.summary.matched_rules.add(rule.index)
             changes, action = self._annotate(doc_text, found.template, mode)
             splices.extend(changes)
+            converted = None
+            if converting is not None:
+                location = self._location(document, workload.line)
+                converted = converting.apply(found, mode, location)
+                action = "converted" if converted is not None else action
             if self.on_outcome is not None:
-                self.on_outcome(Outcome(workload, rule, mode, action, found.template))
+                self.on_outcome(Outcome(workload, rule, mode, action, found.template, converted))
+        if converting is not None and converting.changed:
+            return converting.emit(body)  # containers moved: re-emitted, every decision in its data
         return doc_text.apply(splices) if splices else None
+
+    def _conversion(self, root: Node | None, body: str) -> conversion.DocumentConversion | None:
+        """The document's data, loaded only when the policy converts and Istio injected something here."""
+        if root is None or not self.policy.convert_injected or not conversion.may_convert(body):
+            return None
+        return conversion.DocumentConversion(
+            root,
+            mesh_default=self.policy.mesh_default,
+            hold_application=self.policy.hold_application,
+            kube_version=self.options.kube_version,
+        )
 
     @staticmethod
     def _annotate(doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:

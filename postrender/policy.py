@@ -132,7 +132,7 @@ class _Reader:
         return UsageError(message, _position(self.origin, node.start_mark.line, node.start_mark.column))
 
     def mapping(self, node: Node | None, what: str, allowed: tuple[str, ...]) -> dict[str, Node]:
-        if not isinstance(node, MappingNode):
+        if not isinstance(node, MappingNode) or node.tag != "tag:yaml.org,2002:map":
             raise self.fail(node, f"{what} must be a mapping")
         fields: dict[str, Node] = {}
         for key, value in yamlnodes.entries(node):

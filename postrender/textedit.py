@@ -16,6 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from postrender import yamlnodes
 
+_FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.)[ \t]*([^\s#])", re.MULTILINE)
 _NESTED_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( +)[^\s#-]", re.MULTILINE)
 
 
@@ -42,6 +43,12 @@ class DocumentText:
         self.newline = "\r\n" if "\r\n" in text else "\n"
         match = _NESTED_KEY.search(text)
         self.indent_step = max(len(match.group(2)) - len(match.group(1)), 1) if match else 2
+        first = _FIRST_CONTENT.search(text)
+        self.is_json = bool(first) and first.group(1) in "{["  # JSON stays JSON: quoted keys
+
+    def key(self, name: str) -> str:
+        """A new key as this document writes keys in flow mappings."""
+        return json.dumps(name) if self.is_json else name
 
     def apply(self, splices: list[Splice]) -> str:
         text = self.text
@@ -87,7 +94,7 @@ def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: st
 
 
 def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> list[Splice]:
-    """Splices that remove template.metadata.annotations[key], and mappings it leaves empty."""
+    """Splices that remove template.metadata.annotations[key], and the annotations it leaves empty."""
     chain: list[tuple[MappingNode, ScalarNode, Node]] = []
     owner: Node = template
     for step in ("metadata", "annotations", key):
@@ -102,8 +109,10 @@ def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> lis
         chain.append((owner, *pair))
         owner = pair[1]
     level = len(chain) - 1
-    while level > 0 and len(chain[level][0].value) == 1:
-        level -= 1  # removing the only entry: remove the mapping's own entry instead
+    # Removing the only annotation removes `annotations:` too; `metadata:` stays, maybe empty
+    # (null), which is how charts often render a template without labels.
+    if len(chain[level][0].value) == 1:
+        level -= 1
     mapping, key_node, value_node = chain[level]
     return [_remove(doc, mapping, key_node, value_node)]
 
@@ -137,11 +146,19 @@ def _leaf_end(node: Node) -> int:
 
 
 def _insert(doc: DocumentText, mapping: MappingNode, path: list[str], key: str, value: str) -> Splice:
+    """A new entry: last in its mapping, but a template's new `metadata` goes first, where readers look."""
+    first_key = mapping.value[0][0] if mapping.value else None
+    leading = path[:1] == ["metadata"] and first_key is not None
     if mapping.flow_style:
-        return _insert_flow(doc, mapping, _flow_entry(path, key, value))
-    indent = mapping.value[0][0].start_mark.column
-    position = doc.line_after(_leaf_end(mapping))
+        entry = _flow_entry(doc, path, key, value)
+        if leading:
+            return Splice(first_key.start_mark.index, first_key.start_mark.index, entry + ", ")
+        return _insert_flow(doc, mapping, entry)
+    indent = first_key.start_mark.column
     lines = _block_lines(doc, indent, path, key, value)
+    if leading and not doc.text[doc.line_start(first_key.start_mark.index) : first_key.start_mark.index].strip():
+        return Splice(doc.line_start(first_key.start_mark.index), doc.line_start(first_key.start_mark.index), lines)
+    position = doc.line_after(_leaf_end(mapping))
     if position == len(doc.text) and not doc.text.endswith("\n"):
         return Splice(position, position, doc.newline + lines[: -len(doc.newline)])
     return Splice(position, position, lines)
@@ -161,7 +178,7 @@ def _insert_flow(doc: DocumentText, mapping: MappingNode, entry: str) -> Splice:
 def _fill_null(doc: DocumentText, owner: MappingNode, key_node: ScalarNode, null: Node, path: list[str], key: str, value: str) -> list[Splice]:
     """`metadata:` or `annotations: null` becomes a mapping holding the annotation."""
     if owner.flow_style:
-        return [Splice(null.start_mark.index, null.end_mark.index, _flow_value(path, key, value))]
+        return [Splice(null.start_mark.index, null.end_mark.index, _flow_value(doc, path, key, value))]
     colon = doc.text.index(":", key_node.end_mark.index)
     splices = []
     if null.end_mark.index > colon + 1:
@@ -195,11 +212,11 @@ def _block_lines(doc: DocumentText, indent: int, path: list[str], key: str, valu
     return doc.newline.join(lines) + doc.newline
 
 
-def _flow_entry(path: list[str], key: str, value: str) -> str:
+def _flow_entry(doc: DocumentText, path: list[str], key: str, value: str) -> str:
     if not path:
-        return f"{json.dumps(key)}: {json.dumps(value)}"
-    return f"{json.dumps(path[0])}: {_flow_value(path[1:], key, value)}"
+        return f"{doc.key(key)}: {json.dumps(value)}"
+    return f"{doc.key(path[0])}: {_flow_value(doc, path[1:], key, value)}"
 
 
-def _flow_value(path: list[str], key: str, value: str) -> str:
-    return "{" + _flow_entry(path, key, value) + "}"
+def _flow_value(doc: DocumentText, path: list[str], key: str, value: str) -> str:
+    return "{" + _flow_entry(doc, path, key, value) + "}"

@@ -44,10 +44,12 @@ def sniff_kind(raw: bytes) -> bytes | None:
     """The document's top-level kind when it is certain (NO_KIND when there is none), else None."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    if _UNUSUAL_LINES.search(raw):
+        return None
     first = _CONTENT.search(raw)
     if first is None:
         return NO_KIND
-    if raw[first.start()] in b" \t" or _UNUSUAL_LINES.search(raw):
+    if raw[first.start()] in b" \t":
         return None
     keys = _KIND_KEY_LINES.findall(raw)
     if len(keys) != 1:

@@ -20,5 +20,6 @@ def corpus_files() -> list[Path]:
 @pytest.fixture
 def snapshot(snapshot):
     """Snapshots live in the top-level snapshots/ folder, one sub-folder per test module."""
-    snapshot.snapshot_dir = ROOT / "snapshots" / Path(snapshot.snapshot_dir).parent.name / Path(snapshot.snapshot_dir).name
+    default = Path(snapshot.snapshot_dir)  # tests/snapshots/<module>/<test>[/<parameters>]
+    snapshot.snapshot_dir = ROOT / "snapshots" / default.relative_to(ROOT / "tests" / "snapshots")
     return snapshot

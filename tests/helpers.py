@@ -1,0 +1,41 @@
+"""Shared test helpers: run the engine in-process, or the installed command as a process."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from postrender.engine import Options, Outcome, run
+from postrender.policy import parse_policy
+
+POLICY_HEADER = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\n"
+
+
+def policy_of(spec: str):
+    """A policy from the text of its spec (indented by two spaces under `spec:`)."""
+    return parse_policy(POLICY_HEADER + "spec:\n" + spec, "policy.yaml")
+
+
+def post_render(data: bytes, policy, options: Options = Options()) -> tuple[bytes, list[Outcome]]:
+    sink = io.BytesIO()
+    outcomes: list[Outcome] = []
+    run(policy, io.BytesIO(data), sink, options, outcomes.append)
+    return sink.getvalue(), outcomes
+
+
+def installed_command() -> str:
+    """The `sidecar-policy` console script of the environment running the tests."""
+    candidate = Path(sys.executable).with_name("sidecar-policy")
+    found = str(candidate) if candidate.exists() else shutil.which("sidecar-policy")
+    assert found, "sidecar-policy is not installed in the test environment (pip install -e .)"
+    return found
+
+
+def run_command(args: list[str], stdin: bytes = b"", env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    full_env = {key: value for key, value in os.environ.items() if not key.startswith(("SIDECAR_POLICY", "HELM_", "ARGOCD_", "KUBE_"))}
+    full_env.update(env or {})
+    return subprocess.run([installed_command(), *args], input=stdin, capture_output=True, env=full_env, cwd=cwd, timeout=120)

@@ -1,0 +1,75 @@
+"""Folders of cases (tests/cases/NAME/{policy,input}.yaml): the whole output is a reviewed snapshot.
+
+Each case is a shape users' charts produce; the snapshot shows exactly which lines change.
+Refresh with `./dev test tests/test_cases.py --snapshot-update`, then read the diff.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import io
+import json
+
+import pytest
+import yaml
+
+from postrender.engine import ANNOTATION
+from postrender.policy import load_policy
+from postrender.stream import read_documents
+from tests.helpers import post_render
+
+CASES = Path(__file__).parent / "cases"
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+@pytest.mark.parametrize("case", sorted(path.name for path in CASES.iterdir()))
+def test_case(case, snapshot):
+    folder = CASES / case
+    output, _ = post_render((folder / "input.yaml").read_bytes(), load_policy(str(folder / "policy.yaml")))
+    snapshot.assert_match(output, "output.yaml")
+
+
+@pytest.mark.parametrize("case", sorted(path.name for path in CASES.iterdir()))
+def test_case_output_is_stable_and_valid(case):
+    folder = CASES / case
+    policy = load_policy(str(folder / "policy.yaml"))
+    once, outcomes = post_render((folder / "input.yaml").read_bytes(), policy)
+    twice, _ = post_render(once, policy)
+    assert twice == once
+    for document in yaml.load_all(once, Loader=yaml.CSafeLoader):
+        for value in _annotation_values(document):
+            assert isinstance(value, str), f"{ANNOTATION} must stay a string"
+    assert outcomes
+    for before, after in zip(_documents(folder / "input.yaml"), read_documents(io.BytesIO(once))):
+        if _is_json(before.raw):
+            assert _is_json(after.raw), "a JSON document must stay JSON"
+
+
+def _documents(path: Path):
+    return read_documents(io.BytesIO(path.read_bytes()))
+
+
+def _is_json(raw: bytes) -> bool:
+    body = raw.decode().removeprefix("---\n")
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
+def _annotation_values(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == ANNOTATION:
+                yield value
+            yield from _annotation_values(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _annotation_values(item)
+
+
+def test_bundled_example(snapshot):
+    output, _ = post_render((EXAMPLES / "rendered-chart.yaml").read_bytes(), load_policy(str(EXAMPLES / "policy.yaml")))
+    snapshot.assert_match(output, "post-rendered.yaml")

@@ -1,0 +1,129 @@
+"""The command as users meet it: arguments, environment, messages and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from postrender import __version__
+from tests.helpers import POLICY_HEADER, run_command
+
+DEPLOYMENT = b"""\
+---
+# Source: shop/templates/api.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers: [{name: api, image: api}]
+"""
+
+
+@pytest.fixture
+def policy(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY_HEADER + "spec:\n  rules:\n  - {name: team-ns, match: {namespaces: [team-*]}, sidecar: native}\n")
+    return str(path)
+
+
+def test_version_and_help():
+    assert run_command(["--version"]).stdout.decode().strip() == f"sidecar-policy {__version__}"
+    help_text = run_command(["--help"]).stdout.decode()
+    assert "--post-renderer sidecar-policy" in help_text and "exit codes" in help_text
+
+
+def test_python_dash_m_runs_the_same_command():
+    result = subprocess.run([sys.executable, "-m", "postrender", "--version"], capture_output=True)
+    assert result.stdout.decode().strip() == f"sidecar-policy {__version__}"
+
+
+def test_namespace_comes_from_the_flag_then_helm_then_argocd(policy):
+    def annotated(args, env=None):
+        result = run_command(["--policy", policy, *args], DEPLOYMENT, env)
+        assert result.returncode == 0, result.stderr
+        return b"nativeSidecar" in result.stdout
+
+    assert not annotated([])  # charts leave the namespace out: it is "" then
+    assert annotated(["--namespace", "team-a"])
+    assert annotated([], {"HELM_NAMESPACE": "team-a"})
+    assert annotated([], {"ARGOCD_APP_NAMESPACE": "team-b"})
+    assert not annotated(["--namespace", "prod"], {"HELM_NAMESPACE": "team-a"})
+
+
+def test_policy_from_the_environment(policy):
+    result = run_command(["--namespace=team-a"], DEPLOYMENT, {"SIDECAR_POLICY": policy})
+    assert result.returncode == 0 and b'sidecar.istio.io/nativeSidecar: "true"' in result.stdout
+
+
+def test_missing_policy_is_a_usage_error():
+    result = run_command([], DEPLOYMENT)
+    assert result.returncode == 2
+    assert result.stderr.decode() == "sidecar-policy: error: no policy: pass --policy PATH or set SIDECAR_POLICY\n"
+
+
+def test_a_mistyped_option_is_one_line_and_exit_2(policy):
+    result = run_command(["--polcy", policy], DEPLOYMENT)
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr.decode().startswith("sidecar-policy: error: unrecognized arguments: --polcy")
+
+
+def test_unmatched_rules_warn_unless_quiet(policy):
+    result = run_command(["--policy", policy], DEPLOYMENT)
+    assert result.returncode == 0
+    assert result.stderr.decode() == (f"sidecar-policy: warning: {policy}:5: SP401 rule 1 'team-ns': matches no workload: "
+                                      "fix its match, or delete it if the manifests no longer need it\n")
+    assert run_command(["--policy", policy, "--quiet"], DEPLOYMENT).stderr == b""
+
+
+def test_files_as_arguments_are_read_in_order(policy, tmp_path):
+    (tmp_path / "a.yaml").write_bytes(DEPLOYMENT)
+    (tmp_path / "b.yaml").write_bytes(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    result = run_command(["--policy", policy, "--namespace=team-a", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")])
+    assert result.returncode == 0
+    assert result.stdout.count(b"nativeSidecar") == 1 and result.stdout.endswith(b"metadata: {name: c}\n")
+
+
+def test_files_without_final_newline_or_marker_stay_separate_documents(policy, tmp_path):
+    (tmp_path / "a.yaml").write_bytes(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}")
+    (tmp_path / "b.yaml").write_bytes(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")
+    (tmp_path / "c.yaml").write_bytes(b"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    result = run_command(["--policy", policy, "-q", *(str(tmp_path / n) for n in ("a.yaml", "b.yaml", "c.yaml"))])
+    assert result.stdout == (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+        b"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        (b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: [broken\n", ":19:1 document 2 (shop/templates/bad.yaml): did not find expected"),
+        (b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  name: b\nspec: {template: {}}\n",
+         ":19:3 document 2 (shop/templates/bad.yaml): duplicate key 'name'"),
+        (b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: caf\xe9\n", ":18 document 2 (shop/templates/bad.yaml): not UTF-8"),
+        (b"kind: Deployment\napiVersion: apps/v1\nspec:\n  template:\n    metadata:\n      annotations: [a]\n",
+         "annotations must be a mapping"),
+    ],
+)
+def test_broken_workloads_name_file_document_source_and_line(policy, document, message):
+    stream = DEPLOYMENT + b"---\n# Source: shop/templates/bad.yaml\n" + document
+    result = run_command(["--policy", policy, "--namespace=team-a"], stream)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1
+    assert stderr.startswith("sidecar-policy: error: <stdin>:") and message in stderr
+    assert "Traceback" not in stderr and stderr.count("\n") == 1
+
+
+def test_documents_that_cannot_be_workloads_are_not_parsed(policy):
+    """A CRD is passed through as bytes: even YAML that would not parse is not ours to judge."""
+    crd = b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec: {unclosed: [\n"
+    result = run_command(["--policy", policy], crd + b"---\n" + DEPLOYMENT.removeprefix(b"---\n"))
+    assert result.returncode == 0 and result.stdout.startswith(crd)

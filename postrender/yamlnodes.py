@@ -173,5 +173,63 @@ def string_map(node: Node | None) -> dict[str, str]:
 
 
 def construct(node: Node):
-    """Plain Python data for a node (safe tags only)."""
-    return yaml.constructor.SafeConstructor().construct_document(node)
+    """Plain Python data for a node (safe tags only), as SafeConstructor builds it.
+
+    SafeConstructor spends most of a post-render run on findings' pod templates; the common tags
+    take a direct path, anything else (merge keys, sets, binary, bad values) the constructor itself.
+    """
+    try:
+        return _construct_common(node)
+    except Exception:  # noqa: BLE001 - the real constructor gives the verdict, and the error
+        return yaml.constructor.SafeConstructor().construct_document(node)
+
+
+class _Uncommon(Exception):
+    pass
+
+
+_SAFE = yaml.constructor.SafeConstructor()
+_SCALARS = {
+    _STR_TAG: lambda node: node.value,
+    _NULL_TAG: lambda node: None,
+    "tag:yaml.org,2002:bool": lambda node: _SAFE.bool_values[node.value.lower()],
+    "tag:yaml.org,2002:int": _SAFE.construct_yaml_int,
+    "tag:yaml.org,2002:float": _SAFE.construct_yaml_float,
+    "tag:yaml.org,2002:timestamp": _SAFE.construct_yaml_timestamp,
+}
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_VALUE_TAG = "tag:yaml.org,2002:value"
+
+
+def _construct_common(root: Node):
+    """Without recursion (nesting may be deep); a node met twice (an alias) gives the same object."""
+    made: dict[int, object] = {}
+    pending: list[tuple[Node, object]] = []
+
+    def value(node: Node):
+        if type(node) is ScalarNode:
+            if node.tag not in _SCALARS:
+                raise _Uncommon
+            return _SCALARS[node.tag](node)
+        if id(node) not in made:
+            if type(node) is MappingNode and node.tag == _MAP_TAG:
+                made[id(node)] = {}
+            elif type(node) is SequenceNode and node.tag == _SEQ_TAG:
+                made[id(node)] = []
+            else:
+                raise _Uncommon
+            pending.append((node, made[id(node)]))
+        return made[id(node)]
+
+    result = value(root)
+    while pending:
+        node, data = pending.pop()
+        if isinstance(data, list):
+            data.extend(value(item) for item in node.value)
+            continue
+        for key_node, value_node in node.value:
+            if type(key_node) is not ScalarNode or key_node.tag in (_MERGE_TAG, _VALUE_TAG):
+                raise _Uncommon
+            data[value(key_node)] = value(value_node)
+    return result

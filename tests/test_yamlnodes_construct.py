@@ -1,0 +1,103 @@
+"""yamlnodes.construct takes a short path for common tags; it must build exactly what PyYAML's
+SafeConstructor builds (same values, types, key order, shared objects for aliases), and give the
+same verdict on what SafeConstructor rejects."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import corpus_files
+from postrender import yamlnodes
+
+
+def reference(node):
+    return yaml.constructor.SafeConstructor().construct_document(node)
+
+
+def same(left, right, seen_left: dict, seen_right: dict, path: str = "") -> None:
+    """Equal values of equal types, dict order included, with the same objects shared in both."""
+    assert type(left) is type(right), path
+    if isinstance(left, (dict, list)):
+        # An alias is the same object in both, a distinct node a distinct object in both.
+        assert (id(left) in seen_left) == (id(right) in seen_right), path
+        if id(left) in seen_left:
+            assert seen_left[id(left)] == seen_right[id(right)], path
+            return
+        seen_left[id(left)] = seen_right[id(right)] = path
+    if isinstance(left, dict):
+        assert list(left) == list(right), path
+        for key in left:
+            same(left[key], right[key], seen_left, seen_right, f"{path}.{key}")
+    elif isinstance(left, list):
+        assert len(left) == len(right), path
+        for index, (a, b) in enumerate(zip(left, right)):
+            same(a, b, seen_left, seen_right, f"{path}[{index}]")
+    elif isinstance(left, float) and math.isnan(left):
+        assert math.isnan(right), path
+    else:
+        assert left == right, path
+
+
+def assert_constructs_alike(text: str) -> None:
+    node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    try:
+        expected = reference(node)
+    except Exception as error:  # e.g. ValueError for `!!int nope`: the same, whatever it is
+        with pytest.raises(type(error)):
+            yamlnodes.construct(yaml.compose(text, Loader=yaml.CSafeLoader))
+        return
+    same(yamlnodes.construct(yaml.compose(text, Loader=yaml.CSafeLoader)), expected, {}, {})
+
+
+TRICKY = [
+    "a: 1\nb: 0x1F\nc: 0o17\nd: 1_000\ne: 1:30\nf: -.inf\ng: .NaN\nh: 2001-12-14t21:59:43.10-05:00\ni: 2002-12-14\n",
+    "yes: no\nOn: Off\n~: null\n'1': 1\n1: one\n3.5: x\n",
+    "base: &b {x: 1, y: [1, 2]}\nderived:\n  <<: *b\n  y: 3\n",
+    "a: &a [1, 2]\nb: *a\nc: {k: *a}\n",
+    "r: &r [*r]\n",
+    "m: &m {self: *m}\n",
+    "s: !!set {a, b}\no: !!omap [{a: 1}]\nbin: !!binary aGVsbG8=\n",
+    "bad: !!int nope\n",
+    "bad: !!binary '%%%'\n",
+    "weird: !!str {a: b}\n",
+    "custom: !thing x\n",
+    "dup: 1\ndup: 2\nfirst: x\n",
+    "? [a, b]\n: c\n",
+    "= : value key\n",
+    "a: !!bool maybe\n",
+    "deep: " + "[" * 300 + "]" * 300 + "\n",
+    "- a\n- - b\n  - {c: d}\n",
+    "'quoted': \"1\"\nplain: 010\nfloat: 1e3\n",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_tricky_documents_construct_as_safe_constructor_does(text: str) -> None:
+    assert_constructs_alike(text)
+
+
+def test_corpus_documents_construct_as_safe_constructor_does() -> None:
+    for path in corpus_files():
+        for node in yaml.compose_all(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader):
+            if node is not None:
+                same(yamlnodes.construct(node), reference(node), {}, {}, path.name)
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                    st.text(max_size=8), st.sampled_from(["0x1F", "1:30", "~", "yes", "2001-12-14", ".inf", "0o7"]),
+                    st.dates(), st.datetimes())
+data = st.recursive(scalars, lambda children: st.one_of(
+    st.lists(children, max_size=4), st.dictionaries(st.one_of(st.text(max_size=5), st.integers()), children, max_size=4)),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data, st.booleans())
+def test_generated_documents_construct_as_safe_constructor_does(value, flow: bool) -> None:
+    shared = {"first": value, "again": value}  # the dumper writes an anchor and an alias for it
+    assert_constructs_alike(yaml.safe_dump(shared, default_flow_style=flow))

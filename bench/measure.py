@@ -27,12 +27,18 @@ class Measurement:
     label: str
     seconds: list[float] = field(default_factory=list)
     peak_rss_kib: list[int] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)  # user + system
     estimated: bool = False  # extrapolated from smaller runs, not run at this size
     note: str = ""
 
-    def add(self, seconds: float, peak_rss_kib: int) -> None:
+    def add(self, seconds: float, peak_rss_kib: int, cpu_seconds: float) -> None:
         self.seconds.append(seconds)
         self.peak_rss_kib.append(peak_rss_kib)
+        self.cpu_seconds.append(cpu_seconds)
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu_seconds)
 
     @property
     def median(self) -> float:
@@ -51,8 +57,8 @@ class Command:
     output: Path | None = None  # where the warm-up's stdout goes (to check what it did); else /dev/null
 
 
-def run_once(argv: list[str], stdin: Path, output: Path | None = None) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of one run.
+def run_once(argv: list[str], stdin: Path, output: Path | None = None) -> tuple[float, int, float]:
+    """Seconds, peak RSS (KiB) and CPU seconds of one run.
 
     A forked child's ru_maxrss starts at its parent's size (this benchmark's), so when GNU time is
     there it runs the command and reports the peak of the command alone.
@@ -70,7 +76,7 @@ def run_once(argv: list[str], stdin: Path, output: Path | None = None) -> tuple[
             tail = errors.read()[-2000:].decode("utf-8", "replace").strip()
             raise BenchError(f"{' '.join(argv)} < {stdin} exited {child.returncode}: {tail}")
         rss = int(peak.read().split()[-1]) if GNU_TIME else usage.ru_maxrss  # both in KiB on Linux
-    return elapsed, rss
+    return elapsed, rss, usage.ru_utime + usage.ru_stime
 
 
 def measure_together(commands: list[Command], repeat: int) -> list[Measurement]:
@@ -80,15 +86,15 @@ def measure_together(commands: list[Command], repeat: int) -> list[Measurement]:
     results = [Measurement(command.label) for command in commands]
     wanted = [repeat] * len(commands)
     for number, command in enumerate(commands):
-        seconds, rss = run_once(command.argv, command.stdin, command.output)
+        seconds, rss, cpu = run_once(command.argv, command.stdin, command.output)
         if seconds > SLOW_RUN_SECONDS:
             wanted[number] = min(repeat, SLOW_RUN_REPEAT)
-            results[number].add(seconds, rss)
+            results[number].add(seconds, rss, cpu)
     while any(len(result.seconds) < count for result, count in zip(results, wanted)):
         for number, command in enumerate(commands):
             if len(results[number].seconds) < wanted[number]:
-                seconds, rss = run_once(command.argv, command.stdin)
-                results[number].add(seconds, rss)
+                seconds, rss, cpu = run_once(command.argv, command.stdin)
+                results[number].add(seconds, rss, cpu)
                 if seconds > SLOW_RUN_SECONDS:
                     wanted[number] = min(wanted[number], SLOW_RUN_REPEAT)
     return results

@@ -26,7 +26,7 @@ def test_quick_benchmark_prints_its_table(tmp_path: Path) -> None:
     table = done.stdout
     assert table.startswith("sidecar-policy benchmark: ")
     for row in ("start-up: small chart", "bundle: istio-bookinfo", "stream (20 docs", "stream (200 docs",
-                "time per doc, 20 / 200 docs", "peak RSS, 20 / 200 docs"):
+                "CPU time per doc, 20 / 200 docs", "peak RSS, 20 / 200 docs"):
         assert row in table
     for baseline in ("python -c pass", "PyYAML C full parse", "cat"):
         assert baseline in table

@@ -197,6 +197,10 @@ COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
     "explain": _lazy("report", "explain"),
     "check": _lazy("report", "check"),
+    "argocd": _lazy("argocd", "main"),
+    "flux": _lazy("flux", "flux"),
+    "kustomize": _lazy("flux", "kustomize"),
+    "krm": _lazy("krm", "krm"),
 }
 
 

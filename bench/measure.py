@@ -13,6 +13,9 @@ from pathlib import Path
 # Repeating a run that already takes this long adds minutes, not precision.
 SLOW_RUN_SECONDS = 10.0
 SLOW_RUN_REPEAT = 3
+# A run this short is mostly process start-up, where scheduling noise from other work is largest.
+SHORT_RUN_SECONDS = 1.0
+SHORT_RUN_REPEAT_FACTOR = 3
 
 
 GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
@@ -82,7 +85,8 @@ def run_once(argv: list[str], stdin: Path, output: Path | None = None) -> tuple[
 def measure_together(commands: list[Command], repeat: int) -> list[Measurement]:
     """Medians of `repeat` runs each, taken in rounds (A B C, A B C, ...) so that other work on the
     machine falls on every command alike. One warm-up each first (page cache, .pyc files); a run
-    over SLOW_RUN_SECONDS limits its command to SLOW_RUN_REPEAT runs, and a slow warm-up counts."""
+    over SLOW_RUN_SECONDS limits its command to SLOW_RUN_REPEAT runs, and a slow warm-up counts;
+    a warm-up under SHORT_RUN_SECONDS asks for SHORT_RUN_REPEAT_FACTOR times the runs."""
     results = [Measurement(command.label) for command in commands]
     wanted = [repeat] * len(commands)
     for number, command in enumerate(commands):
@@ -90,6 +94,8 @@ def measure_together(commands: list[Command], repeat: int) -> list[Measurement]:
         if seconds > SLOW_RUN_SECONDS:
             wanted[number] = min(repeat, SLOW_RUN_REPEAT)
             results[number].add(seconds, rss, cpu)
+        elif seconds < SHORT_RUN_SECONDS:
+            wanted[number] = repeat * SHORT_RUN_REPEAT_FACTOR
     while any(len(result.seconds) < count for result, count in zip(results, wanted)):
         for number, command in enumerate(commands):
             if len(results[number].seconds) < wanted[number]:

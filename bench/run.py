@@ -21,7 +21,8 @@ import agree
 import kustomize
 import report
 import streams
-from measure import BenchError, Command, Measurement, measure_together
+from measure import (SHORT_RUN_REPEAT_FACTOR, SHORT_RUN_SECONDS, SLOW_RUN_REPEAT, SLOW_RUN_SECONDS, BenchError,
+                     Command, Measurement, measure_together)
 from report import Row
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,8 +250,10 @@ class Bench:
         libyaml = "with libyaml" if versions[2] == "True" else "WITHOUT libyaml"
         return [f"sidecar-policy benchmark: {os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
                 f"Python {versions[0]}, PyYAML {versions[1]} {libyaml}, kustomize {self.kustomize_version or '-'}",
-                f"medians of {self.args.repeat} runs (3 for runs over 10 s); load average before the run "
-                f"{self.load_before:.1f} (other work on the machine skews figures); inputs in {self.work}/"]
+                f"medians of {self.args.repeat} runs ({self.args.repeat * SHORT_RUN_REPEAT_FACTOR} for runs under "
+                f"{SHORT_RUN_SECONDS:.0f} s, {SLOW_RUN_REPEAT} for runs over {SLOW_RUN_SECONDS:.0f} s); "
+                f"load average before the run {self.load_before:.1f} (other work on the machine skews figures); "
+                f"inputs in {self.work}/"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kustomize-budget", type=float,
                         help="run kustomize only where one run is predicted under this many seconds (default 60)")
     parser.add_argument("--no-kustomize", action="store_true", help="leave kustomize out")
-    parser.add_argument("--work", type=Path, default=WORK, help="where inputs and results.json go (default bench/.work)")
+    parser.add_argument("--work", type=Path, default=WORK,
+                        help="where inputs and results.json go (default bench/.work)")
     parser.add_argument("--full-parse-limit", type=int, default=STREAM_10K,
                         help="skip the PyYAML full parse above this many documents (default 10000)")
     args = parser.parse_args(argv)
@@ -135,31 +136,52 @@ class Bench:
         if kustomized is not None:
             results[KUSTOMIZE] = kustomized
         if checked:
-            self.notes.append(agree.compare(what, self.work / f"ours-{name}.yaml", self.work / f"kustomized-{name}.yaml"))
+            ours, theirs = self.work / f"ours-{name}.yaml", self.work / f"kustomized-{name}.yaml"
+            self.notes.append(agree.compare(what, ours, theirs))
         return results
 
     def kustomize_command(self, stream: Path, name: str) -> Command:
         directory = kustomize.prepare(self.work / f"kustomize-{name}", stream, POLICY)
         return Command(KUSTOMIZE, kustomize.command(directory), Path(os.devnull), self.work / f"kustomized-{name}.yaml")
 
+    def kustomize_probe(self, docs: int) -> None:
+        """A kustomize-only run (outside the size loop) that adds a point to the growth fit."""
+        stream = self.work / f"stream-{docs}.yaml"
+        streams.write_stream(stream, docs)
+        measured = self.measure(f"{docs} docs", [self.kustomize_command(stream, f"stream-{docs}")])
+        self.kustomize_points.append((docs, measured[KUSTOMIZE].median))
+
+    def kustomize_fit(self) -> tuple[float, float]:
+        """Least squares of log t = log a + k·log n over every kustomize run so far: (a, k)."""
+        xs = [math.log(docs) for docs, _ in self.kustomize_points]
+        ys = [math.log(seconds) for _, seconds in self.kustomize_points]
+        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+        exponent = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+        return math.exp(mean_y - exponent * mean_x), exponent
+
     def kustomize_estimate(self, docs: int) -> Measurement | None:
-        """None when kustomize fits the budget at this size; else t = a·n^k fitted on the last two runs."""
+        """None when kustomize fits the budget at this size; else t = a·n^k fitted on every run below it.
+
+        Before estimating, kustomize runs at twice the largest size run so far while that is
+        predicted within the budget: points near the estimate make it less of a guess."""
         if self.kustomize_version is None:
             return None
         if not self.kustomize_points:  # two small runs below the first size, to fit the growth
             for probe in (max(docs // 4, 1), max(docs // 2, 2)):
-                stream = self.work / f"stream-{probe}.yaml"
-                streams.write_stream(stream, probe)
-                measured = self.measure(f"{probe} docs", [self.kustomize_command(stream, f"stream-{probe}")])
-                self.kustomize_points.append((probe, measured[KUSTOMIZE].median))
-        (n1, t1), (n2, t2) = self.kustomize_points[-2:]
-        exponent = math.log(t2 / t1) / math.log(n2 / n1)
-        predicted = t2 * (docs / n2) ** exponent
-        if predicted <= self.args.kustomize_budget:
-            return None
+                self.kustomize_probe(probe)
+        while True:
+            scale, exponent = self.kustomize_fit()
+            if scale * docs**exponent <= self.args.kustomize_budget:
+                return None
+            larger = 2 * max(size for size, _ in self.kustomize_points)
+            if larger >= docs or scale * larger**exponent > self.args.kustomize_budget:
+                break
+            self.kustomize_probe(larger)
+        predicted = scale * docs**exponent
+        fitted = ", ".join(f"{size:,}" for size, _ in sorted(self.kustomize_points))
         note = (f"kustomize not run at {docs:,} docs (predicted {predicted:.0f} s > budget "
                 f"{self.args.kustomize_budget:.0f} s): estimated as t ∝ n^{exponent:.2f}, "
-                f"fitted on runs at {n1:,} and {n2:,} docs")
+                f"fitted on runs at {fitted} docs")
         self.notes.append(note)
         estimate = Measurement(KUSTOMIZE, [predicted], estimated=True, note=note)
         self.record(f"{docs} docs", estimate)
@@ -211,7 +233,7 @@ class Bench:
                 raise BenchError(f"{path} not found; set SIDECAR_POLICY_SHARED_DATA or pass the path")
         if not Path(self.tool[0]).exists() and not any(
                 (Path(entry) / self.tool[0]).exists() for entry in os.environ.get("PATH", "").split(os.pathsep)):
-            raise BenchError(f"{self.tool[0]} not found: run ./dev test once (it installs the tool), or use ./dev bench")
+            raise BenchError(f"{self.tool[0]} not found: run ./dev test once (it installs it), or use ./dev bench")
         if self.kustomize_version is None and not self.args.no_kustomize:
             self.notes.append("kubectl not found: kustomize left out")
         startup = self.startup()

@@ -92,7 +92,8 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan
                     st.text(max_size=8), st.sampled_from(["0x1F", "1:30", "~", "yes", "2001-12-14", ".inf", "0o7"]),
                     st.dates(), st.datetimes())
 data = st.recursive(scalars, lambda children: st.one_of(
-    st.lists(children, max_size=4), st.dictionaries(st.one_of(st.text(max_size=5), st.integers()), children, max_size=4)),
+    st.lists(children, max_size=4),
+    st.dictionaries(st.one_of(st.text(max_size=5), st.integers()), children, max_size=4)),
     max_leaves=30)
 
 

@@ -174,15 +174,17 @@ def _with_source(name: str, text: bytes) -> bytes:
 
 
 def _yaml_manifests(name: str, text: bytes, stderr: TextIO) -> bytes | None:
-    import yaml  # lazily: only directory apps need it here
+    from postrender import yamlnodes  # lazily: only directory apps need it here
+    from postrender.stream import read_documents
 
     if _all_documents_have_a_kind(text) and _is_valid_yaml(text):
         return text  # the common case, without building objects: CRDs make up most of the bytes
-    try:
-        documents = [doc for doc in yaml.load_all(text, Loader=yaml.CSafeLoader) if doc is not None]
+    try:  # a repository's file is untrusted: each document composed with the core's guards
+        loaded = (yamlnodes.load(document.raw.decode("utf-8-sig")) for document in read_documents(io.BytesIO(text)))
+        documents = [doc for doc in loaded if doc is not None]
         problem = next((doc for doc in documents if not _is_object(doc)), None)
         error = f"document is not a Kubernetes object: {problem!r:.60}" if problem is not None else ""
-    except yaml.YAMLError as exc:
+    except (yamlnodes.NodeError, UnicodeDecodeError) as exc:
         documents, error = [], str(exc)
     if not error:
         return text
@@ -237,11 +239,11 @@ def build_chart_dependencies(app_dir: Path, stderr: TextIO) -> None:
     chart_file = app_dir / "Chart.yaml"
     if source_kind(app_dir) != "helm":
         return
-    import yaml
+    from postrender import yamlnodes
 
     try:
-        chart = yaml.load(chart_file.read_bytes(), Loader=yaml.CSafeLoader)
-    except yaml.YAMLError as error:
+        chart = yamlnodes.load(chart_file.read_bytes().decode("utf-8-sig"))  # guarded: the repository is input
+    except (yamlnodes.NodeError, UnicodeDecodeError) as error:
         raise InputError(f"Chart.yaml: {error}") from None
     dependencies = chart.get("dependencies") if isinstance(chart, dict) else None
     if not isinstance(dependencies, list) or not dependencies:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
+from postrender import yamlnodes
 from postrender.errors import InputError
 
 NATIVE = "native"
@@ -222,8 +221,8 @@ def _holds_application(annotations: dict, mesh_hold: bool) -> bool:
     raw = annotations.get(PROXY_CONFIG_ANNOTATION)
     if raw:
         try:
-            config = yaml.load(str(raw), Loader=yaml.CSafeLoader)
-        except yaml.YAMLError:
+            config = yamlnodes.load(str(raw))  # guarded: the annotation is input
+        except yamlnodes.NodeError:
             config = None
         if isinstance(config, dict) and isinstance(config.get("holdApplicationUntilProxyStarts"), bool):
             return config["holdApplicationUntilProxyStarts"]
@@ -312,7 +311,7 @@ def set_key(mapping: dict, key: str, value: Any, *, before: str | None = None) -
         mapping[key] = value
         return
     keys = list(mapping)
-    if keys == sorted(keys):
+    if all(isinstance(k, str) for k in keys) and keys == sorted(keys):  # YAML keys may be `true` or `1`
         position = next((i for i, k in enumerate(keys) if k > key), len(keys))
     elif before in mapping:
         position = keys.index(before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import BinaryIO, Callable, NamedTuple
 
@@ -13,6 +14,8 @@ from postrender.errors import InputError, Location
 from postrender.policy import Policy, Rule, Workload
 from postrender.stream import BOM, Document, read_documents
 from postrender.workloads import FoundWorkload, KindTable, find_workloads
+
+_STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 
 
 class Options(NamedTuple):
@@ -90,6 +93,12 @@ class _Processor:
             return document.raw
         has_bom = text.startswith("\ufeff")
         body = text[1:] if has_bom else text
+        stray_bom = _STRAY_BOM.search(body)
+        if stray_bom is not None:
+            line = document.line + body.count("\n", 0, stray_bom.start())
+            raise InputError("a byte order mark (U+FEFF) inside the stream: only the stream's first "
+                             "bytes may be one (concatenated files? save them without a BOM)",
+                             self._location(document, line))
         try:
             root = yamlnodes.compose(body)
             edited = self._edit(document, body, root)
@@ -120,7 +129,9 @@ class _Processor:
                 converted = converting.apply(found, mode, location)
                 action = "converted" if converted is not None else action
             if self.on_outcome is not None:
-                self.on_outcome(Outcome(workload, rule, mode, action, found.template, converted))
+                outcome = Outcome(workload, rule, mode, action, found.template, converted)
+                outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
+                self.on_outcome(outcome)
         if converting is not None and converting.changed:
             return converting.emit(body)  # containers moved: re-emitted, every decision in its data
         return doc_text.apply(splices) if splices else None

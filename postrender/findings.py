@@ -194,11 +194,11 @@ def exclude_outbound(ctx: Context) -> Iterator[str]:
 def hold_application(ctx: Context) -> Iterator[str]:
     if ctx.sidecar != "native" or PROXY_CONFIG not in ctx.pod.annotations:
         return
-    import yaml  # only for the few pods that carry proxy.istio.io/config
+    from postrender import yamlnodes  # only for the few pods that carry proxy.istio.io/config
 
     try:
-        config = yaml.load(ctx.pod.text(ctx.pod.annotations, PROXY_CONFIG), Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
+        config = yamlnodes.load(ctx.pod.text(ctx.pod.annotations, PROXY_CONFIG))  # guarded: the annotation is input
+    except yamlnodes.NodeError:
         return  # Istio rejects it; not ours to report
     if isinstance(config, dict) and config.get("holdApplicationUntilProxyStarts") is True:
         yield (f"holdApplicationUntilProxyStarts in {PROXY_CONFIG} is ignored for a native sidecar, which "

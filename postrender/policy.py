@@ -113,6 +113,9 @@ def parse_policy(text: str, origin: str) -> Policy:
         root = yamlnodes.compose(text)
     except yamlnodes.NodeError as error:
         raise UsageError(error.message, _position(origin, error.line, error.column)) from None
+    tagged = yamlnodes.foreign_tag(root)
+    if tagged is not None:  # a policy may come from a repository nobody reviewed: plain data only
+        raise _Reader(origin).fail(tagged, f"unsupported YAML tag {tagged.tag}: a policy is plain YAML data")
     return _Reader(origin).policy(root)
 
 
@@ -158,7 +161,14 @@ class _Reader:
     def boolean(self, node: Node, what: str) -> bool:
         if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
             raise self.fail(node, f"{what} must be true or false")
-        return yamlnodes.construct(node)
+        return self.data(node)
+
+    def data(self, node: Node):
+        """Plain data for a node; a tag that cannot become data (`!!int x`) is the policy's error."""
+        try:
+            return yamlnodes.construct(node)
+        except yamlnodes.NodeError as error:
+            raise UsageError(error.message, _position(self.origin, error.line, error.column)) from None
 
     def sequence(self, node: Node, what: str) -> list[Node]:
         if yamlnodes.is_null(node):
@@ -208,7 +218,7 @@ class _Reader:
             name=self.string(fields["name"], f"{what}.name") if "name" in fields else "",
             sidecar=self.choice(fields["sidecar"], f"{what}.sidecar", MODES),
             match=match,
-            source=yamlnodes.construct(node),
+            source=self.data(node),
             line=node.start_mark.line + 1,
         )
 
@@ -235,7 +245,7 @@ class _Reader:
             if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:str":
                 return selectors.parse_string(node.value)
             if isinstance(node, MappingNode):
-                return selectors.from_object(yamlnodes.construct(node))
+                return selectors.from_object(self.data(node))
         except selectors.SelectorError as error:
             raise self.fail(node, f"{what}: {error}") from None
         raise self.fail(node, f"{what} must be a selector string (a=b,c!=d) or an object with matchLabels/matchExpressions")

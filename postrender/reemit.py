@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 import yaml
 from yaml.nodes import Node
 
+from postrender import yamlnodes
+
 _DROPPED_TAGS = {
     "tag:yaml.org,2002:timestamp",  # keep `2024-01-01T00:00:00Z` a string, written back as it was
     "tag:yaml.org,2002:value",  # PyYAML's `=` scalar has no constructor: keep it a string
@@ -48,7 +50,16 @@ for _tag in _DROPPED_TAGS:
 def construct(root: Node) -> tuple[Any, dict[int, Any]]:
     """The data of a composed document, and the object built for each node (by the node's id)."""
     constructor = _Constructor()
-    data = constructor.construct_object(root, deep=True)
+    try:
+        data = constructor.construct_object(root, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as error:
+        # The document is input: a tag with no plain-data meaning (`!true`, `!!int x`) or nesting
+        # deeper than a deep construction can follow is an input error, not a crash.
+        mark = getattr(error, "problem_mark", None) or root.start_mark
+        problem = getattr(error, "problem", None) or type(error).__name__
+        if isinstance(error, RecursionError):
+            problem = "nested too deeply to convert"
+        raise yamlnodes.NodeError(f"cannot read the document's data to convert it: {problem}", line=mark.line, column=mark.column) from None
     return data, {id(node): value for node, value in constructor.constructed_objects.items()}
 
 

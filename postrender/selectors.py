@@ -14,6 +14,7 @@ _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _KEY_RE = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}$")
 _VALUE_RE = re.compile(rf"^({_NAME})?$")
 _TOKEN_RE = re.compile(r"\s*(==|!=|=|!|\(|\)|,|[^\s=!(),]+)")
+_BLANK_RE = re.compile(r"\s*\Z")
 
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
@@ -116,7 +117,7 @@ def _tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     position = 0
     while position < len(text):
-        if text[position:].strip() == "":
+        if _BLANK_RE.match(text, position):  # a match, not a slice: a 1 MB selector stays linear
             break
         match = _TOKEN_RE.match(text, position)
         if not match:  # pragma: no cover - the pattern matches any non-blank character

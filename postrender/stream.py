@@ -51,27 +51,52 @@ def _split(source: BinaryIO) -> Iterator[bytes]:
             complete = pending.rfind(b"\n") + 1  # split whole lines only
         else:
             complete = len(pending)
-        start = 0
-        for line_start, match in _markers(pending, scanned, complete):
+        position = scanned
+        while (found := _next_marker(pending, position, complete)) is not None:
+            line_start, match = found
             boundary = line_start if match.group(1) else _line_end(pending, match.end())
-            if boundary > start:
-                yield bytes(pending[start:boundary])
-                start = boundary
+            if boundary == 0:
+                position = match.end()
+                continue
+            # Cut the document off before handing it out, so a huge one is held once, not twice.
+            position = max(match.end() - boundary, 0)
+            match = found = None  # they hold the old buffer: drop it before the consumer works on the document
+            document = _copy(pending, 0, boundary)
+            pending = _drop_front(pending, boundary)
+            complete -= boundary
+            yield document
         if not block:
-            if start < len(pending):
-                yield bytes(pending[start:])
+            if pending:
+                document, pending = _copy(pending, 0, len(pending)), bytearray()
+                yield document
             return
-        del pending[:start]
-        scanned = complete - start  # resume at the first incomplete line
+        scanned = complete  # resume at the first incomplete line
 
 
-def _markers(data: bytearray, start: int, end: int) -> Iterator[tuple[int, re.Match[bytes]]]:
-    """Marker lines in data[start:end] with the position of their line; `start` begins a line."""
-    first = _MARKER.match(data, start, end)
-    if first is not None:
-        yield start, first
-    for match in _MARKER_AFTER_NEWLINE.finditer(data, start, end):
-        yield match.start() + 1, match
+def _copy(buffer: bytearray, start: int, end: int) -> bytes:
+    """One copy of a slice (`bytes(buffer[a:b])` makes two)."""
+    with memoryview(buffer) as view, view[start:end] as part:
+        return bytes(part)
+
+
+def _drop_front(buffer: bytearray, size: int) -> bytearray:
+    """The buffer without its first `size` bytes; after a big document, in a new, small buffer
+    (deleting from the front keeps the old allocation)."""
+    if size <= READ_SIZE:
+        del buffer[:size]
+        return buffer
+    with memoryview(buffer) as view, view[size:] as rest:
+        return bytearray(rest)
+
+
+def _next_marker(data: bytearray, position: int, end: int) -> tuple[int, re.Match[bytes]] | None:
+    """The first marker line starting at or after `position` in data[:end]: (its line start, match)."""
+    if position == 0 or data[position - 1] == 0x0A:  # `position` begins a line
+        match = _MARKER.match(data, position, end)
+        if match is not None:
+            return position, match
+    match = _MARKER_AFTER_NEWLINE.search(data, position, end)
+    return None if match is None else (match.start() + 1, match)
 
 
 def _line_end(data: bytes, position: int) -> int:

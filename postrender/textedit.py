@@ -16,6 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from postrender import yamlnodes
 
+_ALIAS_AFTER_KEY = re.compile(r"[ \t]*:(?:\s|#[^\n]*)*\*[^\s,\[\]{}]+")
 _FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.)[ \t]*([^\s#])", re.MULTILINE)
 _NESTED_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( +)[^\s#-]", re.MULTILINE)
 
@@ -131,37 +132,74 @@ def _refuse_shared(doc: DocumentText, key_node: Node, node: Node) -> None:
         raise EditError(f"{key_node.value} is shared through a YAML anchor/alias; cannot edit it in place", key_node)
 
 
-def _leaf_end(node: Node) -> int:
-    """Where the text of a node really ends (a block mapping's end mark runs past comments)."""
+def _leaf_end(node: Node, doc: DocumentText | None = None) -> int:
+    """Where the text of a node really ends (a block mapping's end mark runs past comments).
+
+    With the document's text, an alias at the end is followed to its own end (`key: *name`) or
+    refused (a list ending in one); without it (callers outside the edits), the key's end is used.
+    """
     while not getattr(node, "flow_style", True) and node.value:
         last = node.value[-1]
         if isinstance(node, SequenceNode):
+            if doc is not None and (last.start_mark.index < node.start_mark.index or any(last is item for item in node.value[:-1])):
+                raise EditError("a list that ends with a YAML alias; cannot edit after it in place", node)
             node = last
             continue
         key_node, value_node = last
-        if value_node.start_mark.index < key_node.end_mark.index:  # an alias: its text follows the key
-            return key_node.end_mark.index
+        if _is_alias(key_node, value_node):
+            return key_node.end_mark.index if doc is None else _alias_end(doc, key_node)
         node = value_node
     return node.end_mark.index
+
+
+def _pair_end(doc: DocumentText, key_node: Node, value_node: Node) -> int:
+    """Where the text of a key/value pair ends."""
+    return _alias_end(doc, key_node) if _is_alias(key_node, value_node) else _leaf_end(value_node, doc)
+
+
+def _is_alias(key_node: Node, value_node: Node) -> bool:
+    """An alias value is the anchored node itself, whose marks lie before its key."""
+    return value_node.start_mark.index < key_node.end_mark.index
+
+
+def _alias_end(doc: DocumentText, key_node: Node) -> int:
+    """The end of `: *name` after a key (an alias node's marks point at its anchor)."""
+    match = _ALIAS_AFTER_KEY.match(doc.text, key_node.end_mark.index)
+    if match is None:
+        raise EditError("cannot find the end of a YAML alias; cannot edit in place", key_node)
+    return match.end()
 
 
 def _insert(doc: DocumentText, mapping: MappingNode, path: list[str], key: str, value: str) -> Splice:
     """A new entry: last in its mapping, but a template's new `metadata` goes first, where readers look."""
     first_key = mapping.value[0][0] if mapping.value else None
-    leading = path[:1] == ["metadata"] and first_key is not None
+    # (an alias key's marks lie at its anchor, elsewhere in the document)
+    leading = path[:1] == ["metadata"] and first_key is not None and first_key.start_mark.index >= mapping.start_mark.index
     if mapping.flow_style:
         entry = _flow_entry(doc, path, key, value)
         if leading:
             return Splice(first_key.start_mark.index, first_key.start_mark.index, entry + ", ")
         return _insert_flow(doc, mapping, entry)
-    indent = first_key.start_mark.column
+    indent = _block_indent(doc, mapping)
     lines = _block_lines(doc, indent, path, key, value)
     if leading and not doc.text[doc.line_start(first_key.start_mark.index) : first_key.start_mark.index].strip():
         return Splice(doc.line_start(first_key.start_mark.index), doc.line_start(first_key.start_mark.index), lines)
-    position = doc.line_after(_leaf_end(mapping))
+    position = doc.line_after(_leaf_end(mapping, doc))
     if position == len(doc.text) and not doc.text.endswith("\n"):
         return Splice(position, position, doc.newline + lines[: -len(doc.newline)])
     return Splice(position, position, lines)
+
+
+def _block_indent(doc: DocumentText, mapping: MappingNode) -> int:
+    """The column of a block mapping's keys: where its first key written in place starts its entry
+    (`? key` puts the key two columns right of the entry; an alias key's marks lie elsewhere)."""
+    for key_node, _ in mapping.value:
+        start = key_node.start_mark.index
+        if start < mapping.start_mark.index:
+            continue
+        before = doc.text[doc.line_start(start) : start].rstrip(" \t")
+        return len(before) - 1 if before.endswith("?") else key_node.start_mark.column
+    raise EditError("a mapping whose keys are all YAML aliases; cannot edit it in place", mapping)
 
 
 def _insert_flow(doc: DocumentText, mapping: MappingNode, entry: str) -> Splice:
@@ -169,7 +207,7 @@ def _insert_flow(doc: DocumentText, mapping: MappingNode, entry: str) -> Splice:
         opening = doc.text.index("{", mapping.start_mark.index)
         return Splice(opening + 1, opening + 1, entry)
     last_key, last_value = mapping.value[-1]
-    position = max(_leaf_end(last_value), last_key.end_mark.index)
+    position = _pair_end(doc, last_key, last_value)
     if last_key.start_mark.line != mapping.start_mark.line:  # one entry per line: keep it so
         return Splice(position, position, f",{doc.newline}{' ' * last_key.start_mark.column}{entry}")
     return Splice(position, position, f", {entry}")
@@ -198,12 +236,12 @@ def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value
         if index + 1 < len(pairs):
             return Splice(key_node.start_mark.index, pairs[index + 1][0].start_mark.index, "")
         if index > 0:
-            return Splice(_leaf_end(pairs[index - 1][1]), _leaf_end(value_node), "")
-        return Splice(key_node.start_mark.index, _leaf_end(value_node), "")
+            return Splice(_pair_end(doc, *pairs[index - 1]), _leaf_end(value_node, doc), "")
+        return Splice(key_node.start_mark.index, _leaf_end(value_node, doc), "")
     start = doc.line_start(key_node.start_mark.index)
     if doc.text[start : key_node.start_mark.index].strip():
         raise EditError(f"{key_node.value} does not start its own line; cannot remove it in place", key_node)
-    return Splice(start, doc.line_after(_leaf_end(value_node)), "")
+    return Splice(start, doc.line_after(_leaf_end(value_node, doc)), "")
 
 
 def _block_lines(doc: DocumentText, indent: int, path: list[str], key: str, value: str) -> str:

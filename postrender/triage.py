@@ -34,7 +34,8 @@ class _LineStart:
 _KIND_KEY = rb"kind[ \t]*:([^\n]*)"
 _KIND_VALUE = re.compile(rb"[ \t]*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:[ \t]+#.*)?\r?")
 # Lines whose first column could hide a top-level key from the patterns above.
-_UNUSUAL = rb"(?:[?!&*{\[\"'%@`|>\t]|---[ \t]+[^#\s])"
+# A byte order mark after `---` hides the key behind it from these patterns, but not from every parser.
+_UNUSUAL = rb"(?:[?!&*{\[\"'%@`|>\t]|\xef\xbb\xbf|---[ \t]+[^#\s])"
 _KIND_KEY_LINES = _LineStart(_KIND_KEY)
 _UNUSUAL_LINES = _LineStart(_UNUSUAL)
 _CONTENT = re.compile(rb"^(?!(?:---|\.\.\.)(?:[ \t\r\n]|$))[ \t]*[^\s#]", re.MULTILINE)
@@ -44,7 +45,7 @@ def sniff_kind(raw: bytes) -> bytes | None:
     """The document's top-level kind when it is certain (NO_KIND when there is none), else None."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    if _UNUSUAL_LINES.search(raw):
+    if _UNUSUAL_LINES.search(raw):  # first: content on the `---` line is the only content _CONTENT skips
         return None
     first = _CONTENT.search(raw)
     if first is None:

@@ -15,6 +15,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_DEPTH = 1000  # Kubernetes objects nest a few dozen levels; this leaves ample room
 MAX_EXPANDED_NODES = 1_000_000  # what a document may stand for once its aliases are expanded
+# Below this many characters a document cannot hold MAX_EXPANDED_NODES nodes (at most about two
+# per character); above it the nodes are counted on the event stream before any is built.
+_COUNT_NODES_ABOVE = MAX_EXPANDED_NODES // 4
 
 
 
@@ -60,8 +63,8 @@ class NodeError(ValueError):
 
 def compose(text: str) -> Node | None:
     """Compose one document (None when it has no content); raise NodeError on bad or hostile YAML."""
-    if _depth_bound(text) > MAX_DEPTH:
-        _check_depth(text)
+    if len(text) > _COUNT_NODES_ABOVE or _depth_bound(text) > MAX_DEPTH:
+        _check_events(text)
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
@@ -70,6 +73,11 @@ def compose(text: str) -> Node | None:
         if error.context:
             problem = f"{error.context}: {problem}" if "while" not in error.context else f"{problem} ({error.context})"
         raise NodeError(problem, line=mark.line if mark else None, column=mark.column if mark else None) from None
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow: no mark, a position
+        before = text.encode("utf-8")[: error.position]  # libyaml counts bytes of UTF-8
+        line = before.count(b"\n")
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace"))
+        raise NodeError(f"{error.reason} (character #x{error.character:04x})", line=line, column=column) from None
     except yaml.YAMLError as error:  # e.g. "expected a single document"
         raise NodeError(str(error).splitlines()[0]) from None
     if root is not None and _ALIAS.search(text):  # without an alias the tree is no larger than the text
@@ -85,9 +93,10 @@ def _depth_bound(text: str) -> int:
     return flow + 2 * max(map(len, text.split("\n")))
 
 
-def _check_depth(text: str) -> None:
-    """Measure the depth with libyaml's event parser, which does not recurse."""
-    depth = 0
+def _check_events(text: str) -> None:
+    """Measure depth and node count with libyaml's event parser, which neither recurses nor
+    builds a tree: a 100 MB document of small nodes would take gigabytes once composed."""
+    depth = nodes = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
@@ -97,12 +106,20 @@ def _check_depth(text: str) -> None:
                     raise NodeError(f"nesting deeper than {MAX_DEPTH} levels", line=mark.line, column=mark.column)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
+                continue
+            elif not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                continue
+            nodes += 1
+            if nodes > MAX_EXPANDED_NODES:
+                mark = event.start_mark
+                raise NodeError(f"the document has more than {MAX_EXPANDED_NODES:,} YAML nodes", line=mark.line, column=mark.column)
     except yaml.YAMLError:
         return  # composing reports the syntax error with its position
 
 
 def _check_expansion(root: Node) -> None:
     sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the current path: meeting one again means an alias contains itself
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -110,6 +127,7 @@ def _check_expansion(root: Node) -> None:
             continue
         children = _children(node)
         if children_done or not children:
+            open_nodes.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes.get(id(child), 0) for child in children)
             if sizes[id(node)] > MAX_EXPANDED_NODES:
                 raise NodeError(
@@ -118,6 +136,9 @@ def _check_expansion(root: Node) -> None:
                     node,
                 )
         else:
+            if id(node) in open_nodes:
+                raise NodeError("a YAML alias refers to a node that contains it (a recursive alias)", node)
+            open_nodes.add(id(node))
             stack.append((node, True))
             stack.extend((child, False) for child in children if id(child) not in sizes)
 
@@ -128,6 +149,23 @@ def _children(node: Node) -> list[Node]:
     if isinstance(node, SequenceNode):
         return list(node.value)
     return []
+
+
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge"))
+
+
+def foreign_tag(root: Node | None) -> Node | None:
+    """The first node with a tag beyond plain data (`!!python/...`, `!custom`, `!!binary`), if any."""
+    pending, seen = [root] if root is not None else [], set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.tag not in _PLAIN_TAGS:
+            return node
+        pending.extend(reversed(_children(node)))
+    return None
 
 
 def is_null(node: Node | None) -> bool:
@@ -147,14 +185,40 @@ def is_string(node: Node | None, value: str) -> bool:
 
 
 def entries(mapping: MappingNode) -> Iterator[tuple[ScalarNode, Node]]:
-    """Key/value pairs, merge keys (`<<`) resolved the way YAML constructors do."""
+    """Key/value pairs as YAML constructors see them: the mapping's own keys (duplicates too,
+    for lookup to report), then merged keys (`<<`) that no earlier source gave.
+
+    Iterative, and each merged mapping is read once: merge chains and repeated aliases must
+    not recurse nor multiply the work.
+    """
+    seen: set[str] = set()
+    sources: list[Node] = []
     for key, value in mapping.value:
         if key.tag == _MERGE_TAG:
-            for source in value.value if isinstance(value, SequenceNode) else [value]:
-                if isinstance(source, MappingNode):
-                    yield from entries(source)
+            sources.extend(_merge_sources(value))
         else:
+            seen.add(key.value if isinstance(key, ScalarNode) else "")
             yield key, value
+    pending = list(reversed(sources))
+    visited: set[int] = set()
+    while pending:
+        source = pending.pop()
+        if not isinstance(source, MappingNode) or id(source) in visited:
+            continue
+        visited.add(id(source))
+        nested: list[Node] = []
+        for key, value in source.value:
+            if key.tag == _MERGE_TAG:
+                nested.extend(_merge_sources(value))
+            elif not isinstance(key, ScalarNode) or key.value not in seen:
+                if isinstance(key, ScalarNode):
+                    seen.add(key.value)
+                yield key, value
+        pending.extend(reversed(nested))  # a source's own merges come before the next source
+
+
+def _merge_sources(value: Node) -> list[Node]:
+    return list(value.value) if isinstance(value, SequenceNode) else [value]
 
 
 def lookup(mapping: Node | None, key: str) -> tuple[ScalarNode, Node] | None:
@@ -197,16 +261,51 @@ def string_map(node: Node | None) -> dict[str, str]:
     return result
 
 
-def construct(node: Node):
-    """Plain Python data for a node (safe tags only), as SafeConstructor builds it.
+def load(text: str):
+    """Plain data for one YAML document, with compose's guards (depth, aliases); NodeError otherwise.
 
-    SafeConstructor spends most of a post-render run on findings' pod templates; the common tags
-    take a direct path, anything else (merge keys, sets, binary, bad values) the constructor itself.
+    For YAML that comes from input (annotation values, repository files): yaml.load on it has no
+    bound, and a billion-laughs string in one annotation would exhaust memory.
+    """
+    root = compose(text)
+    return None if root is None else construct(root)
+
+
+def construct(node: Node):
+    """Plain Python data for a node; raise NodeError where YAML data cannot be Python data.
+
+    Unknown tags (`!foo`, `!!python/object/apply:...`) are read as the plain mapping, list or
+    string they decorate: never looked up, never constructed into objects, never executed.
+    The common tags take a direct path first: SafeConstructor spent ~30% of a post-render run
+    on findings' pod templates. Anything else (merge keys, sets, binary, other tags, bad values)
+    goes to the constructor, which gives the verdict and the error.
     """
     try:
         return _construct_common(node)
-    except Exception:  # noqa: BLE001 - the real constructor gives the verdict, and the error
-        return yaml.constructor.SafeConstructor().construct_document(node)
+    except Exception:  # noqa: BLE001 - the full constructor decides, and reports
+        return _construct_full(node)
+
+
+def _construct_full(node: Node):
+    try:
+        return _PlainConstructor().construct_document(node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:  # e.g. `!!int x`, `? [a]: b`
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        mark = mark or node.start_mark
+        raise NodeError(problem, line=mark.line, column=mark.column) from None
+
+
+class _PlainConstructor(yaml.constructor.SafeConstructor):
+    def construct_untagged(self, tag_suffix: str, node: Node):
+        if isinstance(node, MappingNode):
+            return self.construct_mapping(node)
+        if isinstance(node, SequenceNode):
+            return self.construct_sequence(node)
+        return self.construct_scalar(node)
+
+
+_PlainConstructor.add_multi_constructor("", _PlainConstructor.construct_untagged)
 
 
 class _Uncommon(Exception):

@@ -105,7 +105,7 @@ def test_bad_policies_name_the_line_and_column(spec, message, line, column):
         ("kind: SidecarPolicy\nspec: {}\n", "missing apiVersion"),
         ("apiVersion: v1\nkind: SidecarPolicy\nspec: {}\n", "apiVersion must be sidecar-policy/v1alpha1"),
         (POLICY_HEADER + "spec: [\n", "expected"),
-        (POLICY_HEADER + "spec: !!python/object:os.system {}\n", "spec must be a mapping"),
+        (POLICY_HEADER + "spec: !!python/object:os.system {}\n", "unsupported YAML tag"),
     ],
 )
 def test_malformed_policies_are_usage_errors(text, message):

@@ -1,0 +1,130 @@
+"""Property tests over generated streams and policies (hypothesis).
+
+For any stream and policy: the documents come out in order, none lost or added; documents the
+policy leaves alone are byte-identical; the output, parsed, equals the plain reference in
+reference.py; a second run changes nothing; a failure is always a clean SidecarPolicyError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine_run import render
+from postrender import cli
+from postrender.errors import InputError, SidecarPolicyError
+from postrender.policy import Workload, parse_policy
+from postrender.stream import read_documents
+from reference import expected, normalise, workloads
+from strategies import mutated, policies, streams
+
+# SIDECAR_POLICY_EXAMPLES=20000 for a long run by hand; CI's 300 take about 20 seconds.
+EXAMPLES = int(os.environ.get("SIDECAR_POLICY_EXAMPLES", "300"))
+PROPERTY_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def load_all(data: bytes) -> list:
+    return list(yaml.load_all(data, Loader=yaml.CSafeLoader))
+
+
+def split(data: bytes) -> list[bytes]:
+    return [document.raw for document in read_documents(io.BytesIO(data))]
+
+
+@PROPERTY_SETTINGS
+@given(st.data())
+def test_the_output_is_the_reference_and_untouched_documents_keep_their_bytes(data):
+    policy_text, rules, fallback, custom_kind = data.draw(policies(), "policy")
+    stream = data.draw(streams(custom_kind=custom_kind), "stream")
+    namespace = data.draw(st.sampled_from(["", "team-a"]), "namespace")
+    policy = parse_policy(policy_text, "policy.yaml")
+    # The generator's own promise: any YAML parser reads these documents from the stream.
+    assert load_all(stream.data) == [document.data for document in stream.documents]
+    assert split(stream.data) == stream.raw_documents
+
+    wanted = [expected(document.data, rules, fallback, custom_kind, namespace) for document in stream.documents]
+    for _, decisions in wanted:  # the policy's own decision agrees with the reference's reading of it
+        for facts, mode in decisions:
+            workload = Workload(document=0, source="", line=0, **facts)
+            assert policy.decide(workload)[1] == mode
+    outcomes: list = []
+    try:
+        output = render(policy, stream.data, namespace, outcomes)
+    except InputError as error:
+        # Only an edit through a shared anchor may be refused, and it must say so.
+        document = stream.documents[error.location.document - 1]
+        assert document.risky and "anchor" in error.message, error
+        return
+
+    written = load_all(output)
+    assert normalise(written) == normalise([data_after for data_after, _ in wanted])
+    # What reports are told (Outcome.template) is what was written, workload by workload.
+    templates = [template for document in written for _, template in workloads(document, custom_kind)]
+    assert [normalise(outcome.template) for outcome in outcomes] == [normalise(template) for template in templates]
+    before, after = stream.raw_documents, split(output)
+    assert len(after) == len(before)
+    for document, raw_before, raw_after, (data_after, _) in zip(stream.documents, before, after, wanted):
+        if data_after == document.data:
+            assert raw_after == raw_before
+        else:
+            assert normalise(load_all(raw_after)) == normalise([data_after])
+            assert b"\r\n" not in raw_before or raw_after.count(b"\n") == raw_after.count(b"\r\n")
+    assert render(policy, output, namespace) == output
+
+
+@PROPERTY_SETTINGS
+@given(st.data())
+def test_broken_input_is_a_clean_error_or_a_correct_stream(data):
+    """Streams with bytes deleted, repeated or replaced by YAML's special characters."""
+    policy_text, _, _, custom_kind = data.draw(policies(), "policy")
+    stream = data.draw(mutated(streams(custom_kind=custom_kind, max_documents=3)), "stream")
+    policy = parse_policy(policy_text, "policy.yaml")
+    try:
+        output = render(policy, stream, outcomes=[])
+    except SidecarPolicyError as error:
+        assert str(error) and "\n" not in error.message
+        return
+    assert b"".join(split(output)) == output and len(split(output)) == len(split(stream))
+    for raw_before, raw_after in zip(split(stream), split(output)):
+        if raw_after != raw_before:  # what the engine wrote, it parsed first: it must parse again
+            list(yaml.compose_all(raw_after.decode("utf-8").lstrip("\ufeff"), Loader=yaml.CSafeLoader))
+    assert render(policy, output) == output
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_command_never_prints_a_traceback(data):
+    policy_text, _, _, custom_kind = data.draw(policies(), "policy")
+    stream = data.draw(mutated(streams(custom_kind=custom_kind, max_documents=3)), "stream")
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as handle:
+        handle.write(policy_text)
+        handle.flush()
+        code, stdout, stderr = _main(["--policy", handle.name, "--quiet"], stream)
+    assert code in (0, 1), stderr
+    assert "Traceback" not in stderr
+    if code:
+        assert stderr.startswith("sidecar-policy: error: ") and stderr.count("\n") == 1
+    else:
+        assert stderr == ""
+
+
+def _main(argv: list[str], stdin: bytes) -> tuple[int, bytes, str]:
+    """cli.main in this process, with stdin, stdout and stderr of its own."""
+    stdout, stderr = io.BytesIO(), io.StringIO()
+    fake_in, fake_out = io.TextIOWrapper(io.BytesIO(stdin)), io.TextIOWrapper(stdout, write_through=True)
+    with contextlib.redirect_stderr(stderr):
+        saved = sys.stdin, sys.stdout
+        sys.stdin, sys.stdout = fake_in, fake_out
+        try:
+            code = cli.main(argv)
+        finally:
+            sys.stdin, sys.stdout = saved
+    return code, stdout.getvalue(), stderr.getvalue()

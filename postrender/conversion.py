@@ -11,7 +11,7 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from postrender import convert, reemit
+from postrender import convert
 from postrender.errors import InputError, Location
 from postrender.workloads import FoundWorkload
 
@@ -26,6 +26,8 @@ def may_convert(body: str) -> bool:
 
 class DocumentConversion:
     def __init__(self, root: Node, *, mesh_default: str, hold_application: bool, kube_version: tuple[int, int] | None):
+        from postrender import reemit  # only for documents that Istio injected: kept off start-up
+
         self.data, self._objects = reemit.construct(root)
         self.mesh_default = mesh_default
         self.hold_application = hold_application
@@ -50,6 +52,8 @@ class DocumentConversion:
         return template
 
     def emit(self, body: str) -> str:
+        from postrender import reemit
+
         return reemit.reemit(body, self.data)
 
     def _kube_inject_metadata(self, found: FoundWorkload) -> dict | None:

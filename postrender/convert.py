@@ -9,7 +9,6 @@ shared/data/istio-golden are the oracle the tests hold this module to.
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -193,6 +192,8 @@ def _replace_lifecycle(proxy: dict, *, sources: list[dict | None], target: dict 
 
 def _merge(base: Any, patch: Any) -> Any:
     """Strategic merge as it acts on a Lifecycle: maps merge key by key, null deletes, lists are replaced."""
+    import copy  # here: every post-render run imports this module, few convert anything
+
     if patch is None:
         return copy.deepcopy(base)
     if not isinstance(base, dict) or not isinstance(patch, dict):

@@ -1,0 +1,38 @@
+"""The benchmark runs end to end in its quick mode and prints its table.
+
+Figures are never asserted (they depend on the machine and its load): only that every measurement
+the issue asks for is there, that each targeted ratio carries a verdict, and that it exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import CORPUS, ROOT
+
+
+def test_quick_benchmark_prints_its_table(tmp_path: Path) -> None:
+    tool = Path(sys.executable).parent / "sidecar-policy"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sizes", "20,200", "--repeat", "1",
+         "--bundle", str(CORPUS / "istio-bookinfo.yaml"), "--kustomize-budget", "5",
+         "--tool", str(tool), "--work", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    table = done.stdout
+    assert table.startswith("sidecar-policy benchmark: ")
+    for row in ("start-up: small chart", "bundle: istio-bookinfo", "stream (20 docs", "stream (200 docs",
+                "CPU time per doc, 20 / 200 docs", "peak RSS, 20 / 200 docs"):
+        assert row in table
+    for baseline in ("python -c pass", "PyYAML C full parse", "cat"):
+        assert baseline in table
+    assert ("kubectl kustomize" in table) == (shutil.which("kubectl") is not None)
+    startup = next(line for line in table.splitlines() if line.startswith("start-up"))
+    assert startup.rstrip().endswith(("met", "NOT MET"))
+    results = json.loads((tmp_path / "results.json").read_text())
+    stream_200 = next(runs for what, runs in results.items() if what.startswith("stream (200 docs"))
+    assert all(seconds > 0 for seconds in stream_200["sidecar-policy"]["runs_s"])

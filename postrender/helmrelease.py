@@ -86,7 +86,7 @@ def _merge_one(doc: textedit.DocumentText, root: MappingNode, entry: str, path: 
     pair = yamlnodes.lookup(spec, "postRenderers")
     column = spec.value[0][0].start_mark.column
     if pair is None:
-        position = doc.line_after(textedit._leaf_end(spec))
+        position = doc.line_after(textedit.leaf_end(spec))
         return doc.apply([textedit.Splice(position, position, _lines(doc, f"postRenderers:\n{entry}", column))])
     key, value = pair
     if yamlnodes.is_null(value) or (isinstance(value, SequenceNode) and not value.value):
@@ -99,12 +99,12 @@ def _merge_one(doc: textedit.DocumentText, root: MappingNode, entry: str, path: 
     dash_column = dash - doc.line_start(dash)
     ours = [item for item in items if is_ours(yamlnodes.construct(item))]
     if not ours:
-        position = doc.line_after(textedit._leaf_end(items[-1]))
+        position = doc.line_after(textedit.leaf_end(items[-1]))
         return doc.apply([textedit.Splice(position, position, _lines(doc, entry, dash_column))])
     splices = []
     for index, item in enumerate(ours):  # the first is replaced, any others go
         start = doc.line_start(item.start_mark.index)
-        end = doc.line_after(textedit._leaf_end(item))
+        end = doc.line_after(textedit.leaf_end(item))
         splices.append(textedit.Splice(start, end, _lines(doc, entry, dash_column) if index == 0 else ""))
     return doc.apply(splices)
 

@@ -17,7 +17,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from postrender import yamlnodes
 from postrender.errors import InputError, Location
-from postrender.textedit import DocumentText, Splice, _leaf_end
+from postrender.textedit import DocumentText, Splice, leaf_end
 
 API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
 INPUT = "<ResourceList>"
@@ -168,7 +168,7 @@ def _read_composed(text: str) -> ResourceList:
         for item in node.value:
             if not isinstance(item, MappingNode):
                 raise InputError("each item must be an object", Location(INPUT, line=item.start_mark.line + 1))
-            end = item.end_mark.index if item.flow_style else DocumentText(text).line_after(_leaf_end(item))
+            end = item.end_mark.index if item.flow_style else DocumentText(text).line_after(leaf_end(item))
             items.append(Item(item.start_mark.index, end, 0 if item.flow_style else item.start_mark.column))
     return ResourceList(text, items, _function_config(text, root, lambda line: line), _results_span(text, root), root.flow_style)
 
@@ -194,7 +194,7 @@ def _function_config(text: str, root: MappingNode, line_of) -> str:
         raise InputError("functionConfig is missing: it must be the SidecarPolicy (kpt fn eval --fn-config policy.yaml)",
                          Location(INPUT))
     start = node.start_mark
-    end = node.end_mark.index if getattr(node, "flow_style", True) else DocumentText(text).line_after(_leaf_end(node))
+    end = node.end_mark.index if getattr(node, "flow_style", True) else DocumentText(text).line_after(leaf_end(node))
     return "\n" * line_of(start.line) + " " * start.column + text[start.index : end]
 
 
@@ -205,4 +205,4 @@ def _results_span(text: str, root: MappingNode) -> tuple[int, int] | None:
     if root.flow_style:
         raise InputError("a flow-style ResourceList must not carry results already", Location(INPUT))
     doc = DocumentText(text)
-    return doc.line_start(pair[0].start_mark.index), doc.line_after(_leaf_end(pair[1]))
+    return doc.line_start(pair[0].start_mark.index), doc.line_after(leaf_end(pair[1]))

@@ -132,7 +132,7 @@ def _refuse_shared(doc: DocumentText, key_node: Node, node: Node) -> None:
         raise EditError(f"{key_node.value} is shared through a YAML anchor/alias; cannot edit it in place", key_node)
 
 
-def _leaf_end(node: Node, doc: DocumentText | None = None) -> int:
+def leaf_end(node: Node, doc: DocumentText | None = None) -> int:
     """Where the text of a node really ends (a block mapping's end mark runs past comments).
 
     With the document's text, an alias at the end is followed to its own end (`key: *name`) or
@@ -154,7 +154,7 @@ def _leaf_end(node: Node, doc: DocumentText | None = None) -> int:
 
 def _pair_end(doc: DocumentText, key_node: Node, value_node: Node) -> int:
     """Where the text of a key/value pair ends."""
-    return _alias_end(doc, key_node) if _is_alias(key_node, value_node) else _leaf_end(value_node, doc)
+    return _alias_end(doc, key_node) if _is_alias(key_node, value_node) else leaf_end(value_node, doc)
 
 
 def _is_alias(key_node: Node, value_node: Node) -> bool:
@@ -184,7 +184,7 @@ def _insert(doc: DocumentText, mapping: MappingNode, path: list[str], key: str, 
     lines = _block_lines(doc, indent, path, key, value)
     if leading and not doc.text[doc.line_start(first_key.start_mark.index) : first_key.start_mark.index].strip():
         return Splice(doc.line_start(first_key.start_mark.index), doc.line_start(first_key.start_mark.index), lines)
-    position = doc.line_after(_leaf_end(mapping, doc))
+    position = doc.line_after(leaf_end(mapping, doc))
     if position == len(doc.text) and not doc.text.endswith("\n"):
         return Splice(position, position, doc.newline + lines[: -len(doc.newline)])
     return Splice(position, position, lines)
@@ -236,12 +236,12 @@ def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value
         if index + 1 < len(pairs):
             return Splice(key_node.start_mark.index, pairs[index + 1][0].start_mark.index, "")
         if index > 0:
-            return Splice(_pair_end(doc, *pairs[index - 1]), _leaf_end(value_node, doc), "")
-        return Splice(key_node.start_mark.index, _leaf_end(value_node, doc), "")
+            return Splice(_pair_end(doc, *pairs[index - 1]), leaf_end(value_node, doc), "")
+        return Splice(key_node.start_mark.index, leaf_end(value_node, doc), "")
     start = doc.line_start(key_node.start_mark.index)
     if doc.text[start : key_node.start_mark.index].strip():
         raise EditError(f"{key_node.value} does not start its own line; cannot remove it in place", key_node)
-    return Splice(start, doc.line_after(_leaf_end(value_node, doc)), "")
+    return Splice(start, doc.line_after(leaf_end(value_node, doc)), "")
 
 
 def _block_lines(doc: DocumentText, indent: int, path: list[str], key: str, value: str) -> str:

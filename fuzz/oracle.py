@@ -16,7 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from engine_run import render  # noqa: E402
+from helpers import render  # noqa: E402
 from postrender.errors import SidecarPolicyError  # noqa: E402
 from postrender.policy import Policy, parse_policy  # noqa: E402
 from postrender.stream import read_documents  # noqa: E402

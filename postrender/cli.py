@@ -118,7 +118,8 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     for name, source in inputs(args.files):
         with source:
             sink.separate(source)
-            run(policy, source, sink, options_from(args, name), on_outcome=warnings and warnings.on_outcome(name))
+            on_outcome = None if warnings is None else warnings.on_outcome(name)
+            run(policy, source, sink, options_from(args, name), on_outcome=on_outcome)
     sink.stream.flush()
     if warnings is not None:
         warnings.finish()
@@ -220,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 1
-    except SystemExit as exit_:  # argparse: --help, --version, usage errors
+    except SystemExit as exit_:  # argparse's --help and --version (its errors are UsageErrors)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     except Exception as error:  # a bug: one line for the user, the details where asked
         diagnostics.error(f"internal error: {type(error).__name__}: {error} (please report this; "

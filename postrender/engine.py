@@ -53,10 +53,9 @@ class Outcome:
 
 
 class Summary:
+    """What a run learnt about the policy as a whole: which rules decided at least one workload."""
+
     def __init__(self) -> None:
-        self.documents = 0
-        self.workloads = 0
-        self.changed_documents = 0
         self.matched_rules: set[int] = set()
 
     def unmatched_rules(self, policy: Policy) -> list[Rule]:
@@ -86,7 +85,6 @@ class _Processor:
         self.summary = Summary()
 
     def process(self, document: Document) -> bytes:
-        self.summary.documents += 1
         text = self._decode(document)
         kind = triage.sniff_kind(document.raw)
         if kind is not None and not self.kinds.may_hold_workloads(kind.decode("ascii")):
@@ -106,7 +104,6 @@ class _Processor:
             raise self._error(document, error) from None
         if edited is None:
             return document.raw
-        self.summary.changed_documents += 1
         return (BOM if has_bom else b"") + edited.encode("utf-8")
 
     def _edit(self, document: Document, body: str, root: Node | None) -> str | None:
@@ -118,7 +115,6 @@ class _Processor:
                 continue
             workload = self._workload(document, found)
             rule, mode = self.policy.decide(workload)
-            self.summary.workloads += 1
             if rule is not None:
                 self.summary.matched_rules.add(rule.index)
             changes, action = self._annotate(doc_text, found.template, mode)

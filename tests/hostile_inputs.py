@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine_run import NATIVE_FOR_ALL, policy, render
+from helpers import NATIVE_FOR_ALL, policy, render
 from postrender.errors import InputError
 
 ANNOTATION_LINE = b'sidecar.istio.io/nativeSidecar: "true"'

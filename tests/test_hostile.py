@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import ISTIO_GOLDEN
-from engine_run import NATIVE_FOR_ALL, POLICY_HEADER, policy, render, run_cli
+from helpers import NATIVE_FOR_ALL, POLICY_HEADER, policy, render, run_cli
 from hostile_inputs import ANNOTATION_LINE, POD, PYTHON_TAGS, alias_bomb, input_error, pod_with
 from postrender import yamlnodes
 from postrender.errors import InputError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine_run import POLICY_HEADER, policy, render, run_cli
+from helpers import POLICY_HEADER, policy, render, run_cli
 from hostile_inputs import ANNOTATION_LINE, PYTHON_TAGS, alias_bomb
 from postrender.errors import UsageError
 from postrender.policy import MAX_POLICY_BYTES, parse_policy

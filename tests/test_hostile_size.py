@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from engine_run import NATIVE_FOR_ALL
+from helpers import NATIVE_FOR_ALL
 from hostile_inputs import ANNOTATION_LINE, POD, pod_with
 
 MEASURE_PEAK = """

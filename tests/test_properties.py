@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine_run import render
+from helpers import render
 from postrender import cli
 from postrender.errors import InputError, SidecarPolicyError
 from postrender.policy import Workload, parse_policy

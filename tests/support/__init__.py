@@ -1,0 +1,1 @@
+"""Test support code: helpers the test modules share, and the builders of the real tools they run."""

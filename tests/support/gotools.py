@@ -1,0 +1,90 @@
+"""Real tools built from Go source for the tests, built once and cached.
+
+Two kinds:
+- `harness(name)`: a Go module of ours under tests/harness/<name>/ (go.mod, go.sum, *.go) that imports
+  upstream code (Argo CD, Istio, sigs.k8s.io/yaml ...) as module dependencies. Its binary is cached under
+  a hash of the module's files, so an edit rebuilds it and nothing else does.
+- `installed(module, version, command)`: `go install module/command@version` (Helm, istioctl ...). The Go
+  module proxy's downloads are checked against go.sum / the checksum database, which is our checksum.
+
+The cache is $SIDECAR_POLICY_CACHE, else ~/.cache/sidecar-policy: outside the checkout, so a fresh clone on
+the same machine reuses it. Without Go a test that needs one of these is skipped with a message that says
+so; under CI (CI set) it fails instead, because CI must run them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+HARNESSES = TESTS / "harness"
+CACHE = Path(os.environ.get("SIDECAR_POLICY_CACHE") or Path.home() / ".cache" / "sidecar-policy")
+
+
+def go() -> str:
+    """The go command, or a skip (a failure under CI) that says why the test cannot run."""
+    found = shutil.which("go")
+    if found is None:
+        message = "Go is not installed: tests against real Helm/Argo CD/Istio/Kubernetes code need it (https://go.dev/dl)"
+        if os.environ.get("CI"):
+            pytest.fail(message + " — CI must run them", pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One builder at a time per cache entry (parallel sessions share the cache)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    result = subprocess.run(args, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed in {cwd}:\n{result.stderr[-4000:]}", pytrace=False)
+
+
+def _digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def harness(name: str) -> Path:
+    """The binary of tests/harness/<name>, built (once per content) with the go.sum it carries."""
+    source = HARNESSES / name
+    binary = CACHE / "harness" / f"{name}-{_digest(source)}"
+    if not binary.exists():
+        go_command = go()
+        with _locked(binary):
+            if not binary.exists():
+                partial = binary.with_suffix(".partial")
+                _run([go_command, "build", "-trimpath", "-o", str(partial), "."], source, {"GOFLAGS": "-mod=readonly"})
+                partial.rename(binary)
+    return binary
+
+
+def installed(module: str, version: str, command: str) -> Path:
+    """`go install <module>/<command>@<version>`'s binary, e.g. installed("helm.sh/helm/v3", "v3.22.0", "cmd/helm")."""
+    name = Path(command).name
+    folder = CACHE / "bin" / f"{module.replace('/', '_')}@{version}"
+    binary = folder / name
+    if not binary.exists():
+        go_command = go()
+        with _locked(binary):
+            if not binary.exists():
+                _run([go_command, "install", f"{module}/{command}@{version}"], CACHE, {"GOBIN": str(folder), "GOFLAGS": "-mod=mod"})
+    return binary

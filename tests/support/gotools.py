@@ -86,5 +86,5 @@ def installed(module: str, version: str, command: str) -> Path:
         go_command = go()
         with _locked(binary):
             if not binary.exists():
-                _run([go_command, "install", f"{module}/{command}@{version}"], CACHE, {"GOBIN": str(folder), "GOFLAGS": "-mod=mod"})
+                _run([go_command, "install", f"{module}/{command}@{version}"], binary.parent, {"GOBIN": str(folder), "GOFLAGS": ""})
     return binary

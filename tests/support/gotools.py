@@ -63,16 +63,22 @@ def _digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def harness(name: str) -> Path:
-    """The binary of tests/harness/<name>, built (once per content) with the go.sum it carries."""
+def harness(name: str, modfile: str = "go.mod") -> Path:
+    """The binary of tests/harness/<name>, built (once per content) with the go.sum it carries.
+
+    `modfile` names another go.mod in that folder (with its own .sum beside it): one harness source
+    built against two releases of its upstream, e.g. harness("istioinject", "go.istio-1.24.mod").
+    """
     source = HARNESSES / name
-    binary = CACHE / "harness" / f"{name}-{_digest(source)}"
+    variant = "" if modfile == "go.mod" else "-" + Path(modfile).stem
+    binary = CACHE / "harness" / f"{name}{variant}-{_digest(source)}"
     if not binary.exists():
         go_command = go()
         with _locked(binary):
             if not binary.exists():
                 partial = binary.with_suffix(".partial")
-                _run([go_command, "build", "-trimpath", "-o", str(partial), "."], source, {"GOFLAGS": "-mod=readonly"})
+                command = [go_command, "build", "-trimpath", f"-modfile={modfile}", "-o", str(partial), "."]
+                _run(command, source, {"GOFLAGS": "-mod=readonly"})
                 partial.rename(binary)
     return binary
 

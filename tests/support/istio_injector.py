@@ -1,0 +1,56 @@
+"""Istio's real sidecar injector (tests/harness/istioinject), one build per Istio release.
+
+`inject` is `istioctl kube-inject` with Istio's own chart defaults plus mesh-wide settings given as
+`istioctl install --set` flags; `read` reads a stream as Kubernetes does (sigs.k8s.io/yaml), so
+an output is compared as the API server would see it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+from support import gotools
+
+# The oldest release that reads the pod's sidecar.istio.io/nativeSidecar annotation and that the
+# module proxy still builds (Istio 1.24: pkg/kube/inject/inject.go, "The
+# sidecar.istio.io/nativeSidecar annotation takes precedence over the global feature flag"), and the newest.
+MODFILES = {"1.24": "go.istio-1.24.mod", "1.31": "go.mod"}
+VERSIONS = tuple(MODFILES)
+
+
+class MeshSettings(NamedTuple):
+    """Mesh-wide settings the manifest cannot show: Istio's install flags and the policy's view of them."""
+
+    name: str
+    flags: tuple[str, ...] = ()
+    hold_application: bool = False  # what the policy's holdApplicationUntilProxyStarts must say
+
+
+class Injector:
+    def __init__(self, binary: Path, version: str):
+        self.binary = binary
+        self.version = version
+
+    def inject(self, stream: bytes, settings: MeshSettings) -> bytes:
+        """The stream as `istioctl kube-inject` writes it for a mesh installed with these settings."""
+        args = [arg for flag in settings.flags for arg in ("--set", flag)]
+        return self._run(["inject", *args], stream)
+
+    def read(self, stream: bytes) -> list[Any]:
+        """Each document as Kubernetes reads it (JSON data), empty documents left out."""
+        lines = self._run(["read"], stream).splitlines()
+        return [document for document in map(json.loads, lines) if document is not None]
+
+    def _run(self, args: Sequence[str], stream: bytes) -> bytes:
+        result = subprocess.run([str(self.binary), *args], input=stream, capture_output=True)
+        if result.returncode != 0:
+            raise AssertionError(f"istioinject {self.version} {' '.join(args)}: {result.stderr.decode()[-2000:]}")
+        return result.stdout
+
+
+def injector(version: str) -> Injector:
+    """Istio `version`'s injector, built once per content of the harness (skipped without Go)."""
+    return Injector(gotools.harness("istioinject", MODFILES[version]), version)

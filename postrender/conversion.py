@@ -25,12 +25,16 @@ def may_convert(body: str) -> bool:
 
 
 class DocumentConversion:
-    def __init__(self, root: Node, *, mesh_default: str, hold_application: bool, kube_version: tuple[int, int] | None):
+    def __init__(
+        self, root: Node, *, mesh_default: str, hold_application: bool, kube_version: tuple[int, int] | None,
+        hold_always: bool = False,
+    ):
         from postrender import reemit  # only for documents that Istio injected: kept off start-up
 
         self.data, self._objects = reemit.construct(root)
         self.mesh_default = mesh_default
         self.hold_application = hold_application
+        self.hold_always = hold_always
         self.kube_version = kube_version
         self.changed = False
 
@@ -47,7 +51,9 @@ class DocumentConversion:
                 convert.require_native_support(self.kube_version)
             except InputError as error:
                 raise InputError(error.message, location) from None
-        convert.convert_template(template, target, hold_application=self.hold_application, outer_metadata=outer)
+        convert.convert_template(
+            template, target, hold_application=self.hold_application, hold_always=self.hold_always, outer_metadata=outer
+        )
         self.changed = True
         return template
 

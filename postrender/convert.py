@@ -99,14 +99,16 @@ def injected_form(template: Template, outer_metadata: dict | None = None) -> str
 
 
 def convert_template(
-    template: Template, target: str, *, hold_application: bool, outer_metadata: dict | None = None
+    template: Template, target: str, *, hold_application: bool, hold_always: bool = False, outer_metadata: dict | None = None
 ) -> bool:
     """Move an injected istio-proxy into `target` form in place; True when anything changed.
 
     `template` is a pod template (`{"metadata": ..., "spec": ...}`) or a Pod object.
     `outer_metadata` is where `istioctl kube-inject` put Istio's annotations for a CronJob
     (`spec.jobTemplate.metadata`). `hold_application` is the mesh-wide
-    holdApplicationUntilProxyStarts; the pod's own `proxy.istio.io/config` wins over it.
+    holdApplicationUntilProxyStarts; the pod's own `proxy.istio.io/config` wins over it, but not over
+    `hold_always`, Istio's Helm value global.proxy.holdApplicationUntilProxyStarts, which the injector
+    ORs in (pkg/kube/inject/webhook.go reorderPod; the injection template's $holdProxy).
     """
     if target not in (NATIVE, REGULAR):
         raise ValueError(f"unknown sidecar form {target!r}")
@@ -120,7 +122,7 @@ def convert_template(
     if target == NATIVE:
         _to_native(spec, annotations)
     else:
-        _to_regular(spec, annotations, hold=_holds_application(annotations, hold_application))
+        _to_regular(spec, annotations, hold=hold_always or _holds_application(annotations, hold_application))
     return True
 
 

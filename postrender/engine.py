@@ -140,6 +140,7 @@ class _Processor:
             root,
             mesh_default=self.policy.mesh_default,
             hold_application=self.policy.hold_application,
+            hold_always=self.policy.hold_application_always,
             kube_version=self.options.kube_version,
         )
 

@@ -78,6 +78,7 @@ class Policy(NamedTuple):
     convert_injected: bool = False
     mesh_default: str = "native"
     hold_application: bool = False
+    hold_application_always: bool = False  # `always`: Istio's Helm value, which a pod cannot turn off
 
     @property
     def kinds(self) -> KindTable:
@@ -198,12 +199,18 @@ class _Reader:
             workload_kinds=tuple(self.workload_kind(node) for node in self.sequence(spec.get("workloadKinds"), "spec.workloadKinds")),
             convert_injected=self.boolean(spec["convertInjected"], "spec.convertInjected") if "convertInjected" in spec else False,
             mesh_default=self.choice(spec["meshDefault"], "spec.meshDefault", MESH_DEFAULTS) if "meshDefault" in spec else "native",
-            hold_application=(
-                self.boolean(spec["holdApplicationUntilProxyStarts"], "spec.holdApplicationUntilProxyStarts")
-                if "holdApplicationUntilProxyStarts" in spec
-                else False
-            ),
+            **self.hold_application(spec.get("holdApplicationUntilProxyStarts")),
         )
+
+    def hold_application(self, node: Node | None) -> dict[str, bool]:
+        what = "spec.holdApplicationUntilProxyStarts"
+        if node is None:
+            return {}
+        if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:str" and node.value == "always":
+            return {"hold_application": True, "hold_application_always": True}
+        if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
+            raise self.fail(node, f"{what} must be true, false or always")
+        return {"hold_application": self.data(node)}
 
     def rule(self, node: Node, index: int) -> Rule:
         what = f"spec.rules[{index - 1}]"

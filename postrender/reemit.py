@@ -45,6 +45,9 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
 for _tag in _DROPPED_TAGS:
     _Constructor.add_constructor(_tag, yaml.constructor.SafeConstructor.construct_yaml_str)
+# A plain `<<` anywhere but as a mapping key is the string "<<" to Kubernetes (go-yaml), and
+# kube-inject writes it unquoted; PyYAML tags it as a merge key, which has no constructor.
+_Constructor.add_constructor("tag:yaml.org,2002:merge", yaml.constructor.SafeConstructor.construct_yaml_str)
 
 
 def construct(root: Node) -> tuple[Any, dict[int, Any]]:

@@ -70,7 +70,7 @@ def harness(name: str, modfile: str = "go.mod") -> Path:
     built against two releases of its upstream, e.g. harness("istioinject", "go.istio-1.24.mod").
     """
     source = HARNESSES / name
-    variant = "" if modfile == "go.mod" else "-" + Path(modfile).stem
+    variant = "" if modfile == "go.mod" else "-" + Path(modfile).stem.replace(".", "_")  # no dot: .lock and .partial
     binary = CACHE / "harness" / f"{name}{variant}-{_digest(source)}"
     if not binary.exists():
         go_command = go()

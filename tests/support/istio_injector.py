@@ -8,6 +8,7 @@ an output is compared as the API server would see it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -19,6 +20,12 @@ from support import gotools
 # sidecar.istio.io/nativeSidecar annotation takes precedence over the global feature flag"), and the newest.
 MODFILES = {"1.24": "go.istio-1.24.mod", "1.31": "go.mod"}
 VERSIONS = tuple(MODFILES)
+# Istio 1.24 drops a pod's own init containers when it injects a regular sidecar without traffic
+# interception (interceptionMode NONE: its injection template then renders an empty
+# `initContainers:`); later releases keep them, and so does a conversion. Batches for these
+# releases give such pods no init containers; test_istio_oracle.py shows the difference.
+DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION = frozenset({"1.24"})
+INTERCEPT_NONE = "meshConfig.defaultConfig.interceptionMode=NONE"
 
 
 class MeshSettings(NamedTuple):
@@ -26,7 +33,11 @@ class MeshSettings(NamedTuple):
 
     name: str
     flags: tuple[str, ...] = ()
-    hold_application: bool = False  # what the policy's holdApplicationUntilProxyStarts must say
+    hold_application: str = "false"  # what the policy's holdApplicationUntilProxyStarts must say
+
+    @property
+    def intercepts(self) -> bool:
+        return INTERCEPT_NONE not in self.flags
 
 
 class Injector:
@@ -34,18 +45,25 @@ class Injector:
         self.binary = binary
         self.version = version
 
-    def inject(self, stream: bytes, settings: MeshSettings) -> bytes:
-        """The stream as `istioctl kube-inject` writes it for a mesh installed with these settings."""
+    def inject(self, stream: bytes, settings: MeshSettings, form: str) -> bytes:
+        """The stream as `istioctl kube-inject` writes it for a mesh with these settings, `form` its default.
+
+        istiod's ENABLE_NATIVE_SIDECARS picks the mesh's default form (1.24: pilot/pkg/features
+        experimental.go; 1.31: pilot.go); a pod's nativeSidecar annotation wins over it, but
+        kube-inject reads a CronJob's annotations from spec.jobTemplate.metadata, not its pod
+        template (pkg/kube/inject/inject.go IntoObject), so only the mesh default reaches those.
+        """
         args = [arg for flag in settings.flags for arg in ("--set", flag)]
-        return self._run(["inject", *args], stream)
+        return self._run(["inject", *args], stream, {"ENABLE_NATIVE_SIDECARS": str(form == "native").lower()})
 
     def read(self, stream: bytes) -> list[Any]:
         """Each document as Kubernetes reads it (JSON data), empty documents left out."""
         lines = self._run(["read"], stream).splitlines()
         return [document for document in map(json.loads, lines) if document is not None]
 
-    def _run(self, args: Sequence[str], stream: bytes) -> bytes:
-        result = subprocess.run([str(self.binary), *args], input=stream, capture_output=True)
+    def _run(self, args: Sequence[str], stream: bytes, env: dict[str, str] | None = None) -> bytes:
+        environment = {**os.environ, **(env or {})}
+        result = subprocess.run([str(self.binary), *args], input=stream, capture_output=True, env=environment)
         if result.returncode != 0:
             raise AssertionError(f"istioinject {self.version} {' '.join(args)}: {result.stderr.decode()[-2000:]}")
         return result.stdout

@@ -1,9 +1,58 @@
-"""Where two streams, read as Kubernetes reads them, first differ: a message a reviewer can act on."""
+"""Istio's injector as the oracle of a conversion: one batch of generated workloads, checked both ways.
+
+A batch is injected twice by the real injector, once per sidecar form (the nativeSidecar annotation
+picks it). Our post-renderer, deciding the other form with convertInjected, must turn one into the
+other exactly as Kubernetes reads both, and leave a stream already in the decided form byte for byte.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from helpers import policy_of, post_render
+from support.istio_injector import DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION, INTERCEPT_NONE, Injector, MeshSettings
+from support.istio_workloads import WorkloadGenerator, as_stream, in_form
+
+OTHER = {"native": "regular", "regular": "native"}
+
+# Mesh-wide settings that change the injected form, as `istioctl install --set` flags.
+SETTINGS = (
+    MeshSettings("defaults"),
+    MeshSettings("mesh-hold", ("meshConfig.defaultConfig.holdApplicationUntilProxyStarts=true",), hold_application="true"),
+    MeshSettings("values-hold", ("values.global.proxy.holdApplicationUntilProxyStarts=true",), hold_application="always"),
+    MeshSettings("cni", ("values.pilot.cni.enabled=true",)),
+    MeshSettings("no-probe-rewrite", ("values.sidecarInjectorWebhook.rewriteAppHTTPProbe=false",)),
+    MeshSettings("proxy-image-resources", (
+        "values.global.hub=registry.example.com/istio", "values.global.tag=9.9.9",
+        "values.global.proxy.resources.requests.cpu=50m", "values.global.proxy.resources.limits.memory=512Mi",
+    )),
+    MeshSettings("intercept-none", (INTERCEPT_NONE,)),
+    MeshSettings("proxy-lifecycle", ("values.global.proxy.lifecycle.preStop.exec.command[0]=sleep",)),
+)
+
+
+def check_batch(
+    istio: Injector, settings: MeshSettings, target: str, count: int, seed: int, *, go_yaml_only: bool = True
+) -> str | None:
+    """None when converting `count` workloads drawn from `seed` into `target` gives Istio's own `target` form."""
+    generator = WorkloadGenerator(seed, go_yaml_only=go_yaml_only)
+    generator.mesh_intercepts = settings.intercepts
+    generator.init_containers_without_interception = istio.version not in DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION
+    workloads = generator.documents(count)
+    source = istio.inject(as_stream(in_form(workloads, OTHER[target])), settings, OTHER[target])
+    expected = istio.inject(as_stream(in_form(workloads, target)), settings, target)
+    policy = policy_of(f"  fallback: {target}\n  convertInjected: true\n"
+                       f"  holdApplicationUntilProxyStarts: {settings.hold_application}\n")
+    converted, _ = post_render(source, policy)
+    where = f"Istio {istio.version}, mesh {settings.name}, to {target}, seed {seed}"
+    difference = first_difference(istio.read(converted), istio.read(expected))
+    if difference is not None:
+        return f"{where}: {difference}"
+    unchanged, _ = post_render(expected, policy)
+    if unchanged != expected:
+        return f"{where}: a stream already {target} was changed"
+    return None
 
 
 def first_difference(actual: list[Any], expected: list[Any]) -> str | None:

@@ -93,6 +93,19 @@ def test_hold_in_pod_proxy_config_overrides_the_mesh_setting() -> None:
     assert proxy["name"] == "istio-proxy" and "lifecycle" not in proxy
 
 
+def test_helm_value_hold_wins_over_the_pods_own_setting() -> None:
+    """Istio ORs values.global.proxy.holdApplicationUntilProxyStarts in (webhook.go reorderPod): no pod turns it off.
+
+    Found by the Istio-injector oracle (test_istio_oracle.py, mesh setting values-hold).
+    """
+    case = "flip-hello-probes-proxyHoldApplication-ProxyConfig"
+    template = load_all(golden_path(case, "native"))[0]["spec"]["template"]
+    template["metadata"]["annotations"]["proxy.istio.io/config"] = "holdApplicationUntilProxyStarts: false"
+    convert.convert_template(template, "regular", hold_application=True, hold_always=True)
+    expected = load_all(golden_path(case, "regular"))[0]["spec"]["template"]["spec"]["containers"][0]
+    assert template["spec"]["containers"][0] == expected  # istio-proxy first, with the postStart wait
+
+
 def test_status_port_annotation_sets_the_drain_port() -> None:
     template = load_all(golden_path("head-hello", "regular"))[0]["spec"]["template"]
     template["metadata"]["annotations"]["status.sidecar.istio.io/port"] = "15999"

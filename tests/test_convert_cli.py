@@ -142,3 +142,21 @@ def test_converted_document_keeps_timestamps_and_comment_header(tmp_path, capsys
     text = out.decode()
     assert text.startswith("# Licence header\n---\n# Source: app/templates/sts.yaml\napiVersion: apps/v1\n")
     assert "  creationTimestamp: 2024-01-01T00:00:00Z\n" in text
+
+
+def test_a_plain_merge_key_word_as_a_value_converts_as_the_string_it_is(tmp_path, capsysbinary) -> None:
+    """kube-inject writes the argument `<<` unquoted; Kubernetes reads a string, PyYAML a merge key.
+
+    Found by the Istio-injector oracle (test_istio_oracle.py); it used to stop the conversion with exit 1.
+    """
+    text = golden_path("head-hello", "regular").read_text()
+    anchor = "      - image: fake.docker.io/google-samples/hello-go-gke:1.0\n"
+    assert anchor in text
+    source = tmp_path / "in.yaml"
+    source.write_text(text.replace(anchor, "      - args:\n        - <<\n" + anchor.replace("- image", "  image")))
+    policy = write_policy(tmp_path, "native", convertInjected=True)
+    code, out, err = render(capsysbinary, "--policy", policy, str(source))
+    assert code == 0, err
+    hello = data(out)[0]["spec"]["template"]["spec"]["containers"][0]
+    assert hello["name"] == "hello" and hello["args"] == ["<<"]
+    assert '- "<<"' in out.decode()  # quoted, so no reader can take it for a merge key

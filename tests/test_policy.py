@@ -88,6 +88,8 @@ def test_an_empty_namespace_pattern_matches_only_the_empty_namespace():
         ("  rules:\n  - sidecar: native\n    match: {names: ['db-[9-0]']}\n", "reversed range '9-0'", 6, 21),
         ("  rules:\n  - sidecar: native\n    match: {kinds: Job}\n", "must be a list", 6, 20),
         ("  convertInjected: yes please\n", "must be true or false", 4, 20),
+        ("  holdApplicationUntilProxyStarts: sometimes\n", "must be true, false or always", 4, 36),
+        ("  holdApplicationUntilProxyStarts: 'true'\n", "must be true, false or always", 4, 36),
         ("  workloadKinds:\n  - {kind: X, podTemplate: 'spec..template'}\n", "dotted path", 5, 28),
         ("  rules:\n  - sidecar: native\n  - sidecar: native\n    sidecar: regular\n", "duplicate field 'sidecar'", 7, 5),
     ],
@@ -135,13 +137,15 @@ def test_published_json_schema_agrees_with_the_validator(tmp_path):
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
-    good = [FULL_EXAMPLE, POLICY_HEADER + "spec: {}\n", POLICY_HEADER + "spec:\n  convertInjected: true\n  meshDefault: regular\n"]
+    good = [FULL_EXAMPLE, POLICY_HEADER + "spec: {}\n", POLICY_HEADER + "spec:\n  convertInjected: true\n  meshDefault: regular\n",
+            POLICY_HEADER + "spec:\n  holdApplicationUntilProxyStarts: always\n"]
     bad = [
         POLICY_HEADER + "spec:\n  fallback: sometimes\n",
         POLICY_HEADER + "spec:\n  rules: [{match: {kinds: [Job]}}]\n",
         POLICY_HEADER + "spec:\n  rules: [{sidecar: native, match: {names: []}}]\n",
         POLICY_HEADER + "spec:\n  extra: 1\n",
         POLICY_HEADER + "spec:\n  meshDefault: default\n",
+        POLICY_HEADER + "spec:\n  holdApplicationUntilProxyStarts: sometimes\n",
     ]
     for text in good:
         parse_policy(text, "p")
@@ -151,3 +155,9 @@ def test_published_json_schema_agrees_with_the_validator(tmp_path):
             parse_policy(text, "p")
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(yaml.safe_load(text), schema)
+
+
+@pytest.mark.parametrize(("value", "hold", "always"), [("false", False, False), ("true", True, False), ("always", True, True)])
+def test_hold_application_names_which_of_istios_two_settings_the_mesh_uses(value, hold, always):
+    policy = policy_of(f"  holdApplicationUntilProxyStarts: {value}\n")
+    assert (policy.hold_application, policy.hold_application_always) == (hold, always)

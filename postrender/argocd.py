@@ -53,22 +53,30 @@ def main(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     commands.add_parser("init", help="build a chart's dependencies (plugin.yaml init)")
     commands.add_parser("generate", help="render the app in the current directory and apply the policy")
     install = commands.add_parser("install", help="write the kustomize Component that installs the sidecar")
-    install.add_argument("--image", required=True, help="the sidecar image, e.g. registry.example/sidecar-policy:0.1.0")
+    flavour = install.add_mutually_exclusive_group(required=True)
+    flavour.add_argument(
+        "--argocd-version", metavar="VERSION", help="the Argo CD you run (e.g. v3.4.2): picks the image with its Helm major"
+    )
+    flavour.add_argument("--image", help="your own sidecar image instead, e.g. registry.example/sidecar-policy:0.1.0")
     install.add_argument("--default-policy", metavar="FILE", help="a cluster-wide default SidecarPolicy")
     install.add_argument("--output-dir", "-o", default="argocd-plugin", help="where to write (default: %(default)s)")
     args = parser.parse_args(list(argv))
     from pathlib import Path
 
     if args.command == "init":
+        from postrender.argocd_env import AppEnv
+        from postrender.argocd_helm import helm_source
         from postrender.argocd_sources import build_chart_dependencies
 
-        build_chart_dependencies(Path.cwd(), diagnostics.stream)
+        pass_credentials = helm_source(AppEnv.from_environ(os.environ)).pass_credentials
+        build_chart_dependencies(Path.cwd(), diagnostics.stream, pass_credentials)
         return 0
     if args.command == "generate":
         return generate(Path.cwd(), os.environ, sys.stdout.buffer, diagnostics)
-    from postrender.argocd_install import write_install
+    from postrender.argocd_install import image_for, write_install
 
-    for path in write_install(Path(args.output_dir), args.image, args.default_policy):
+    image = args.image or image_for(args.argocd_version)
+    for path in write_install(Path(args.output_dir), image, args.default_policy):
         print(f"wrote {path}", file=diagnostics.stream)
     return 0
 

@@ -537,6 +537,66 @@ def test_an_app_that_renders_nothing_fails_instead_of_pruning(argocd, repo, tmp_
     assert "rendered no manifests" in message
 
 
+# --- chained after another plugin, and the time limit ---------------------------------------------------
+
+
+def other_plugin(tmp_path: Path, name: str, generate: list[str]) -> Path:
+    """A plugin.yaml of another plugin whose generate runs through sidecar-policy."""
+    config = {"apiVersion": "argoproj.io/v1alpha1", "kind": "ConfigManagementPlugin", "metadata": {"name": name},
+              "spec": {"generate": {"command": generate}}}  # fmt: skip
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize(
+    "generate",
+    [
+        pytest.param(["sidecar-policy", "argocd", "generate", "--", "sh", "-c", "cat *.yaml"], id="wrapped"),
+        pytest.param(["bash", "-c", "cat *.yaml | sidecar-policy argocd generate -"], id="piped-like-lovely"),
+    ],
+)
+def test_chained_after_another_plugin(argocd, repo, tmp_path, sidecar_env, generate):
+    """The other plugin is `cat` here (argocd-vault-plugin and lovely cannot be installed): what
+    matters is how cmp-server runs the chain and what reaches Argo CD."""
+    app_files(repo, {"job.yaml": JOB, "deployment.yaml": DEPLOYMENT, ".sidecar-policy.yaml": POLICY})
+    sidecar = argocd.sidecar(tmp_path / "sidecar", sidecar_env, other_plugin(tmp_path, "other", generate))
+    try:
+        out = argocd.generate(repo, Application(plugin={"name": "other"}), sidecar)
+    finally:
+        sidecar.close()
+    assert annotation(out.objects, "Job", "migrate") == "true"
+    assert annotation(out.objects, "Deployment", "web") == "false"
+
+
+def test_a_failing_chained_command_fails_the_app(argocd, repo, tmp_path, sidecar_env):
+    app_files(repo, {"job.yaml": JOB, ".sidecar-policy.yaml": POLICY})
+    generate = ["sidecar-policy", "argocd", "generate", "--", "sh", "-c", "cat job.yaml; echo vault is sealed >&2; exit 3"]
+    sidecar = argocd.sidecar(tmp_path / "sidecar", sidecar_env, other_plugin(tmp_path, "other", generate))
+    try:
+        with pytest.raises(GenerateFailed) as failed:
+            argocd.generate(repo, Application(plugin={"name": "other"}), sidecar)
+    finally:
+        sidecar.close()
+    assert "exit status 4" in str(failed.value) and "vault is sealed" in str(failed.value)
+
+
+def test_the_time_limit_is_the_repo_servers_deadline_not_argocd_exec_timeout(argocd, repo, tmp_path, sidecar_env):
+    """cmpserver/plugin/plugin.go runs commands under the request's deadline; ARGOCD_EXEC_TIMEOUT on
+    the sidecar changes nothing."""
+    app_files(repo, {"job.yaml": JOB, ".sidecar-policy.yaml": POLICY})
+    slow = other_plugin(tmp_path, "slow", ["sidecar-policy", "argocd", "generate", "--", "sh", "-c", "sleep 2; cat job.yaml"])
+    sidecar = argocd.sidecar(tmp_path / "sidecar", {**sidecar_env, "ARGOCD_EXEC_TIMEOUT": "1s"}, slow)
+    try:
+        out = argocd.generate(repo, Application(plugin={"name": "slow"}), sidecar, timeout=30)
+        assert annotation(out.objects, "Job", "migrate") == "true"
+        with pytest.raises(GenerateFailed) as failed:
+            argocd.generate(repo, Application(plugin={"name": "slow"}), sidecar, timeout=1)
+    finally:
+        sidecar.close()
+    assert "deadline" in str(failed.value).lower() or "signal" in str(failed.value).lower()
+
+
 # --- plugin.yaml itself ------------------------------------------------------------------------------
 
 

@@ -82,13 +82,17 @@ class ArgoCD:
     def sidecar(self, work: Path, env: dict[str, str], plugin_yaml: Path = PLUGIN_YAML) -> Sidecar:
         return Sidecar(self.binary, work, env, plugin_yaml)
 
-    def generate(self, repo: Path, app: Application, sidecar: Sidecar | None = None, path: str = "") -> Generated:
-        """Manifests for `app` from the checked-out `repo`, or GenerateFailed with Argo CD's message."""
+    def generate(
+        self, repo: Path, app: Application, sidecar: Sidecar | None = None, path: str = "", timeout: int = 60
+    ) -> Generated:
+        """Manifests for `app` from the checked-out `repo`, or GenerateFailed with Argo CD's message.
+        `timeout` is the caller's repo-server deadline in seconds (60 by default, as in Argo CD)."""
         request = {
             "appPath": str(repo / app.source_path),
             "repoRoot": str(repo),
             "revision": REVISION,
             "request": app.request(),
+            "timeoutSeconds": timeout,
         }
         env = {"PATH": path or os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
         if sidecar is not None:

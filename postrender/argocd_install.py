@@ -66,7 +66,10 @@ def render_install(image: str, default_policy: str | None = None) -> dict[str, s
         for name in ("kustomization.yaml", "plugin.yaml", "repo-server-patch.yaml")
     }
     plugin_spec = files["plugin.yaml"].split("\nspec:\n", 1)[1]
-    context.update(plugin_spec=_dedent(plugin_spec, 2), default_policy_text=default_policy or "")
+    # The chart passes extraObjects through `tpl` (argo-helm charts/argo-cd/templates/extra-manifests.yaml):
+    # a `{{` in the policy (in a comment, say) must reach the ConfigMap as text, not as a template.
+    escaped_policy = (default_policy or "").replace("{{", '{{ "{{" }}')
+    context.update(plugin_spec=_dedent(plugin_spec, 2), default_policy_text=escaped_policy)
     files["argo-helm-values.yaml"] = environment.get_template("argocd-argo-helm-values.yaml.j2").render(context)
     if default_policy is not None:
         files["default-policy.yaml"] = default_policy

@@ -85,7 +85,9 @@ def helm_template_argv(app_dir: Path, repo_root: Path, env: AppEnv, extra_values
 
     source = helm_source(env)
     build_env = dict(env.build_env)
-    argv = ["helm", "template", ".", "--name-template", source.release_name or env.release_name]
+    argv = ["helm", "template", "."]
+    if source.release_name or env.release_name:  # Argo CD always has one; a bare local run may not
+        argv += ["--name-template", source.release_name or env.release_name]
     if source.namespace or env.namespace:
         argv += ["--namespace", source.namespace or env.namespace]
     if source.kube_version or env.kube_version:

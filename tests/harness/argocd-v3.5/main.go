@@ -5,6 +5,8 @@
 //	                                    $ARGOCD_PLUGINSOCKFILEPATH/<name>.sock until killed
 //	argocd-harness generate             reposerver/repository.GenerateManifests for the JSON
 //	                                    request on stdin: {"appPath", "repoRoot", "revision", "request"}
+//	argocd-harness envsubst             v1alpha1.Env.Envsubst: {"env": {name: value}, "texts": [...]}
+//	                                    on stdin, the substituted texts as a JSON list on stdout
 //
 // generate prints {"sourceType", "manifests", "commands"} or exits 1 with {"error"}. It is the
 // repo-server's path after the checkout: source type (ExplicitType, then util/app/discovery),
@@ -23,6 +25,7 @@ import (
 
 	"github.com/argoproj/argo-cd/v3/cmpserver"
 	"github.com/argoproj/argo-cd/v3/cmpserver/plugin"
+	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"github.com/argoproj/argo-cd/v3/reposerver/apiclient"
 	"github.com/argoproj/argo-cd/v3/reposerver/repository"
 	"github.com/argoproj/argo-cd/v3/util/io"
@@ -45,6 +48,10 @@ func main() {
 	}
 	if len(os.Args) == 2 && os.Args[1] == "generate" {
 		generate()
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "envsubst" {
+		envsubst()
 		return
 	}
 	fmt.Fprintln(os.Stderr, "usage: argocd-harness serve <config dir> | generate < request.json")
@@ -82,6 +89,23 @@ func generate() {
 		"manifests":  response.Manifests,
 		"commands":   response.Commands,
 	}))
+}
+
+func envsubst() {
+	var input struct {
+		Env   map[string]string `json:"env"`
+		Texts []string          `json:"texts"`
+	}
+	fail(json.NewDecoder(os.Stdin).Decode(&input))
+	var env v1alpha1.Env
+	for name, value := range input.Env {
+		env = append(env, &v1alpha1.EnvEntry{Name: name, Value: value})
+	}
+	out := make([]string, len(input.Texts))
+	for i, text := range input.Texts {
+		out[i] = env.Envsubst(text)
+	}
+	fail(json.NewEncoder(os.Stdout).Encode(out))
 }
 
 func fail(err error) {

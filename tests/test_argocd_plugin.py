@@ -85,16 +85,16 @@ def annotation(objects: list[dict], kind: str, name: str) -> str | None:
 
 
 def without_annotation(obj: dict) -> dict:
-    """The object as it was before the plugin annotated it (a copy)."""
+    """The object as it was before the plugin annotated it (a copy): pod templates and bare Pods."""
     obj = copy.deepcopy(obj)
-    template = (obj.get("spec") or {}).get("template")
-    if template and ANNOTATION in ((template.get("metadata") or {}).get("annotations") or {}):
-        annotations = template["metadata"]["annotations"]
+    holder = obj if obj.get("kind") == "Pod" else (obj.get("spec") or {}).get("template")
+    if holder and ANNOTATION in ((holder.get("metadata") or {}).get("annotations") or {}):
+        annotations = holder["metadata"]["annotations"]
         del annotations[ANNOTATION]
         if not annotations:
-            del template["metadata"]["annotations"]
-        if not template["metadata"]:
-            del template["metadata"]
+            del holder["metadata"]["annotations"]
+        if not holder["metadata"]:
+            del holder["metadata"]
     return obj
 
 
@@ -540,6 +540,9 @@ def test_an_app_that_renders_nothing_fails_instead_of_pruning(argocd, repo, tmp_
 # --- chained after another plugin, and the time limit ---------------------------------------------------
 
 
+RENDER = "for f in *.yaml; do echo ---; cat $f; done"  # the other plugin's render, in the app directory
+
+
 def other_plugin(tmp_path: Path, name: str, generate: list[str]) -> Path:
     """A plugin.yaml of another plugin whose generate runs through sidecar-policy."""
     config = {"apiVersion": "argoproj.io/v1alpha1", "kind": "ConfigManagementPlugin", "metadata": {"name": name},
@@ -552,8 +555,8 @@ def other_plugin(tmp_path: Path, name: str, generate: list[str]) -> Path:
 @pytest.mark.parametrize(
     "generate",
     [
-        pytest.param(["sidecar-policy", "argocd", "generate", "--", "sh", "-c", "cat *.yaml"], id="wrapped"),
-        pytest.param(["bash", "-c", "cat *.yaml | sidecar-policy argocd generate -"], id="piped-like-lovely"),
+        pytest.param(["sidecar-policy", "argocd", "generate", "--", "sh", "-c", RENDER], id="wrapped"),
+        pytest.param(["bash", "-c", f"({RENDER}) | sidecar-policy argocd generate -"], id="piped-like-lovely"),
     ],
 )
 def test_chained_after_another_plugin(argocd, repo, tmp_path, sidecar_env, generate):

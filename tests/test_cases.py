@@ -14,7 +14,7 @@ import json
 import pytest
 import yaml
 
-from postrender.core.engine import ANNOTATION
+from postrender.core.istio import ANNOTATION
 from postrender.core.policy import load_policy
 from postrender.core.stream import read_documents
 from tests.support.helpers import post_render

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from postrender.core.engine import ANNOTATION
+from postrender.core.istio import ANNOTATION
 from postrender.core.stream import read_documents
 from tests.support.paths import corpus_files
 from tests.support.helpers import policy_of, post_render

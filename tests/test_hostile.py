@@ -289,14 +289,14 @@ def test_the_reported_template_is_what_was_written(mode, annotations, expected):
 
 def test_a_billion_laughs_proxy_config_annotation_is_not_expanded():
     """convert (and check's findings) read proxy.istio.io/config as YAML: with guards, since it is input."""
-    from postrender.core import convert
+    from postrender.core import convert, istio
 
     bomb = "x:\n" + alias_bomb() + "holdApplicationUntilProxyStarts: true\n"
-    assert convert._holds_application({convert.PROXY_CONFIG_ANNOTATION: bomb}, False) is False
+    assert convert._holds_application({istio.PROXY_CONFIG_ANNOTATION: bomb}, False) is False
     deep = "holdApplicationUntilProxyStarts: true\nx: " + "[" * 100_000 + "]" * 100_000 + "\n"
-    assert convert._holds_application({convert.PROXY_CONFIG_ANNOTATION: deep}, False) is False
+    assert convert._holds_application({istio.PROXY_CONFIG_ANNOTATION: deep}, False) is False
     fine = "holdApplicationUntilProxyStarts: true\n"
-    assert convert._holds_application({convert.PROXY_CONFIG_ANNOTATION: fine}, False) is True
+    assert convert._holds_application({istio.PROXY_CONFIG_ANNOTATION: fine}, False) is True
 
 
 @pytest.mark.parametrize("content, message", [

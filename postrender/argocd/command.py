@@ -79,7 +79,7 @@ def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagno
     from postrender.argocd.sources import render
     from postrender.core.options import parse_kube_version
     from postrender.core.engine import Options, run
-    from postrender.reports.findings import NATIVE_SIDECARS_ALPHA
+    from postrender.core.istio import NATIVE_SIDECARS_ALPHA
     from postrender.reports.command import RenderWarnings
 
     env = AppEnv.from_environ(environ)

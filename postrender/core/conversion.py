@@ -13,15 +13,12 @@ from yaml.nodes import Node
 
 from postrender.core import convert
 from postrender.core.errors import InputError, Location
+from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES, NATIVE, STATUS_ANNOTATION
 from postrender.core.workloads import FoundWorkload
-
-ANNOTATION = "sidecar.istio.io/nativeSidecar"
-ANNOTATION_VALUES = {"native": "true", "regular": "false"}
-
 
 def may_convert(body: str) -> bool:
     """Cheap test before loading: only Istio-injected pods carry this annotation."""
-    return convert.STATUS_ANNOTATION in body
+    return STATUS_ANNOTATION in body
 
 
 class DocumentConversion:
@@ -42,7 +39,7 @@ class DocumentConversion:
         outer = self._kube_inject_metadata(found)
         if target is None or convert.injected_form(template, outer) in (None, target):
             return None
-        if target == convert.NATIVE:
+        if target == NATIVE:
             try:
                 convert.require_native_support(self.kube_version)
             except InputError as error:

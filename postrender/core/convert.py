@@ -12,26 +12,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from postrender.core import yamlnodes
 from postrender.core.errors import InputError
-
-NATIVE = "native"
-REGULAR = "regular"
-
-PROXY = "istio-proxy"
-INIT = "istio-init"
-VALIDATION = "istio-validation"
-CORE_DUMP = "enable-core-dump"  # older injection templates add it as an init container
-
-STATUS_ANNOTATION = "sidecar.istio.io/status"
-OVERRIDES_ANNOTATION = "proxy.istio.io/overrides"
-PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"
-STATUS_PORT_ANNOTATION = "status.sidecar.istio.io/port"
-INJECT_ANNOTATION = "sidecar.istio.io/inject"
-DEFAULT_STATUS_PORT = "15020"  # values.global.proxy.statusPort in Istio's chart
-
-# Kubernetes turned the SidecarContainers feature gate on by default in 1.29 (beta).
-NATIVE_MIN_KUBE = (1, 29)
+from postrender.core.istio import (
+    CORE_DUMP,
+    DEFAULT_STATUS_PORT,
+    INIT,
+    INJECT_ANNOTATION,
+    NATIVE,
+    NATIVE_SIDECARS_ALPHA,
+    OVERRIDES_ANNOTATION,
+    PROXY,
+    REGULAR,
+    STATUS_ANNOTATION,
+    STATUS_PORT_ANNOTATION,
+    VALIDATION,
+    hold_application,
+    injection_status,
+    native_sidecars_on,
+    proxy_overrides,
+)
 
 Template = dict[str, Any]
 
@@ -52,10 +51,10 @@ def require_native_support(kube_version: tuple[int, int] | None) -> None:
     operator turned it on, and a pod written for it starves in `Init` on a cluster without it.
     Whoever runs 1.28 with the gate on says so by passing `--kube-version 1.29`.
     """
-    if kube_version is None or kube_version >= NATIVE_MIN_KUBE:
+    if kube_version is None or native_sidecars_on(kube_version):
         return
     major, minor = kube_version
-    gate = " (1.28 has them only behind the SidecarContainers feature gate, off by default)" if kube_version == (1, 28) else ""
+    gate = " (1.28 has them only behind the SidecarContainers feature gate, off by default)" if kube_version == NATIVE_SIDECARS_ALPHA else ""
     raise InputError(
         f"cannot convert istio-proxy to a native sidecar for Kubernetes {major}.{minor}: native sidecars "
         f"need Kubernetes 1.29 or later{gate}; decide `regular` for this cluster, or pass "
@@ -77,7 +76,7 @@ def injected_form(template: Template, outer_metadata: dict | None = None) -> str
     annotations = metadata.get("annotations") or {}
     if str(annotations.get(INJECT_ANNOTATION, "")).lower() == "false":
         return None
-    status = _json_object(annotations.get(STATUS_ANNOTATION))
+    status = injection_status(annotations)
     containers = _containers(spec, "containers")
     init_containers = _containers(spec, "initContainers")
     if status is None or containers is None or init_containers is None:
@@ -208,7 +207,7 @@ def _merge(base: Any, patch: Any) -> Any:
 
 
 def _user_lifecycle(annotations: dict) -> dict | None:
-    overrides = _json_object(annotations.get(OVERRIDES_ANNOTATION)) or {}
+    overrides = proxy_overrides(annotations) or {}
     for field in ("containers", "initContainers"):
         entry = _find(overrides.get(field) or [], PROXY)
         if entry is not None:
@@ -218,28 +217,21 @@ def _user_lifecycle(annotations: dict) -> dict | None:
 
 def _holds_application(annotations: dict, mesh_hold: bool) -> bool:
     """holdApplicationUntilProxyStarts as the injector sees it: the pod's ProxyConfig over the mesh's."""
-    raw = annotations.get(PROXY_CONFIG_ANNOTATION)
-    if raw:
-        try:
-            config = yamlnodes.load(str(raw))  # guarded: the annotation is input
-        except yamlnodes.NodeError:
-            config = None
-        if isinstance(config, dict) and isinstance(config.get("holdApplicationUntilProxyStarts"), bool):
-            return config["holdApplicationUntilProxyStarts"]
-    return mesh_hold
+    pod_hold = hold_application(annotations)
+    return mesh_hold if pod_hold is None else pod_hold
 
 
 def _move_in_annotations(annotations: dict, *, to_init: bool) -> None:
     """Move istio-proxy between the container lists of the status and overrides annotations."""
     source, dest = ("containers", "initContainers") if to_init else ("initContainers", "containers")
-    status = _json_object(annotations[STATUS_ANNOTATION])
+    status = injection_status(annotations)
     assert status is not None
     names = [n for n in status.get(source) or [] if n != PROXY]
     status[source] = names or None  # Go marshals an empty slice of names as null
     status[dest] = (status.get(dest) or []) + [PROXY]
     annotations[STATUS_ANNOTATION] = _go_json(status)
 
-    overrides = _json_object(annotations.get(OVERRIDES_ANNOTATION))
+    overrides = proxy_overrides(annotations)
     if overrides is None or _find(overrides.get(source) or [], PROXY) is None:
         return
     entries = overrides[source]
@@ -253,16 +245,6 @@ def _move_in_annotations(annotations: dict, *, to_init: bool) -> None:
 
 def _go_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _json_object(raw: Any) -> dict | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _istio_metadata(template: Template, outer_metadata: dict | None) -> dict | None:

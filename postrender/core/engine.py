@@ -9,8 +9,9 @@ from typing import BinaryIO, Callable, NamedTuple
 from yaml.nodes import MappingNode, Node
 
 from postrender.core import conversion, textedit, triage, yamlnodes
-from postrender.core.conversion import ANNOTATION, ANNOTATION_VALUES, apply_decision
+from postrender.core.conversion import apply_decision
 from postrender.core.errors import InputError, Location
+from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
 from postrender.core.policy import Policy, Rule, Workload
 from postrender.core.stream import BOM, Document, read_documents
 from postrender.core.workloads import FoundWorkload, KindTable, find_workloads

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from typing import Iterable, NamedTuple, Sequence
 
-from postrender.core.conversion import ANNOTATION, ANNOTATION_VALUES
 from postrender.core.engine import Outcome
 from postrender.core.errors import UsageError
+from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
 from postrender.core.policy import Match, Policy, Rule
 from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind, api_group
 

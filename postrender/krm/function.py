@@ -21,10 +21,10 @@ from typing import Sequence
 from postrender.krm import resourcelist
 from postrender.core import yamlnodes
 from postrender.core.options import ArgumentParser, options_from
-from postrender.core.conversion import ANNOTATION, ANNOTATION_VALUES
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.engine import Options, Outcome, run
 from postrender.core.errors import InputError, Location, SidecarPolicyError
+from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
 from postrender.core.policy import parse_policy
 from postrender.core.stream import read_documents
 

@@ -11,23 +11,15 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from postrender.core.conversion import ANNOTATION
+from postrender.core import istio
 from postrender.core.engine import Outcome
+from postrender.core.istio import ANNOTATION, INJECT_ANNOTATION, PROXY, PROXY_CONFIG_ANNOTATION, PROXY_UID, TEMPLATES_ANNOTATION
 from postrender.core.policy import Match, Policy, Rule
 
 INFO, WARNING, ERROR = "info", "warning", "error"
 SEVERITIES = (INFO, WARNING, ERROR)  # in rising order
 
-PROXY = "istio-proxy"
-PROXY_UID = 1337  # istio-proxy's UID: iptables lets its traffic bypass the proxy
-INJECT = "sidecar.istio.io/inject"
-PROXY_CONFIG = "proxy.istio.io/config"
-TEMPLATES = "inject.istio.io/templates"
-EXCLUDE_OUTBOUND = ("traffic.sidecar.istio.io/excludeOutboundPorts", "traffic.sidecar.istio.io/excludeOutboundIPRanges")
 COMPLETING_KINDS = frozenset({"Job", "CronJob"})
-NATIVE_SIDECARS_BETA = (1, 29)  # the SidecarContainers feature gate is on by default from 1.29
-NATIVE_SIDECARS_ALPHA = (1, 28)  # alpha: the gate exists but is off by default
-ISTIO_CONTAINERS = frozenset({PROXY, "istio-init", "istio-validation"})  # injected, not workarounds
 
 
 class Finding(NamedTuple):
@@ -65,14 +57,14 @@ class Pod:
         if self.spec.get("hostNetwork") is True:
             return "hostNetwork: true"
         # The label is Istio's newer API and wins over the annotation; only "false" switches it off.
-        if INJECT in self.labels:
-            return f'the label {INJECT}: "false"' if self.text(self.labels, INJECT) == "false" else ""
-        return f'the annotation {INJECT}: "false"' if self.text(self.annotations, INJECT) == "false" else ""
+        if INJECT_ANNOTATION in self.labels:
+            return f'the label {INJECT_ANNOTATION}: "false"' if self.text(self.labels, INJECT_ANNOTATION) == "false" else ""
+        return f'the annotation {INJECT_ANNOTATION}: "false"' if self.text(self.annotations, INJECT_ANNOTATION) == "false" else ""
 
     @property
     def is_gateway(self) -> bool:
         """An Istio gateway: istio-proxy is the pod's own container, not an injected sidecar."""
-        if "gateway" in (name.strip() for name in self.text(self.annotations, TEMPLATES).split(",")):
+        if "gateway" in (name.strip() for name in self.text(self.annotations, TEMPLATES_ANNOTATION).split(",")):
             return True
         return any(
             c.get("name") == PROXY and (c.get("image") == "auto" or "router" in (c.get("args") or ()))
@@ -143,9 +135,9 @@ def job_regular(ctx: Context) -> Iterator[str]:
 def native_before_1_29(ctx: Context) -> Iterator[str]:
     version = ctx.kube_version
     # Only where native is written out: a mesh default of native is the mesh's business, not a choice here.
-    if version is None or version >= NATIVE_SIDECARS_BETA or ctx.written != "true" or ctx.sidecar != "native":
+    if istio.native_sidecars_on(version) or ctx.written != "true" or ctx.sidecar != "native":
         return
-    if version == NATIVE_SIDECARS_ALPHA:
+    if version == istio.NATIVE_SIDECARS_ALPHA:
         yield ("native sidecars on Kubernetes 1.28 need the SidecarContainers feature gate, which is off by "
                "default; without it istio-proxy blocks pod start-up: turn the gate on, or decide regular until 1.29")
     else:
@@ -157,7 +149,7 @@ def _app_containers(pod: Pod) -> Iterator[tuple[str, dict]]:
     """(`init container` | `container`, container) for every container but Istio's own."""
     for where, containers in (("init container", pod.init_containers), ("container", pod.containers)):
         for container in containers:
-            if container.get("name") not in ISTIO_CONTAINERS:
+            if container.get("name") not in istio.INJECTED_CONTAINERS:
                 yield where, container
 
 
@@ -185,23 +177,15 @@ def init_uid_1337(ctx: Context) -> Iterator[str]:
 def exclude_outbound(ctx: Context) -> Iterator[str]:
     if ctx.sidecar != "native":
         return
-    for key in EXCLUDE_OUTBOUND:
+    for key in istio.EXCLUDE_OUTBOUND_ANNOTATIONS:
         if key in ctx.pod.annotations:
             yield (f"{key} is set: if it lets init containers reach the network before the proxy, a native "
                    "sidecar makes it unnecessary; remove it")
 
 
 def hold_application(ctx: Context) -> Iterator[str]:
-    if ctx.sidecar != "native" or PROXY_CONFIG not in ctx.pod.annotations:
-        return
-    from postrender.core import yamlnodes  # only for the few pods that carry proxy.istio.io/config
-
-    try:
-        config = yamlnodes.load(ctx.pod.text(ctx.pod.annotations, PROXY_CONFIG))  # guarded: the annotation is input
-    except yamlnodes.NodeError:
-        return  # Istio rejects it; not ours to report
-    if isinstance(config, dict) and config.get("holdApplicationUntilProxyStarts") is True:
-        yield (f"holdApplicationUntilProxyStarts in {PROXY_CONFIG} is ignored for a native sidecar, which "
+    if ctx.sidecar == "native" and istio.hold_application(ctx.pod.annotations) is True:
+        yield (f"holdApplicationUntilProxyStarts in {PROXY_CONFIG_ANNOTATION} is ignored for a native sidecar, which "
                "always starts first: remove it")
 
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postrender.argocd_env import BUILD_ENV_NAMES, AppEnv, Parameter
-from postrender.argocd_helm import clean_set_value, envsubst, helm_source
-from postrender.errors import UsageError
-from support.argocd import VERSIONS, build
+from postrender.argocd.env import BUILD_ENV_NAMES, AppEnv, Parameter
+from postrender.argocd.helm import clean_set_value, envsubst, helm_source
+from postrender.core.errors import UsageError
+from tests.support.argocd import VERSIONS, build
 
 ENV = {name: f"<{name.lower()}>" for name in BUILD_ENV_NAMES}
 # Pieces that exercise every branch of Go's os.Expand: names, braces, specials, `$$`, stray `$`.

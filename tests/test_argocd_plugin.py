@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import gotools
-from support.argocd import VERSIONS, Application, ArgoCD, GenerateFailed, Generated, build, sidecar_path
+from tests.support import gotools
+from tests.support.argocd import VERSIONS, Application, ArgoCD, GenerateFailed, Generated, build, sidecar_path
 
 ROOT = Path(__file__).resolve().parents[1]
 ANNOTATION = "sidecar.istio.io/nativeSidecar"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from support import gotools
+from tests.support import gotools
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_YAML = ROOT / "argocd-plugin" / "plugin.yaml"

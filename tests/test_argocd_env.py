@@ -14,8 +14,18 @@ import sys
 import pytest
 import yaml
 
-from postrender.argocd.env import AppEnv, Parameter, repository_root, resolve_in_repository
-from postrender.argocd.sources import _shown_command, helm_template_argv, read_directory, source_kind
+from postrender.argocd.env import (
+    AppEnv,
+    Parameter,
+    repository_root,
+    resolve_in_repository,
+)
+from postrender.argocd.sources import (
+    _shown_command,
+    helm_template_argv,
+    read_directory,
+    source_kind,
+)
 from postrender.core.errors import InputError, UsageError
 from postrender.core.stream import read_documents
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -19,7 +18,15 @@ import pytest
 import yaml
 
 from tests.support import gotools
-from tests.support.argocd import VERSIONS, Application, ArgoCD, GenerateFailed, Generated, build, sidecar_path
+from tests.support.argocd import (
+    VERSIONS,
+    Application,
+    ArgoCD,
+    Generated,
+    GenerateFailed,
+    build,
+    sidecar_path,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ANNOTATION = "sidecar.istio.io/nativeSidecar"

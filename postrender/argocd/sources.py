@@ -81,7 +81,12 @@ def render_chart(app_dir: Path, repo_root: Path, env: AppEnv, stderr: TextIO) ->
 
 def helm_template_argv(app_dir: Path, repo_root: Path, env: AppEnv, extra_values: Path | None = None) -> list[str]:
     """util/helm/cmd.go `template`'s command line for the app (see argocd.helm for each field)."""
-    from postrender.argocd.helm import clean_set_value, envsubst, helm_source, resolved_value_files
+    from postrender.argocd.helm import (
+        clean_set_value,
+        envsubst,
+        helm_source,
+        resolved_value_files,
+    )
 
     source = helm_source(env)
     build_env = dict(env.build_env)

@@ -616,3 +616,44 @@ def test_plugin_yaml_is_named_only_and_announces_its_parameters(argocd, repo, tm
     assert "discover" not in config["spec"]  # see test_a_named_app_needs_no_policy_file
     names = [p["name"] for p in config["spec"]["parameters"]["static"]]
     assert names == ["policy", "values-files", "helm-parameters", "helm"]
+
+
+# --- the docs' examples, as written ----------------------------------------------------------------
+
+
+def docs_applications() -> list[dict]:
+    """Every YAML block of docs/argocd.md that holds an Application's source (whole or in part)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "argocd.md").read_text()
+    blocks = [yaml.safe_load(textwrap.dedent(block.split("```")[0])) for block in text.split("```yaml\n")[1:]]
+    found = []
+    for block in blocks:
+        source = (block.get("spec") or {}).get("source") if block.get("kind") == "Application" else block.get("source")
+        if isinstance(source, dict) and isinstance(source.get("plugin"), dict) and source["plugin"].get("name") == "sidecar-policy":
+            found.append(source)
+    return found
+
+
+def test_the_docs_examples_work_as_written(argocd, repo, tmp_path, sidecar_env, helm_bin, tools):
+    """The Application of "Use it in an Application" and the source of "Moving a Helm app", on a chart
+    that has the files they name; the second also renders as the same block does in Argo CD's Helm source."""
+    link_helm(tools, helm_bin)
+    application, moved = docs_applications()
+    for source in (application, moved):
+        chart = repo / source["path"]
+        chart.mkdir(parents=True, exist_ok=True)
+        write_chart(chart)
+    (repo / "policies" / "shop.yaml").write_text(POLICY)
+    (repo / "shared").mkdir()
+    (repo / "shared" / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+
+    out, _ = run(argocd, repo, Application(source_path=application["path"], plugin=application["plugin"]), sidecar_env, tmp_path / "a")
+    (deployment,) = [o for o in out.objects if o["kind"] == "Deployment"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:v1.4.2"
+    assert annotation(out.objects, "Job", "migrate") == "true"
+
+    Path(sidecar_env["SIDECAR_POLICY_DEFAULT"]).write_text(POLICY)
+    out, _ = run(argocd, repo, Application(source_path=moved["path"], plugin=moved["plugin"]), sidecar_env, tmp_path / "b")
+    helm = yaml.safe_load(moved["plugin"]["parameters"][0]["string"])
+    native = argocd.generate(repo, Application(source_path=moved["path"], plugin=None, helm=helm), path=sidecar_path(tools))
+    assert [without_annotation(o) for o in out.objects] == native.objects
+    assert "storefront" in json.dumps(native.objects)

@@ -14,8 +14,7 @@ import pytest
 import yaml
 
 from tests.support.argocd import Application, sidecar_path
-from tests.support.argocd_apps import (  # noqa: F401  (fixtures are used by name)
-    ALL_NATIVE,
+from tests.support.argocd_apps import (  # noqa: F401  pytest fixtures
     DEPLOYMENT,
     JOB,
     POLICY,
@@ -24,16 +23,13 @@ from tests.support.argocd_apps import (  # noqa: F401  (fixtures are used by nam
     app_files,
     argocd,
     failure,
-    helm_bin,
     kustomize_bin,
-    link_helm,
     needs_kubectl,
     repo,
     run,
     sidecar_env,
     tools,
     without_annotation,
-    write_chart,
 )
 
 # --- which apps reach the plugin -------------------------------------------------------------------

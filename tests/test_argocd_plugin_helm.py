@@ -15,18 +15,15 @@ import pytest
 import yaml
 
 from tests.support.argocd import Application, GenerateFailed, sidecar_path
-from tests.support.argocd_apps import (  # noqa: F401  (fixtures are used by name)
-    ALL_NATIVE,
+from tests.support.argocd_apps import (  # noqa: F401  pytest fixtures
     DEPLOYMENT,
     JOB,
     POLICY,
-    SERVICE,
     annotation,
     app_files,
     argocd,
     failure,
     helm_bin,
-    kustomize_bin,
     link_helm,
     repo,
     run,

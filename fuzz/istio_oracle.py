@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # tests.support
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="append", help="an Istio release (default: all tested ones)")
     args = parser.parse_args(argv)
 
-    from support.istio_injector import VERSIONS, injector
-    from support.istio_oracle import SETTINGS, check_batch
+    from tests.support.istio_injector import VERSIONS, injector
+    from tests.support.istio_oracle import SETTINGS, check_batch
 
     first = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     failures = 0

@@ -14,10 +14,10 @@ import random
 
 import pytest
 
-from helpers import policy_of, post_render
-from support.istio_injector import DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION, INTERCEPT_NONE, VERSIONS, Injector, MeshSettings, injector
-from support.istio_oracle import SETTINGS, check_batch
-from support.istio_workloads import as_stream, in_form
+from tests.support.helpers import policy_of, post_render
+from tests.support.istio_injector import DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION, INTERCEPT_NONE, VERSIONS, Injector, MeshSettings, injector
+from tests.support.istio_oracle import SETTINGS, check_batch
+from tests.support.istio_workloads import as_stream, in_form
 
 # Per batch: 9 settings x 125 = 1,125 workloads per release and direction.
 WORKLOADS = 125

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
-from support import gotools
+from tests.support import gotools
 
 # The oldest release that reads the pod's sidecar.istio.io/nativeSidecar annotation and that the
 # module proxy still builds (Istio 1.24: pkg/kube/inject/inject.go, "The

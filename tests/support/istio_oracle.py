@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from helpers import policy_of, post_render
-from support.istio_injector import DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION, INTERCEPT_NONE, Injector, MeshSettings
-from support.istio_workloads import WorkloadGenerator, as_stream, in_form
+from tests.support.helpers import policy_of, post_render
+from tests.support.istio_injector import DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION, INTERCEPT_NONE, Injector, MeshSettings
+from tests.support.istio_workloads import WorkloadGenerator, as_stream, in_form
 
 OTHER = {"native": "regular", "regular": "native"}
 

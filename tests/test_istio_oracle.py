@@ -19,7 +19,7 @@ from tests.support.istio_injector import DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPT
 from tests.support.istio_oracle import SETTINGS, check_batch
 from tests.support.istio_workloads import as_stream, in_form
 
-# Per batch: 9 settings x 125 = 1,125 workloads per release and direction.
+# Per batch: 8 settings x 125 = 1,000 workloads per release and direction.
 WORKLOADS = 125
 
 

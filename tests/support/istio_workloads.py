@@ -63,9 +63,9 @@ class WorkloadGenerator:
         metadata = self.pod_metadata(name)
         mode = (metadata.get("annotations") or {}).get("sidecar.istio.io/interceptionMode")
         intercepted = mode != "NONE" if mode else self.mesh_intercepts
-        pod = {"metadata": metadata, "spec": self.pod_spec(inits=intercepted or self.init_containers_without_interception)}
+        pod = {"metadata": metadata, "spec": self.pod_spec(init_containers=intercepted or self.init_containers_without_interception)}
         if kind == "Pod":
-            return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, **pod}
+            return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **metadata}, "spec": pod["spec"]}
         body: dict[str, Any] = {"template": pod}
         if kind not in ("Job", "CronJob", "ReplicationController"):
             body["selector"] = {"matchLabels": {"app": name}}
@@ -116,13 +116,13 @@ class WorkloadGenerator:
             metadata["annotations"] = annotations
         return metadata
 
-    def pod_spec(self, *, inits: bool = True) -> dict:
+    def pod_spec(self, *, init_containers: bool = True) -> dict:
         rng = self.rng
         names = rng.sample(self.names, rng.randint(1, 3))
         spec: dict[str, Any] = {"containers": [self.container(name) for name in names]}
         if rng.random() < 0.15:
             spec["containers"].insert(rng.randint(0, len(names)), self.proxy_override())
-        inits = [self.container(f"init-{i}", init=True) for i in range(rng.choice([0, 0, 1, 2]))] if inits else []
+        inits = [self.container(f"init-{i}", init=True) for i in range(rng.choice([0, 0, 1, 2]) if init_containers else 0)]
         if inits and rng.random() < 0.3:
             inits[-1]["restartPolicy"] = "Always"  # the user's own native sidecar
         if inits:

@@ -61,7 +61,8 @@ class WorkloadGenerator:
         self.count += 1
         name = f"w{self.count}-{kind.lower()}"
         metadata = self.pod_metadata(name)
-        mode = (metadata.get("annotations") or {}).get("sidecar.istio.io/interceptionMode")
+        # kube-inject reads a CronJob's settings from spec.jobTemplate.metadata, not from its pod template.
+        mode = None if kind == "CronJob" else (metadata.get("annotations") or {}).get("sidecar.istio.io/interceptionMode")
         intercepted = mode != "NONE" if mode else self.mesh_intercepts
         pod = {"metadata": metadata, "spec": self.pod_spec(init_containers=intercepted or self.init_containers_without_interception)}
         if kind == "Pod":

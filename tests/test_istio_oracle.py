@@ -14,10 +14,11 @@ import random
 
 import pytest
 
+from postrender.core.istio import ANNOTATION_VALUES
 from tests.support.helpers import policy_of, post_render
 from tests.support.istio_injector import DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION, INTERCEPT_NONE, VERSIONS, Injector, MeshSettings, injector
 from tests.support.istio_oracle import SETTINGS, check_batch
-from tests.support.istio_workloads import as_stream, in_form
+from tests.support.istio_workloads import WorkloadGenerator, as_stream, in_form, pod_templates
 
 # Per batch: 8 settings x 125 = 1,000 workloads per release and direction.
 WORKLOADS = 125
@@ -69,3 +70,22 @@ def test_a_conversion_keeps_the_init_containers_istio_1_24_drops(istio: Injector
         assert "initContainers" not in regular["spec"]
         del ours["spec"]["initContainers"]
     assert ours == regular
+
+
+@pytest.mark.parametrize("form", ["native", "regular"])
+def test_gateways_and_pods_not_injected_are_never_restructured(istio: Injector, form: str) -> None:
+    """As Istio injects them: a gateway (istio-proxy its only container) and an `inject: "false"` pod."""
+    generator = WorkloadGenerator(0)
+    not_injected = generator.workload("StatefulSet")  # not a CronJob: kube-inject reads its jobTemplate's metadata
+    for template in pod_templates(not_injected):
+        template["metadata"]["annotations"] = {"sidecar.istio.io/inject": "false"}
+    injected = istio.inject(as_stream([generator.gateway(), not_injected]), SETTINGS[0], form)
+    other = "regular" if form == "native" else "native"
+    converted, _ = post_render(injected, policy_of(f"  fallback: {other}\n  convertInjected: true\n"))
+
+    ours, theirs = istio.read(converted), istio.read(injected)
+    assert "istio-proxy" in str(theirs[0]["spec"]["template"]["spec"]["containers"])
+    for document in ours:
+        for template in pod_templates(document):
+            assert template["metadata"]["annotations"].pop("sidecar.istio.io/nativeSidecar") == ANNOTATION_VALUES[other]
+    assert ours == theirs

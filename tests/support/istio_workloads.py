@@ -56,8 +56,8 @@ class WorkloadGenerator:
                 documents.append(self.workload())
         return documents
 
-    def workload(self) -> dict:
-        kind = self.rng.choice(KINDS)
+    def workload(self, kind: str | None = None) -> dict:
+        kind = kind or self.rng.choice(KINDS)
         self.count += 1
         name = f"w{self.count}-{kind.lower()}"
         metadata = self.pod_metadata(name)

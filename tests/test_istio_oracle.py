@@ -16,9 +16,21 @@ import pytest
 
 from postrender.core.istio import ANNOTATION_VALUES
 from tests.support.helpers import policy_of, post_render
-from tests.support.istio_injector import DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION, INTERCEPT_NONE, VERSIONS, Injector, MeshSettings, injector
-from tests.support.istio_oracle import SETTINGS, check_batch
-from tests.support.istio_workloads import WorkloadGenerator, as_stream, in_form, pod_templates
+from tests.support.istio_injector import (
+    DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION,
+    INTERCEPT_NONE,
+    VERSIONS,
+    Injector,
+    MeshSettings,
+    injector,
+)
+from tests.support.istio_oracle import OTHER, SETTINGS, check_batch
+from tests.support.istio_workloads import (
+    WorkloadGenerator,
+    as_stream,
+    in_form,
+    pod_templates,
+)
 
 # Per batch: 8 settings x 125 = 1,000 workloads per release and direction.
 WORKLOADS = 125
@@ -80,12 +92,11 @@ def test_gateways_and_pods_not_injected_are_never_restructured(istio: Injector, 
     for template in pod_templates(not_injected):
         template["metadata"]["annotations"] = {"sidecar.istio.io/inject": "false"}
     injected = istio.inject(as_stream([generator.gateway(), not_injected]), SETTINGS[0], form)
-    other = "regular" if form == "native" else "native"
-    converted, _ = post_render(injected, policy_of(f"  fallback: {other}\n  convertInjected: true\n"))
+    converted, _ = post_render(injected, policy_of(f"  fallback: {OTHER[form]}\n  convertInjected: true\n"))
 
     ours, theirs = istio.read(converted), istio.read(injected)
     assert "istio-proxy" in str(theirs[0]["spec"]["template"]["spec"]["containers"])
     for document in ours:
         for template in pod_templates(document):
-            assert template["metadata"]["annotations"].pop("sidecar.istio.io/nativeSidecar") == ANNOTATION_VALUES[other]
+            assert template["metadata"]["annotations"].pop("sidecar.istio.io/nativeSidecar") == ANNOTATION_VALUES[OTHER[form]]
     assert ours == theirs

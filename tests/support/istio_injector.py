@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from tests.support import gotools
 
@@ -63,7 +64,7 @@ class Injector:
 
     def _run(self, args: Sequence[str], stream: bytes, env: dict[str, str] | None = None) -> bytes:
         environment = {**os.environ, **(env or {})}
-        result = subprocess.run([str(self.binary), *args], input=stream, capture_output=True, env=environment)
+        result = subprocess.run([str(self.binary), *args], input=stream, capture_output=True, env=environment, check=False)
         if result.returncode != 0:
             raise AssertionError(f"istioinject {self.version} {' '.join(args)}: {result.stderr.decode()[-2000:]}")
         return result.stdout

@@ -11,7 +11,12 @@ import json
 from typing import Any
 
 from tests.support.helpers import policy_of, post_render
-from tests.support.istio_injector import DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION, INTERCEPT_NONE, Injector, MeshSettings
+from tests.support.istio_injector import (
+    DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION,
+    INTERCEPT_NONE,
+    Injector,
+    MeshSettings,
+)
 from tests.support.istio_workloads import WorkloadGenerator, as_stream, in_form
 
 OTHER = {"native": "regular", "regular": "native"}

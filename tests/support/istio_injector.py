@@ -40,6 +40,11 @@ class MeshSettings(NamedTuple):
     def intercepts(self) -> bool:
         return INTERCEPT_NONE not in self.flags
 
+    @property
+    def sets_proxy_lifecycle(self) -> bool:
+        """values.global.proxy.lifecycle: the proxy's hooks in both forms, under the user's own."""
+        return any(flag.startswith("values.global.proxy.lifecycle") for flag in self.flags)
+
 
 class Injector:
     def __init__(self, binary: Path, version: str):

@@ -43,6 +43,10 @@ def check_batch(
     """None when converting `count` workloads drawn from `seed` into `target` gives Istio's own `target` form."""
     generator = WorkloadGenerator(seed, go_yaml_only=go_yaml_only)
     generator.mesh_intercepts = settings.intercepts
+    if settings.sets_proxy_lifecycle:
+        # A user preStop would hide the mesh's preStop hook, and the pod would no longer show that the
+        # mesh sets one: such a pod converts as if it were Istio's drain hook (docs/conversion.md).
+        generator.proxy_override_hooks = ("postStart",)
     generator.init_containers_without_interception = istio.version not in DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION
     workloads = generator.documents(count)
     source = istio.inject(as_stream(in_form(workloads, OTHER[target])), settings, OTHER[target])

@@ -40,6 +40,7 @@ class WorkloadGenerator:
         self.scalars = SURPRISING + (GO_YAML_ONLY if go_yaml_only else ())
         self.names = ODD_NAMES + (GO_YAML_ONLY[:4] if go_yaml_only else ())
         self.mesh_intercepts = True  # False: the mesh's interceptionMode is NONE
+        self.proxy_override_hooks = ("postStart", "preStop")  # in the user's own istio-proxy entry
         # Istio 1.24 drops them (istio_injector.DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION).
         self.init_containers_without_interception = True
         self.label_values = ("v1", "1.0", "true") + (GO_YAML_ONLY[2:3] if go_yaml_only else ())
@@ -164,7 +165,7 @@ class WorkloadGenerator:
         if rng.random() < 0.5:
             proxy["resources"] = {"limits": {"memory": "1Gi"}}
         if rng.random() < 0.6:
-            hook = rng.choice(["postStart", "preStop"])
+            hook = rng.choice(self.proxy_override_hooks)
             proxy["lifecycle"] = {hook: {"exec": {"command": ["sleep", "5"]}}}
         if rng.random() < 0.3:
             proxy["image"] = "example.com/proxyv2:override"

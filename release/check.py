@@ -82,7 +82,8 @@ def step(title: str) -> None:
 def build(out: Path) -> tuple[Path, Path]:
     step("python -m build (sdist and wheel)")
     clean_out(out)
-    _run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)])
+    # No isolation: the build backend is the locked, hash-checked setuptools of this environment.
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)])
     wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
     if len(wheels) != 1 or len(sdists) != 1:
         raise ReleaseCheckError(f"expected one wheel and one sdist in {out}")

@@ -21,7 +21,7 @@ import yaml
 
 import postrender
 from postrender.cli import COMMANDS
-from support import gotools
+from tests.support import gotools
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "release"

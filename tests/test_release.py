@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,12 @@ def test_wheel_carries_every_tracked_file_of_the_package(built: Built) -> None:
     # Not Python, so easily left behind: the JSON Schema and the Argo CD templates.
     assert "postrender/policy.schema.json" in names
     assert any(name.endswith(".yaml.j2") for name in names)
+
+
+def test_the_image_copies_the_wheel_the_build_made(built: Built) -> None:
+    dockerfile = (ROOT / "argocd-plugin" / "Dockerfile").read_text()
+    (copied,) = re.findall(r"^COPY dist/(\S+\.whl) ", dockerfile, re.M)
+    assert (built.out / copied.replace("${VERSION}", postrender.__version__)).is_file()
 
 
 def test_sdist_carries_every_tracked_file_of_the_package(built: Built) -> None:

@@ -5,7 +5,6 @@ these tests then look at what it built and installed, with real Helm 4.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -15,7 +14,6 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
@@ -23,19 +21,10 @@ import yaml
 import postrender
 from postrender.cli import COMMANDS
 from tests.support import gotools
+from tests.support.release import release_module
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "release"
-
-
-def release_module(name: str) -> ModuleType:
-    """release/<name>.py, loaded under a name of its own (release/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"release_{name}", RELEASE / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 helm_plugin = release_module("helm_plugin")

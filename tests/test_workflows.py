@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import gotools
+from tests.support.release import release_module
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -42,18 +43,7 @@ def release_check_arguments() -> list[str]:
 
 
 def test_the_release_workflow_calls_the_release_check_with_options_it_has() -> None:
-    import importlib.util
-    import sys
-
-    sys.path.insert(0, str(ROOT / "release"))
-    try:
-        spec = importlib.util.spec_from_file_location("release_check", ROOT / "release" / "check.py")
-        assert spec and spec.loader
-        check = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(check)
-    finally:
-        sys.path.pop(0)
-    args = check.parse_args(release_check_arguments())
+    args = release_module("check").parse_args(release_check_arguments())
     assert args.key and args.secret_keyring and args.public_keyring and args.passphrase_file
     assert str(args.out) == "dist"
 

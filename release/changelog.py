@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 CHANGELOG = Path(__file__).resolve().parents[1] / "CHANGELOG.md"
-_HEADING = re.compile(r"^## \[(?P<version>[^\]]+)\].*$", re.M)
+_HEADING = re.compile(r"^## \[(?P<version>[^\]]+)\].*$", re.MULTILINE)
 
 
 def section(version: str, text: str | None = None) -> str | None:
@@ -21,7 +21,7 @@ def section(version: str, text: str | None = None) -> str | None:
         if heading["version"] == version:
             end = headings[index + 1].start() if index + 1 < len(headings) else len(text)
             # Link references ([0.1.0]: https://...) at the end belong to no section.
-            body = re.split(r"^\[[^\]]+\]: ", text[heading.end():end], maxsplit=1, flags=re.M)[0]
+            body = re.split(r"^\[[^\]]+\]: ", text[heading.end():end], maxsplit=1, flags=re.MULTILINE)[0]
             return body.strip() + "\n"
     return None
 

@@ -119,7 +119,7 @@ def check(args: argparse.Namespace, work: Path) -> list[str]:
 
 
 def _run(args: list[str]) -> None:
-    result = subprocess.run(args, capture_output=True, text=True)
+    result = subprocess.run(args, check=False, capture_output=True, text=True)
     if result.returncode != 0:
         raise ReleaseCheckError(f"{' '.join(args)}: exit {result.returncode}:\n{(result.stdout + result.stderr)[-3000:]}")
 

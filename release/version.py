@@ -35,8 +35,8 @@ class Mention:
 
 
 MENTIONS = (
-    Mention("the package version", re.compile(rf'^__version__ = "{_VERSION}"$', re.M), "postrender/__init__.py"),
-    Mention("the Helm plugin version", re.compile(rf"^version: {_VERSION}$", re.M), "helm-plugin/plugin.yaml"),
+    Mention("the package version", re.compile(rf'^__version__ = "{_VERSION}"$', re.MULTILINE), "postrender/__init__.py"),
+    Mention("the Helm plugin version", re.compile(rf"^version: {_VERSION}$", re.MULTILINE), "helm-plugin/plugin.yaml"),
     # Release artifacts named anywhere (docs, Argo CD manifests, values files).
     Mention("an Argo CD plugin image tag", re.compile(rf"ghcr\.io/sidecar-policy/argocd-cmp:{_VERSION}-helm[34]\b")),
     Mention("a Helm plugin archive", re.compile(rf"sidecar-policy-{_VERSION}\.tgz")),

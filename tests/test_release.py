@@ -88,7 +88,7 @@ def test_wheel_carries_every_tracked_file_of_the_package(built: Built) -> None:
 
 def test_the_image_copies_the_wheel_the_build_made(built: Built) -> None:
     dockerfile = (ROOT / "argocd-plugin" / "Dockerfile").read_text()
-    (copied,) = re.findall(r"^COPY dist/(\S+\.whl) ", dockerfile, re.M)
+    (copied,) = re.findall(r"^COPY dist/(\S+\.whl) ", dockerfile, re.MULTILINE)
     assert (built.out / copied.replace("${VERSION}", postrender.__version__)).is_file()
 
 

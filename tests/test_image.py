@@ -95,6 +95,24 @@ def test_the_image_runs_as_argo_cds_plugin_user_with_git_and_the_wheel() -> None
     assert "COPY dist/sidecar_policy-${VERSION}-py3-none-any.whl /tmp/" in build
 
 
+def test_the_base_is_a_slim_python_and_helm_writes_under_tmp() -> None:
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.\d+-slim-\w+$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert list(stages().values())[-1][0] == "FROM ${PYTHON_IMAGE}"
+    # readOnlyRootFilesystem in the Component: Helm must not write to $HOME/.cache inside the image.
+    for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        assert re.search(rf"\b{variable}=/tmp/", DOCKERFILE.read_text()), variable
+
+
+def test_every_file_copied_from_the_repository_exists() -> None:
+    copies = [line.split()[1:] for line in instructions() if line.startswith("COPY ") and "--from=" not in line]
+    assert copies
+    for arguments in copies:
+        for source in (a for a in arguments[:-1] if not a.startswith("--")):
+            # dist/ holds the wheel only after a build (tests/test_release.py checks that name).
+            assert source.startswith("dist/") or (ROOT / source).exists(), source
+    assert ["--chown=999:999", "argocd-plugin/plugin.yaml", "/home/argocd/cmp-server/config/plugin.yaml"] in copies
+
+
 def test_hadolint_passes() -> None:
     hadolint = shutil.which("hadolint", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
     if hadolint is None:

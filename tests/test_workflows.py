@@ -54,3 +54,13 @@ def test_the_release_publishes_the_image_tags_the_argocd_manifests_name() -> Non
     assert "${{ env.IMAGE }}:${{ needs.build.outputs.version }}-helm${{ matrix.helm }}" in text
     assert re.search(r'helm: \["3", "4"\]', text)
     assert "platforms: linux/amd64,linux/arm64" in text
+
+
+def test_the_release_workflow_pins_actions_to_commits() -> None:
+    uses = re.findall(r"uses: (\S+)(.*)", RELEASE.read_text())
+    assert uses
+    for action, comment in uses:
+        if action == "pypa/gh-action-pypi-publish@release/v1":  # PyPA's documented ref
+            continue
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+        assert re.fullmatch(r" # v\d+\.\d+\.\d+", comment), f"{action}: name the release in a comment"

@@ -1,6 +1,6 @@
 """The Argo CD plugin image's definition, argocd-plugin/Dockerfile, checked without a Docker daemon.
 
-hadolint lints it. Its downloads cannot be fetched here (no route to get.helm.sh or github.com), so each
+hadolint lints it, and BuildKit's own Dockerfile frontend converts it for each flavour and platform (below). Its downloads cannot be fetched here (no route to get.helm.sh or github.com), so each
 pinned checksum is compared with the one Argo CD records for the same file, which Argo CD's own image build
 verifies: argoproj/argo-cd (commit 37ee0097cf851bc2dd7665fc081bbce61a7e836e)
 hack/installers/checksums/<file>.sha256. The release workflow's `ADD --checksum` fails the build if a
@@ -9,6 +9,7 @@ download ever differs.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support import gotools
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "argocd-plugin" / "Dockerfile"
@@ -122,3 +125,44 @@ def test_hadolint_passes() -> None:
         pytest.skip(message)
     result = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- BuildKit's own Dockerfile frontend -----------------------------------------------------------
+# tests/harness/dockerfile-llb runs moby/buildkit's dockerfile2llb, the code `docker buildx build` runs,
+# with a stand-in for the registry: its lint (the `docker build --check` rules) and, per flavour and
+# platform, the sources of the build graph, which is what BuildKit would fetch.
+
+BUILDS = [(helm_major, platform) for helm_major in HELM_MAJORS for platform in PLATFORMS]
+
+
+@pytest.fixture(scope="module")
+def buildkit() -> dict:
+    harness = gotools.harness("dockerfile-llb")
+    arg_sets = [f"VERSION=0.1.0;HELM_MAJOR={helm_major}" for helm_major in HELM_MAJORS]
+    result = subprocess.run([str(harness), str(DOCKERFILE), ",".join(PLATFORMS), *arg_sets], check=False,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_buildkit_lints_it_clean(buildkit: dict) -> None:
+    assert buildkit["lint"] == [] and not buildkit.get("error")
+
+
+@pytest.mark.parametrize(("helm_major", "platform"), BUILDS)
+def test_buildkit_fetches_exactly_the_pinned_files_for_each_flavour_and_platform(
+        buildkit: dict, helm_major: str, platform: str) -> None:
+    (build,) = [b for b in buildkit["builds"]
+                if b["platform"] == f"linux/{platform}" and b["args"]["HELM_MAJOR"] == helm_major]
+    assert not build.get("error")
+    sources = {source["identifier"]: source.get("attrs", {}) for source in build["sources"]}
+    downloads = {url.rsplit("/", 1)[1]: attrs["http.checksum"] for url, attrs in sources.items()
+                 if url.startswith("https://")}
+    helm_file, helm_sha = pinned_downloads()[f"helm{helm_major}-{platform}"]
+    kustomize_file, kustomize_sha = pinned_downloads()[f"kustomize-{platform}"]
+    assert downloads == {helm_file: f"sha256:{helm_sha}", kustomize_file: f"sha256:{kustomize_sha}"}
+    images = [url for url in sources if url.startswith("docker-image://")]
+    assert [image.split("@")[0] for image in images] == ["docker-image://docker.io/library/python:3.12-slim-bookworm"]
+    # From the repository only the plugin config and the release's wheel, never the source tree.
+    context = sources["local://context"]
+    assert context["local.followpaths"] == '["argocd-plugin/plugin.yaml","dist/sidecar_policy-0.1.0-py3-none-any.whl"]'

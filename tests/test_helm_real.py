@@ -7,6 +7,8 @@ PATH; Helm 4 runs the plugin installed from helm-plugin/ with `helm plugin insta
 
 from __future__ import annotations
 
+import difflib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +134,22 @@ def test_template_post_renders_workloads_subcharts_and_on_helm4_hooks(setup: Set
     assert done.returncode == 0, done.stderr
     plain = setup.run("template", "r", "./app", "-n", "shop")
     assert_post_rendered(setup.helm, done.stdout, plain.stdout)
+    if setup.helm.major == 3:  # Helm 3 prints what we wrote as it is: byte for byte but our lines
+        changes = [line for line in difflib.ndiff(plain.stdout.splitlines(), done.stdout.splitlines()) if line[:1] in "+-"]
+        assert {line[:1] for line in changes} == {"+"}
+        assert {line[2:].strip() for line in changes} == {"metadata:", "annotations:", f'{NATIVE}: "true"', f'{NATIVE}: "false"'}
+
+
+def test_a_chart_without_workloads_comes_back_whole(helm: Helm, tmp_path: Path) -> None:
+    """Helm 4 refuses a post-renderer's empty output (pkg/postrenderer/postrenderer.go, v4.3.1)."""
+    setup = Setup(helm, tmp_path)
+    for template in (setup.chart / "templates").rglob("*.yaml"):
+        if template.name != "service.yaml":
+            template.unlink()
+    shutil.rmtree(setup.chart / "charts")
+    done = setup.run(*setup.template())
+    assert done.returncode == 0, done.stderr
+    assert documents(done.stdout) == documents(setup.run("template", "r", "./app", "-n", "shop").stdout)
 
 
 def test_install_dry_run_client_post_renders_on_helm4_and_needs_a_cluster_on_helm3(setup: Setup) -> None:

@@ -83,7 +83,9 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
 
 def run(helm: Helm | Path, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     binary = helm.binary if isinstance(helm, Helm) else helm
-    return subprocess.run([str(binary), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    # A session of its own: no terminal, so the launcher keeps to stderr (run_at_terminal gives one).
+    return subprocess.run([str(binary), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          start_new_session=True)
 
 
 class TerminalRun(NamedTuple):

@@ -65,6 +65,23 @@ def test_namespace_comes_from_the_flag_then_argocd_and_is_never_guessed(policy):
         assert b"--namespace" in result.stderr and b"Deployment api" in result.stderr
 
 
+@pytest.mark.parametrize(("args", "env", "code"), [
+    ([], {}, 0),
+    (["--fail-on=error"], {}, 0),  # SP401 is a warning
+    (["--fail-on=warning"], {}, 3),
+    ([], {"SIDECAR_POLICY_FAIL_ON": "warning"}, 3),
+    (["--fail-on=error"], {"SIDECAR_POLICY_FAIL_ON": "warning"}, 0),  # the flag wins
+    ([], {"SIDECAR_POLICY_FAIL_ON": "warnings"}, 2),
+])
+def test_fail_on_turns_findings_into_a_failed_render(policy, args, env, code):
+    result = run_command(["--policy", policy, "--namespace=prod", *args], DEPLOYMENT, env)
+    assert result.returncode == code, result.stderr
+    if code == 3:
+        assert b"error: " in result.stderr and b"SP401 rule 1 'team-ns'" in result.stderr
+    if code == 2:
+        assert b"SIDECAR_POLICY_FAIL_ON" in result.stderr and result.stdout == b""
+
+
 def test_a_mistyped_argument_reaches_the_log_file(policy, tmp_path):
     """Helm 4 without a terminal shows nothing of ours: even a usage error must be in the log."""
     log = tmp_path / "sidecar-policy.log"

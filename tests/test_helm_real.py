@@ -20,11 +20,8 @@ from support.helm import HELM3_NEWEST, HELM3_OLDEST, HELM4_NEWEST, VERSIONS, hel
 from support.helmrun import Helm, clean_env, create_chart, install_plugin, run, run_at_terminal
 
 NATIVE = "sidecar.istio.io/nativeSidecar"
-POLICY = """\
-apiVersion: sidecar-policy/v1alpha1
-kind: SidecarPolicy
-spec:
-  rules:
+POLICY_HEAD = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  rules:\n"
+POLICY = POLICY_HEAD + """\
   - {name: jobs, match: {kinds: [Job]}, sidecar: native}
   - {name: reports, match: {kinds: [CronJob]}, sidecar: regular}
   - {name: database, match: {kinds: [Deployment], names: ['*-db']}, sidecar: regular}
@@ -32,13 +29,7 @@ spec:
   - {name: test-pods, match: {kinds: [Pod]}, sidecar: native}
 """
 BROKEN_POLICY = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  rulez: []\n"
-NAMESPACE_POLICY = """\
-apiVersion: sidecar-policy/v1alpha1
-kind: SidecarPolicy
-spec:
-  rules:
-  - {name: shop, match: {namespaces: [shop]}, sidecar: native}
-"""
+NAMESPACE_POLICY = POLICY_HEAD + "  - {name: shop, match: {namespaces: [shop]}, sidecar: native}\n"
 # Helm 4 ends every failure of the plugin with this, whatever the plugin said (pkg/postrenderer/postrenderer.go
 # and internal/plugin/runtime_subprocess.go executeCmd, v4.3.1).
 HELM4_FAILURE = 'plugin "sidecar-policy" exited with error'

@@ -11,6 +11,7 @@ import os
 import pty
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 from typing import NamedTuple
@@ -19,37 +20,25 @@ ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = ROOT / "helm-plugin"
 SIDECAR_POLICY_BIN = Path(sys.executable).parent
 
+# The pod template both of our additions share, block style as charts write it.
+POD_TEMPLATE = "template:\n  spec:\n    restartPolicy: Never\n    containers:\n    - {name: task, image: busybox}\n"
 HOOK_JOB = """\
 apiVersion: batch/v1
 kind: Job
 metadata:
   name: {{ include "app.fullname" . }}-migrate
-  annotations:
-    "helm.sh/hook": pre-install,pre-upgrade
+  annotations: {"helm.sh/hook": "pre-install,pre-upgrade"}
 spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: migrate
-        image: busybox
-"""
+""" + textwrap.indent(POD_TEMPLATE, "  ")
 CRONJOB = """\
 apiVersion: batch/v1
 kind: CronJob
-metadata:
-  name: {{ include "app.fullname" . }}-report
+metadata: {name: '{{ include "app.fullname" . }}-report'}
 spec:
   schedule: "0 * * * *"
   jobTemplate:
     spec:
-      template:
-        spec:
-          restartPolicy: Never
-          containers:
-          - name: report
-            image: busybox
-"""
+""" + textwrap.indent(POD_TEMPLATE, "      ")
 
 
 class Helm(NamedTuple):

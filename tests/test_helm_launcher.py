@@ -32,7 +32,7 @@ def test_plugin_version_is_the_package_version() -> None:
     assert version == postrender.__version__
 
 
-def test_windows_runs_the_console_script_from_path() -> None:
+def test_windows_entry_emulated_runs_the_console_script_from_path() -> None:
     """No Windows Helm runs here, so this reads the entry: Helm 4 picks the os: windows command
     (internal/plugin/subprocess_commands.go getPlatformCommand, v4.3.1), there is no POSIX shell,
     and pip/pipx put sidecar-policy(.exe) on PATH."""

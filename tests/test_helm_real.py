@@ -170,6 +170,17 @@ def test_helm4_plugin_is_listed_and_a_path_is_not_a_post_renderer(helm4: Path, t
     assert done.returncode != 0 and "not found" in done.stderr
 
 
+def test_helm4_plugin_works_from_a_data_directory_with_spaces(helm4: Path, tmp_path: Path) -> None:
+    """plugin.yaml's command is ${HELM_PLUGIN_DIR}/launch.sh: Helm 4 splits the command before it
+    expands the variable (internal/plugin/subprocess_commands.go PrepareCommands, v4.3.1)."""
+    setup = Setup(Helm(HELM4_NEWEST, helm4), tmp_path, POLICY)
+    setup.env["HELM_DATA_HOME"] = str(tmp_path / "helm data")
+    assert install_plugin(setup.helm, setup.env, tmp_path).returncode == 0
+    done = setup.run(*setup.template())
+    assert done.returncode == 0, done.stderr
+    assert pod_annotations(documents(done.stdout)[("Deployment", "r-app")]) == {NATIVE: "true"}
+
+
 # --- failures: Helm 3 shows our message; Helm 4 only at a terminal (the launcher writes there) ---
 
 

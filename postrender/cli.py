@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from typing import Callable, Sequence
 
 from postrender import __version__
-from postrender.diagnostics import LOG_FILE_ENV, Diagnostics
-from postrender.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
+from postrender.core.diagnostics import Diagnostics
+from postrender.core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
+from postrender.core.options import ArgumentParser, add_policy_options, inputs, options_from, parse_kube_version, require_policy
 
-POLICY_ENV = "SIDECAR_POLICY"
-# Argo CD sets ARGOCD_APP_NAMESPACE for its plugins. HELM_NAMESPACE is not read: Helm never sets it
-# for a post-renderer, and when a user exports it, `helm -n other` overrides it for Helm but not
-# in the environment the post-renderer inherits (tests/test_helm_real.py).
-NAMESPACE_ENVS = ("ARGOCD_APP_NAMESPACE",)
 FAIL_ON_ENV = "SIDECAR_POLICY_FAIL_ON"
 FAIL_ON_SEVERITIES = ("warning", "error")  # findings.SEVERITIES above info, named here to keep start-up light
-_KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 
 USAGE_EXAMPLE = """\
 examples:
@@ -30,75 +24,6 @@ examples:
 exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed,
             4 a tool we ran failed, 70 internal error, 130 interrupted
 """
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports mistakes as UsageError, so they reach --log-file like any error."""
-
-    def error(self, message: str):
-        raise UsageError(f"{message} (see {self.prog} --help)")
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # argparse imports shutil (and bz2, lzma) for the terminal width on every parser built:
-        # ~8% of start-up. Same width, from os.
-        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)
-
-
-def _terminal_columns() -> int:
-    """shutil.get_terminal_size().columns: $COLUMNS, else the terminal's, else 80."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
-def add_policy_options(parser: argparse.ArgumentParser) -> None:
-    """Options every command that applies a policy shares."""
-    parser.add_argument("--policy", metavar="PATH", default=os.environ.get(POLICY_ENV),
-                        help=f"the SidecarPolicy file (default: ${POLICY_ENV})")
-    parser.add_argument("--namespace", metavar="NS", default=None,
-                        help="namespace of documents that leave metadata.namespace out "
-                             f"(default: ${' or $'.join(NAMESPACE_ENVS)}; without either, a rule that "
-                             "matches on namespaces and meets such a document is an error)")
-    parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
-                        help="the target cluster's Kubernetes version (default: $KUBE_VERSION)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
-    parser.add_argument("--log-file", metavar="PATH", default=None,
-                        help=f"also append warnings and errors to this file (default: ${LOG_FILE_ENV}); "
-                             "Helm 4 hides a post-renderer's stderr when it fails")
-
-
-def options_from(args: argparse.Namespace, input_name: str = "<stdin>"):
-    from postrender.engine import Options
-
-    namespace = args.namespace
-    if namespace is None:
-        namespace = next((os.environ[name] for name in NAMESPACE_ENVS if os.environ.get(name)), None)
-    return Options(namespace=namespace or "", namespace_known=namespace is not None,
-                   kube_version=parse_kube_version(args.kube_version), input_name=input_name)
-
-
-def parse_kube_version(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    match = _KUBE_VERSION.match(text.strip())
-    if not match:
-        raise UsageError(f"--kube-version/KUBE_VERSION must look like 1.29 or v1.29.3, not {text!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
-def require_policy(args: argparse.Namespace):
-    from postrender.policy import load_policy
-
-    if not args.policy:
-        raise UsageError(f"no policy: pass --policy PATH or set {POLICY_ENV}")
-    return load_policy(args.policy)
 
 
 def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
@@ -113,16 +38,16 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_policy_options(parser)
     parser.add_argument("--fail-on", choices=FAIL_ON_SEVERITIES, default=os.environ.get(FAIL_ON_ENV) or None,
-                        help="fail (exit 3, nothing written counts) when a finding reaches this severity: Helm "
-                             f"shows a post-renderer's warnings only when it fails (default: ${FAIL_ON_ENV})")
+                        help="fail (exit 3) when a finding reaches this severity: Helm shows a "
+                             f"post-renderer's warnings only when it fails (default: ${FAIL_ON_ENV})")
     parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
     args = parser.parse_args(argv)
     diagnostics.configure(args)
     if args.fail_on not in (None, *FAIL_ON_SEVERITIES):  # argparse checks choices only on the command line
         raise UsageError(f"{FAIL_ON_ENV} must be one of {', '.join(FAIL_ON_SEVERITIES)}, not {args.fail_on!r}")
     policy = require_policy(args)
-    from postrender.engine import run
-    from postrender.report import RenderWarnings
+    from postrender.core.engine import run
+    from postrender.reports.command import RenderWarnings
 
     sink = _SeparatingSink(sys.stdout.buffer)
     # Findings go to stderr as they are found; with nowhere to show them and nothing to fail on, skip the work.
@@ -140,18 +65,6 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
             warnings.empty_input()
         warnings.finish()
     return 0
-
-
-def inputs(files: Sequence[str]):
-    if not files:
-        yield "<stdin>", _NoClose(sys.stdin.buffer)
-        return
-    for name in files:
-        try:
-            handle = open(name, "rb")
-        except OSError as error:
-            raise UsageError(f"cannot read {name}: {error.strerror}") from None
-        yield name, handle
 
 
 class _SeparatingSink:
@@ -173,20 +86,6 @@ class _SeparatingSink:
             self.write(b"\n")
         if source.peek(4)[:4] not in (b"---\n", b"---\r", b"--- "):
             self.write(b"---\n")
-
-
-class _NoClose:
-    def __init__(self, stream):
-        self.stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        return self.stream.read(size)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
 
 
 def schema(argv: Sequence[str], diagnostics: Diagnostics) -> int:
@@ -212,12 +111,12 @@ def _lazy(module: str, function: str) -> Callable[[Sequence[str], Diagnostics], 
 # One registry of subcommands: name -> function(argv, diagnostics) -> exit code.
 COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
-    "explain": _lazy("report", "explain"),
-    "check": _lazy("report", "check"),
-    "argocd": _lazy("argocd", "main"),
-    "flux": _lazy("flux", "flux"),
-    "kustomize": _lazy("flux", "kustomize"),
-    "krm": _lazy("krm", "krm"),
+    "explain": _lazy("reports.command", "explain"),
+    "check": _lazy("reports.command", "check"),
+    "argocd": _lazy("argocd.command", "main"),
+    "flux": _lazy("flux.command", "flux"),
+    "kustomize": _lazy("flux.command", "kustomize"),
+    "krm": _lazy("krm.function", "krm"),
 }
 
 
@@ -247,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             traceback.print_exc()
         return EXIT_BUG
+
+
+def krm_main() -> int:
+    """`sidecar-policy-krm`: the KRM function under a name of its own, for orchestrators that run a
+    path without arguments (kustomize before v5.7 reads only `exec.path`)."""
+    return main(["krm", *sys.argv[1:]])
 
 
 def _log_file_argument(argv: list[str]) -> str | None:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 import postrender
-from support.helmrun import PLUGIN_DIR
+from tests.support.helmrun import PLUGIN_DIR
 
 
 def load_plugin_yaml() -> dict:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from support.helm import HELM3_NEWEST, HELM3_OLDEST, HELM4_NEWEST, helm_binary
-from support.helmrun import Helm, clean_env, create_chart, install_plugin, run
+from tests.support.helm import HELM3_NEWEST, HELM3_OLDEST, HELM4_NEWEST, helm_binary
+from tests.support.helmrun import Helm, clean_env, create_chart, install_plugin, run
 
 # Stands in for helm-diff & co.: a Helm 3 plugin in the legacy format both Helms load.
 LEGACY_PLUGIN = 'name: hello\nversion: 0.1.0\nusage: "says hello"\ndescription: "a Helm 3 plugin"\ncommand: "$HELM_PLUGIN_DIR/hello.sh"\n'

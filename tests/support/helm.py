@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from support import gotools
+from tests.support import gotools
 
 HELM3_OLDEST = "3.18.0"
 HELM3_NEWEST = "3.22.0"

@@ -16,7 +16,8 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+
 PLUGIN_DIR = ROOT / "helm-plugin"
 SIDECAR_POLICY_BIN = Path(sys.executable).parent
 

@@ -16,8 +16,20 @@ import pytest
 import yaml
 
 from tests.support import helmrun
-from tests.support.helm import HELM3_NEWEST, HELM3_OLDEST, HELM4_NEWEST, VERSIONS, helm_binary
-from tests.support.helmrun import Helm, clean_env, create_chart, install_plugin, run, run_at_terminal
+from tests.support.helm import (
+    HELM3_NEWEST,
+    HELM4_NEWEST,
+    VERSIONS,
+    helm_binary,
+)
+from tests.support.helmrun import (
+    Helm,
+    clean_env,
+    create_chart,
+    install_plugin,
+    run,
+    run_at_terminal,
+)
 
 NATIVE = "sidecar.istio.io/nativeSidecar"
 POLICY_HEAD = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  rules:\n"

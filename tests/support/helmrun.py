@@ -75,7 +75,7 @@ def run(helm: Helm | Path, args: list[str], env: dict[str, str], cwd: Path) -> s
     binary = helm.binary if isinstance(helm, Helm) else helm
     # A session of its own: no terminal, so the launcher keeps to stderr (run_at_terminal gives one).
     return subprocess.run([str(binary), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
-                          start_new_session=True)
+                          start_new_session=True, check=False)
 
 
 class TerminalRun(NamedTuple):
@@ -110,7 +110,7 @@ def run_at_terminal(helm: Helm, args: list[str], env: dict[str, str], cwd: Path)
     reader.start()
     try:
         done = subprocess.run([str(helm.binary), *args], env=env, cwd=cwd, capture_output=True, text=True,
-                              start_new_session=True, preexec_fn=take_terminal, timeout=120)
+                              start_new_session=True, preexec_fn=take_terminal, timeout=120, check=False)
     finally:
         os.close(terminal_fd)
         reader.join(timeout=5)

@@ -198,6 +198,7 @@ COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
     "explain": _lazy("report", "explain"),
     "check": _lazy("report", "check"),
+    "pods": _lazy("pods", "pods"),
     "argocd": _lazy("argocd", "main"),
     "flux": _lazy("flux", "flux"),
     "kustomize": _lazy("flux", "kustomize"),

@@ -107,8 +107,8 @@ def test_regular_by_default_flips_the_verdicts(dump, capsys, monkeypatch):
 
 def test_json_yaml_and_a_stream_read_alike(dump, capsys, monkeypatch):
     data = json.loads(dump)
-    as_yaml = yaml.safe_dump(data).encode()
-    as_stream = yaml.safe_dump_all(data["items"]).encode()
+    as_yaml = yaml.dump(data, Dumper=yaml.CSafeDumper).encode()
+    as_stream = yaml.dump_all(data["items"], Dumper=yaml.CSafeDumper).encode()
     expected = rows_of(["--mesh-default", "native"], dump, capsys, monkeypatch)
     assert rows_of(["--mesh-default", "native"], as_yaml, capsys, monkeypatch) == expected
     stream_rows = rows_of(["--mesh-default", "native"], as_stream, capsys, monkeypatch)

@@ -22,7 +22,7 @@ examples:
   sidecar-policy --policy policy.yaml < rendered.yaml > post-rendered.yaml
   sidecar-policy schema > sidecar-policy.schema.json
 
-exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed,
+exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed (or a pods restart),
             4 a tool we ran failed, 70 internal error, 130 interrupted
 """
 

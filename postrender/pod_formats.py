@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Callable, NamedTuple, TextIO
 
-from postrender.report_formats import aligned, code_span, colour_enabled, markdown_cell, paint
+from postrender.report_formats import aligned, code_span, colour_enabled, markdown_cell, markdown_table, paint
 from postrender.restarts import Row
 from postrender.restart_commands import can_run
 from postrender.sidecar_forms import GATEWAY, MeshDefault
@@ -82,26 +82,21 @@ def to_json(rows: list[Row], context: Context, stream: TextIO) -> str:
     return json.dumps(objects, indent=2, ensure_ascii=False) + "\n"
 
 
+def _fix(row: Row) -> str:
+    if not row.restart:
+        return "no"
+    return code_span(row.command or "") if can_run(row.kind) else markdown_cell(row.command or "")
+
+
 def markdown(rows: list[Row], context: Context, stream: TextIO) -> str:
+    injected = [row for row in rows if not row.apart]
     lines = ["### sidecar-policy pods", "", markdown_cell(context.mesh), "", _summary(rows), ""]
-    lines += ["| Namespace | Kind | Name | Pods | Actual | Desired | Restart |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for row in rows:
-        if row.apart:
-            continue
-        if not row.restart:
-            fix = "no"
-        elif can_run(row.kind):
-            fix = code_span(row.command or "")
-        else:
-            fix = markdown_cell(row.command or "")
-        lines.append(f"| {code_span(row.namespace)} | {row.kind} | {code_span(row.name)} | {row.pods} "
-                     f"| {row.actual} | {row.desired} | {fix} |")
+    lines += markdown_table(tuple(header.capitalize() for header in _HEADERS), [
+        (code_span(row.namespace), row.kind, code_span(row.name), str(row.pods), row.actual, str(row.desired), _fix(row))
+        for row in injected])
     apart = [f"- {row.kind} {code_span(row.namespace)}/{code_span(row.name)}: {_APART_REASONS[row.actual]}"
              for row in rows if row.apart]
-    if apart:
-        lines += ["", "#### Reported apart", ""] + apart
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + (["", "#### Reported apart", ""] + apart if apart else [])) + "\n"
 
 
 FORMATS: dict[str, Callable[[list[Row], Context, TextIO], str]] = {

@@ -117,15 +117,21 @@ def markdown_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def markdown_table(headers: tuple[str, ...], cells: list[tuple[str, ...]]) -> list[str]:
+    """A Markdown table; cells are Markdown already (see code_span and markdown_cell)."""
+    return ["| " + " | ".join(line) + " |" for line in [headers, tuple("---" for _ in headers), *cells]]
+
+
+_MARKDOWN_HEADERS = ("Kind", "Namespace", "Name", "Rule", "Sidecar", "Action", "Findings")
+
+
 def markdown(rows: list[Row], policy, stream: TextIO) -> str:
     lines = [f"### sidecar-policy: {code_span(policy.origin)}", "", _summary(rows), ""]
-    lines += ["| Kind | Namespace | Name | Rule | Sidecar | Action | Findings |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for row in rows:
-        codes = " ".join(f"{f.code} ({f.severity})" for f in _distinct_codes(row.findings)) or "—"
-        rule = "*fallback*" if row.rule is None else code_span(_rule_text(row))
-        lines.append(f"| {row.kind} | {code_span(row.namespace)} | {code_span(row.name)} | {rule} "
-                     f"| {_sidecar_text(row)} | {row.action or '—'} | {codes} |")
+    lines += markdown_table(_MARKDOWN_HEADERS, [
+        (row.kind, code_span(row.namespace), code_span(row.name),
+         "*fallback*" if row.rule is None else code_span(_rule_text(row)), _sidecar_text(row), row.action or "—",
+         " ".join(f"{f.code} ({f.severity})" for f in _distinct_codes(row.findings)) or "—")
+        for row in rows])
     details = [f"- **{f.severity}** `{f.code}` {code_span(row.subject)}: {markdown_cell(f.message)}"
                for row in rows for f in _ordered(row.findings)]
     if details:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 import sys
 
 import pytest
 import yaml
 
 from postrender import cli
+from postrender.clusterdump import read_objects
 from postrender.errors import EXIT_CHECK, EXIT_INPUT, EXIT_OK, EXIT_USAGE
 from postrender.sidecar_forms import MeshDefault, mesh_default
 from tests.support.cluster_dump import REGULAR, cluster_dump, pod
@@ -182,3 +186,28 @@ def test_mesh_default_from_the_istio_version(form, istio, kube, expected):
 def test_the_annotation_as_each_injection_template_reads_it(annotations, since_1_27, up_to_1_26):
     assert MeshDefault("regular").form_for(annotations) == since_1_27
     assert MeshDefault("regular", legacy_annotation=True).form_for(annotations) == up_to_1_26
+
+
+@pytest.mark.parametrize("form", ["json", "yaml", "stream"])
+def test_kubectl_reads_the_same_objects_from_the_dump(dump, tmp_path, form):
+    """Kubernetes is the reader of record: kubectl's reader (sigs.k8s.io/yaml) sees the objects ours does."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is needed") if os.environ.get("CI") else pytest.skip("kubectl not installed")
+    data = json.loads(dump)
+    text = {"json": dump, "yaml": yaml.dump(data, Dumper=yaml.CSafeDumper).encode(),
+            "stream": yaml.dump_all(data["items"], Dumper=yaml.CSafeDumper).encode()}[form]
+    path = tmp_path / f"dump.{form}"
+    path.write_bytes(text)
+    done = subprocess.run([kubectl, "label", "--local", "-f", str(path), "checked=yes", "-o", "json"],
+                          capture_output=True, text=True, check=True)
+    theirs, position, decoder = [], 0, json.JSONDecoder()
+    while position < len(done.stdout.rstrip()):  # one JSON object after another
+        obj, position = decoder.raw_decode(done.stdout, position)
+        theirs.append(obj)
+        position += len(done.stdout[position:]) - len(done.stdout[position:].lstrip())
+    with path.open("rb") as source:
+        ours = list(read_objects(source, str(path)))
+    assert [(o.kind, o.namespace, o.name, o.metadata.get("ownerReferences")) for o in ours] == [
+        (t["kind"], t["metadata"]["namespace"], t["metadata"]["name"], t["metadata"].get("ownerReferences"))
+        for t in theirs]

@@ -31,6 +31,7 @@ class Target(NamedTuple):
     paused: bool  # a paused Deployment
     stale_pods: tuple[str, ...]  # names of the pods whose form differs from the desired one
     scheduled: int | None  # a DaemonSet's status.desiredNumberScheduled
+    static: bool = False  # a static pod (its controller is a Node): the kubelet runs it from a file
 
 
 def _kubectl(namespace: str, *words: str) -> str:
@@ -102,9 +103,12 @@ _SENTENCES = {
            "switch now",
     "Pod": "a bare Pod cannot be rolled: delete it and create it again from its manifest",
 }
+_STATIC = "a static pod: the kubelet runs it from a manifest file on its node; re-create it there"
 
 
 def command(target: Target) -> str:
+    if target.static:
+        return _STATIC
     build = _COMMANDS.get(target.kind)
     if build is not None:
         return build(target)

@@ -84,7 +84,7 @@ class ClusterIndex:
         current: DumpObject | None = pod
         while current is not None and len(chain) < MAX_OWNER_DEPTH:
             owner = controller_of(current)
-            if owner is None:
+            if owner is None or owner[0] == "Node":  # a static pod's mirror: the kubelet runs it alone
                 break
             key = (pod.namespace, *owner)
             if any(seen == key for seen, _ in chain):
@@ -199,8 +199,10 @@ def _target(namespace: str, kind: str, name: str, top: DumpObject | None, stale:
     strategy = spec.get("updateStrategy")
     status = top.data.get("status") if top is not None else None
     scheduled = status.get("desiredNumberScheduled") if isinstance(status, dict) else None
+    static = kind == "Pod" and top is not None and (controller_of(top) or ("",))[0] == "Node"
     return restart_commands.Target(
         namespace, kind, name,
+        static=static,
         on_delete=isinstance(strategy, dict) and strategy.get("type") == "OnDelete",
         paused=spec.get("paused") is True,
         stale_pods=stale,

@@ -211,3 +211,24 @@ def test_kubectl_reads_the_same_objects_from_the_dump(dump, tmp_path, form):
     assert [(o.kind, o.namespace, o.name, o.metadata.get("ownerReferences")) for o in ours] == [
         (t["kind"], t["metadata"]["namespace"], t["metadata"]["name"], t["metadata"].get("ownerReferences"))
         for t in theirs]
+
+
+@pytest.mark.parametrize("stdin", [
+    b'{"kind": "List", "items": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",  # deeper than any object
+    b"kind: List\nitems:\n- &a [x, x, x, x, x, x, x, x, x, x]\n- &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    b"- &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n- &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+    b"- &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n- &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+    b"- [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n",  # ten billion laughs
+])
+def test_hostile_dumps_are_refused_as_bad_input(stdin, capsys, monkeypatch):
+    code, out, err = run(["--mesh-default", "native"], stdin, capsys, monkeypatch)
+    assert (code, out) == (EXIT_INPUT, "")
+    assert "document 1" in err
+
+
+def test_a_static_pod_is_its_own_row_with_a_sentence(capsys, monkeypatch):
+    mirror = pod("kube-system", "etcd-node-1", REGULAR, {"app": "etcd"},
+                 owner=[{"apiVersion": "v1", "kind": "Node", "name": "node-1", "controller": True}])
+    rows = rows_of(["--mesh-default", "native"], json.dumps(mirror).encode(), capsys, monkeypatch)
+    row = rows[("kube-system", "Pod", "etcd-node-1")]
+    assert row["restart"] is True and row["command"].startswith("a static pod")

@@ -103,9 +103,15 @@ def _require_object(data, location: Location, what: str = "the document") -> Non
         raise InputError(f"{what} is not a Kubernetes object (a mapping)", location)
     if not isinstance(data.get("kind"), str) or not data["kind"]:
         raise InputError(f"{what} has no kind", location)
+    if not isinstance(data.get("apiVersion", ""), str):
+        raise InputError(f"{what}: apiVersion is not a string", location)
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise InputError(f"{what}: metadata is not a mapping", location)
+    for key in ("name", "namespace"):
+        value = (metadata or {}).get(key)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{what}: metadata.{key} is not a string", location)
 
 
 def _decode(document: Document, location: Location) -> str:

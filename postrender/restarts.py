@@ -97,7 +97,7 @@ class ClusterIndex:
 def _is_running(pod: DumpObject) -> bool:
     status = pod.data.get("status")
     phase = status.get("phase") if isinstance(status, dict) else None
-    return phase not in FINISHED_PHASES and not pod.metadata.get("deletionTimestamp")
+    return not (isinstance(phase, str) and phase in FINISHED_PHASES) and not pod.metadata.get("deletionTimestamp")
 
 
 def group_pods(index: ClusterIndex, kinds: KindTable) -> dict[Key, _Group]:
@@ -140,12 +140,9 @@ def _template_holder(obj: DumpObject, kinds: KindTable, index: ClusterIndex) -> 
 
 def _checked_pod(pod: DumpObject) -> dict:
     """The pod's data, refused with its location where a field the forms read has the wrong type."""
-    for path in (("metadata", "annotations"), ("metadata", "labels"), ("spec",)):
-        value = pod.data
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        if value is not None and not isinstance(value, dict):
-            raise InputError(f"Pod {pod.namespace}/{pod.name}: {'.'.join(path)} is not a mapping", pod.location)
+    problem = sidecar_forms.shape_problem(pod.data)
+    if problem:
+        raise InputError(f"Pod {pod.namespace}/{pod.name}: {problem}", pod.location)
     return pod.data
 
 
@@ -184,12 +181,10 @@ def groups_sorted(groups: dict[Key, _Group]) -> list[tuple[Key, _Group]]:
 
 
 def _checked_template(template: dict, source: DumpObject) -> dict:
-    metadata = template.get("metadata")
-    for key in ("annotations", "labels"):
-        value = metadata.get(key) if isinstance(metadata, dict) else None
-        if value is not None and not isinstance(value, dict):
-            raise InputError(f"{source.kind} {source.namespace}/{source.name}: the pod template's "
-                             f"metadata.{key} is not a mapping", source.location)
+    problem = sidecar_forms.shape_problem(template)
+    if problem:
+        raise InputError(f"{source.kind} {source.namespace}/{source.name}: the pod template's {problem}",
+                         source.location)
     return template
 
 

@@ -15,6 +15,7 @@ Facts from istio/istio (tags 1.26.0 and 1.27.0):
 
 from __future__ import annotations
 
+import json
 import re
 
 from postrender import convert
@@ -69,6 +70,41 @@ def mesh_default(form: str | None, istio_version: str | None, kube_version: tupl
     if kube_version is not None and kube_version < AUTO_NATIVE_KUBELET:
         return MeshDefault(REGULAR)  # `auto` keeps regular on kubelets before 1.33
     return MeshDefault(NATIVE)
+
+
+def shape_problem(pod: dict) -> str:
+    """What in a pod (or pod template) the form tests cannot read, or "": they read these fields as
+    the API server types them, so a wrong type is bad input, not a pod without a sidecar."""
+    metadata = pod.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    for key in ("annotations", "labels"):
+        if not isinstance(metadata.get(key) or {}, dict):
+            return f"metadata.{key} is not a mapping"
+    spec = pod.get("spec")
+    if not isinstance(spec or {}, dict):
+        return "spec is not a mapping"
+    for key in ("containers", "initContainers"):
+        containers = (spec or {}).get(key) or []
+        if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
+            return f"spec.{key} is not a list of containers"
+        for container in containers:
+            if not isinstance(container.get("args") or [], list):
+                return f"spec.{key}: the args of {container.get('name')!r} are not a list"
+    status = _status_annotation((metadata.get("annotations") or {}).get(convert.STATUS_ANNOTATION))
+    for key in ("containers", "initContainers"):
+        if not isinstance(status.get(key) or [], list):
+            return f"the {convert.STATUS_ANNOTATION} annotation's {key} is not a list"
+    return ""
+
+
+def _status_annotation(value) -> dict:
+    if not isinstance(value, str):
+        return {}
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def running_form(pod: dict) -> str:

@@ -15,7 +15,10 @@ import yaml
 from postrender import cli
 from postrender.clusterdump import read_objects
 from postrender.errors import EXIT_CHECK, EXIT_INPUT, EXIT_OK, EXIT_USAGE
-from postrender.sidecar_forms import MeshDefault, mesh_default
+from postrender.restarts import template_of
+from postrender.sidecar_forms import MeshDefault, mesh_default, running_form
+from postrender.workloads import BUILTIN_KINDS, KindTable
+from tests.conftest import ISTIO_GOLDEN
 from tests.support.cluster_dump import REGULAR, cluster_dump, pod
 
 ANNOTATION = "sidecar.istio.io/nativeSidecar"
@@ -232,3 +235,30 @@ def test_a_static_pod_is_its_own_row_with_a_sentence(capsys, monkeypatch):
     rows = rows_of(["--mesh-default", "native"], json.dumps(mirror).encode(), capsys, monkeypatch)
     row = rows[("kube-system", "Pod", "etcd-node-1")]
     assert row["restart"] is True and row["command"].startswith("a static pod")
+
+
+def _golden_cases():
+    for case in sorted(ISTIO_GOLDEN.iterdir()):
+        # kube-inject writes a CronJob's status on spec.jobTemplate.metadata; the webhook, which made
+        # the running pods, writes it on each pod: that template alone is not what a running pod looks like.
+        if not case.is_dir() or case.name.endswith("cronjob"):
+            continue
+        for name, form in (("regular.injected.yaml", "regular"), ("native.injected.yaml", "native")):
+            if (case / name).exists():
+                yield pytest.param(case / name, form, id=f"{case.name}-{form}")
+        if (case / "injected.yaml").exists():  # the opt-in / opt-out cases: the annotation decided
+            form = "native" if case.name.endswith("opt-in") else "regular"
+            yield pytest.param(case / "injected.yaml", form, id=f"{case.name}-{form}")
+
+
+@pytest.mark.parametrize("path, form", list(_golden_cases()))
+def test_the_running_form_of_pods_istio_injected(path, form):
+    """Istio's own injection goldens: every pod template in them runs the form its file is named for."""
+    kinds = KindTable(BUILTIN_KINDS)
+    found = []
+    with path.open("rb") as source:
+        for obj in read_objects(source, str(path)):
+            template = template_of(obj, kinds)
+            if template is not None:
+                found.append(running_form(template))
+    assert found and set(found) == {form}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Callable, NamedTuple, TextIO
 
@@ -18,13 +19,13 @@ _APART_REASONS = {GATEWAY: "an Istio gateway: istio-proxy is its main container"
 
 class Context(NamedTuple):
     default: MeshDefault
-    args: object  # the parsed command line, for the header
+    args: argparse.Namespace  # the parsed command line, for the header
 
     @property
     def mesh(self) -> str:
-        source = (f"--istio-version {self.args.istio_version}" if getattr(self.args, "istio_version", None)
-                  and not getattr(self.args, "mesh_default", None) else "--mesh-default")
-        policy = getattr(self.args, "policy", None)
+        args = self.args
+        source = f"--istio-version {args.istio_version}" if not args.mesh_default else "--mesh-default"
+        policy = args.policy
         preview = f"; templates as the policy {policy} leaves them" if policy else ""
         return f"mesh default {self.default.form} ({source}){preview}"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from typing import Callable, TextIO
+from typing import Callable, Sequence, TextIO
 
 from postrender.findings import SEVERITIES, Finding, at_least
 from postrender.report import POLICY_KIND, Row
@@ -66,7 +66,7 @@ def _distinct_codes(findings: list[Finding]) -> list[Finding]:
 _HEADERS = ("KIND", "NAMESPACE", "NAME", "RULE", "SIDECAR", "ACTION", "FINDINGS")
 
 
-def aligned(headers: tuple[str, ...], cells: list[tuple[str, ...]], last: list[str], colour: bool) -> list[str]:
+def aligned(headers: Sequence[str], cells: Sequence[Sequence[str]], last: Sequence[str], colour: bool) -> list[str]:
     """A header line and one line per row: columns padded to their widest cell, then `last` unpadded
     (it may hold colour codes, which would throw widths off)."""
     widths = [max([len(header)] + [len(cell[i]) for cell in cells]) for i, header in enumerate(headers[:-1])]
@@ -117,9 +117,9 @@ def markdown_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown_table(headers: tuple[str, ...], cells: list[tuple[str, ...]]) -> list[str]:
+def markdown_table(headers: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str]:
     """A Markdown table; cells are Markdown already (see code_span and markdown_cell)."""
-    return ["| " + " | ".join(line) + " |" for line in [headers, tuple("---" for _ in headers), *cells]]
+    return ["| " + " | ".join(line) + " |" for line in [headers, ["---"] * len(headers), *cells]]
 
 
 _MARKDOWN_HEADERS = ("Kind", "Namespace", "Name", "Rule", "Sidecar", "Action", "Findings")

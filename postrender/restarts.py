@@ -9,7 +9,7 @@ that is, and a bare pod by itself.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 from postrender import restart_commands, sidecar_forms
 from postrender.clusterdump import DumpObject
@@ -119,7 +119,7 @@ def template_of(obj: DumpObject, kinds: KindTable) -> dict | None:
     entry = kinds.find(obj.kind, obj.data.get("apiVersion"))
     if entry is None:
         return None
-    data = obj.data
+    data: Any = obj.data
     for key in entry.template_path:
         data = data.get(key) if isinstance(data, dict) else None
     return data if isinstance(data, dict) else None

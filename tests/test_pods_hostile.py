@@ -47,7 +47,7 @@ def _has(holder, key) -> bool:
     return key in holder if isinstance(holder, dict) else isinstance(key, int) and key < len(holder)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=st.lists(st.tuples(st.integers(0, len(ITEMS) - 1), st.sampled_from(FIELDS), VALUES),
                         min_size=1, max_size=4),
        policy=st.booleans())

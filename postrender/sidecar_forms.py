@@ -8,9 +8,10 @@ Facts from istio/istio (tags 1.26.0 and 1.27.0):
 - The compatibility profiles for 1.26 and older set ENABLE_NATIVE_SIDECARS back to "false"
   (manifests/helm-profiles/compatibility-version-1.26.yaml, "1.27 behavioral changes").
 - The injection template reads the pod's sidecar.istio.io/nativeSidecar annotation: from 1.27 any
-  non-empty value but "false" means native, empty or absent means the mesh default; up to 1.26
-  only "true" meant native and any other value that was set meant regular
-  (manifests/charts/istio-control/istio-discovery/files/injection-template.yaml, `$nativeSidecar`).
+  non-empty value but "false" means native, empty or absent means the mesh default; in 1.24 to
+  1.26 only "true" meant native and any other value that was set meant regular; before 1.24 it
+  was not read at all (manifests/charts/istio-control/istio-discovery/files/injection-template.yaml,
+  `$nativeSidecar`, at tags 1.23.0, 1.24.0 and 1.27.0).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from postrender.findings import Pod
 NATIVE, REGULAR = convert.NATIVE, convert.REGULAR
 NOT_INJECTED, GATEWAY = "none", "gateway"
 NATIVE_DEFAULT_SINCE = (1, 27)  # Istio: ENABLE_NATIVE_SIDECARS=auto by default
+ANNOTATION_SINCE = (1, 24)  # Istio reads sidecar.istio.io/nativeSidecar
+# How the injection template reads the annotation.
+CURRENT, ONLY_TRUE, IGNORED = "current", "only-true", "ignored"
 AUTO_NATIVE_KUBELET = (1, 33)  # Istio's `auto`: kubelets at or above this get native
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$")
 
@@ -33,14 +37,16 @@ _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$")
 class MeshDefault:
     """What Istio injects into a pod without the annotation, and how it reads the annotation."""
 
-    def __init__(self, form: str, legacy_annotation: bool = False):
+    def __init__(self, form: str, reading: str = CURRENT):
         self.form = form  # native | regular
-        self.legacy_annotation = legacy_annotation  # Istio <= 1.26: only "true" means native
+        self.reading = reading  # CURRENT (Istio 1.27+), ONLY_TRUE (1.24 to 1.26), IGNORED (before 1.24)
 
     def form_for(self, annotations: dict) -> str:
         """The form the injection template picks for a pod with these annotations."""
         value = Pod.text(annotations, ANNOTATION)
-        if self.legacy_annotation:
+        if self.reading == IGNORED:
+            return self.form
+        if self.reading == ONLY_TRUE:
             if ANNOTATION not in annotations:
                 return self.form
             return NATIVE if value == "true" else REGULAR
@@ -59,14 +65,15 @@ def parse_version(text: str, option: str) -> tuple[int, int]:
 def mesh_default(form: str | None, istio_version: str | None, kube_version: tuple[int, int] | None) -> MeshDefault:
     """From --mesh-default, else from --istio-version (and --kube-version for Istio's `auto`)."""
     version = parse_version(istio_version, "--istio-version") if istio_version else None
-    legacy = version is not None and version < NATIVE_DEFAULT_SINCE
+    reading = CURRENT if version is None or version >= NATIVE_DEFAULT_SINCE else (
+        ONLY_TRUE if version >= ANNOTATION_SINCE else IGNORED)
     if form is not None:
-        return MeshDefault(form, legacy)
+        return MeshDefault(form, reading)
     if version is None:
         raise UsageError("say what the mesh injects into pods without the annotation: --mesh-default "
                          "native|regular, or --istio-version X.Y to derive it")
-    if legacy:
-        return MeshDefault(REGULAR, legacy)
+    if version < NATIVE_DEFAULT_SINCE:
+        return MeshDefault(REGULAR, reading)
     if kube_version is not None and kube_version < AUTO_NATIVE_KUBELET:
         return MeshDefault(REGULAR)  # `auto` keeps regular on kubelets before 1.33
     return MeshDefault(NATIVE)

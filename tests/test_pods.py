@@ -16,7 +16,7 @@ from postrender import cli
 from postrender.clusterdump import read_objects
 from postrender.errors import EXIT_CHECK, EXIT_INPUT, EXIT_OK, EXIT_USAGE
 from postrender.restarts import template_of
-from postrender.sidecar_forms import MeshDefault, mesh_default, running_form
+from postrender.sidecar_forms import mesh_default, running_form
 from postrender.workloads import BUILTIN_KINDS, KindTable
 from tests.conftest import ISTIO_GOLDEN
 from tests.support.cluster_dump import REGULAR, cluster_dump, pod
@@ -179,16 +179,18 @@ def test_mesh_default_from_the_istio_version(form, istio, kube, expected):
     assert mesh_default(form, istio, kube).form == expected
 
 
-@pytest.mark.parametrize("annotations, since_1_27, up_to_1_26", [
-    ({}, "regular", "regular"),
-    ({ANNOTATION: "true"}, "native", "native"),
-    ({ANNOTATION: "false"}, "regular", "regular"),
-    ({ANNOTATION: "yes"}, "native", "regular"),
-    ({ANNOTATION: ""}, "regular", "regular"),
+@pytest.mark.parametrize("annotations, since_1_27, from_1_24, before_1_24", [
+    ({}, "regular", "regular", "regular"),
+    ({ANNOTATION: "true"}, "native", "native", "regular"),
+    ({ANNOTATION: "false"}, "regular", "regular", "regular"),
+    ({ANNOTATION: "yes"}, "native", "regular", "regular"),
+    ({ANNOTATION: ""}, "regular", "regular", "regular"),
 ])
-def test_the_annotation_as_each_injection_template_reads_it(annotations, since_1_27, up_to_1_26):
-    assert MeshDefault("regular").form_for(annotations) == since_1_27
-    assert MeshDefault("regular", legacy_annotation=True).form_for(annotations) == up_to_1_26
+def test_the_annotation_as_each_injection_template_reads_it(annotations, since_1_27, from_1_24, before_1_24):
+    assert mesh_default("regular", "1.27", None).form_for(annotations) == since_1_27
+    assert mesh_default("regular", "1.24", None).form_for(annotations) == from_1_24
+    assert mesh_default("regular", "1.23", None).form_for(annotations) == before_1_24
+    assert mesh_default("native", "1.23", None).form_for({ANNOTATION: "false"}) == "native"  # not read at all
 
 
 @pytest.mark.parametrize("form", ["json", "yaml", "stream"])

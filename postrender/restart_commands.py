@@ -7,7 +7,8 @@ Facts behind the table:
   DaemonSet controllers replace a pod only once it is deleted (kubernetes/kubernetes
   pkg/controller/statefulset/stateful_set_control.go, pkg/controller/daemon/daemon_controller.go), so we
   delete the stale pods one at a time: a StatefulSet from its highest ordinal down, as its own
-  rolling update goes.
+  rolling update goes. A StatefulSet's replacement keeps the pod's name; `kubectl wait
+  --for=create` waits for it to exist (kubectl 1.31+, kubernetes/kubectl pkg/cmd/wait/create.go).
 - Argo Rollouts restarts through its kubectl plugin (`kubectl argo rollouts restart`).
 """
 

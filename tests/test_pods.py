@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from postrender import cli
-from postrender.clusterdump import read_objects
-from postrender.errors import EXIT_CHECK, EXIT_INPUT, EXIT_OK, EXIT_USAGE
-from postrender.restarts import template_of
-from postrender.sidecar_forms import mesh_default, running_form
-from postrender.workloads import BUILTIN_KINDS, KindTable
-from tests.conftest import ISTIO_GOLDEN
+from postrender.reports.clusterdump import read_objects
+from postrender.core.errors import EXIT_CHECK, EXIT_INPUT, EXIT_OK, EXIT_USAGE
+from postrender.reports.restarts import template_of
+from postrender.reports.sidecar_forms import mesh_default, running_form
+from postrender.core.workloads import BUILTIN_KINDS, KindTable
+from tests.support.paths import ISTIO_GOLDEN
 from tests.support.cluster_dump import REGULAR, cluster_dump, pod
 
 ANNOTATION = "sidecar.istio.io/nativeSidecar"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postrender import cli
-from postrender.errors import EXIT_INPUT, EXIT_OK
+from postrender.core.errors import EXIT_INPUT, EXIT_OK
 from tests.support.cluster_dump import named_workloads
 
 ITEMS = named_workloads()

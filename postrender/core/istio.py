@@ -1,0 +1,134 @@
+"""What this tool knows about Istio and Kubernetes, in one place: every other module reads it here.
+
+Annotation names are Istio's (istio/api annotation/annotations.yaml; the inject label is also in
+label/labels.yaml); container names and ports are those of the sidecar injection template
+(istio/istio manifests/charts/istio-control/istio-discovery/files/injection-template.yaml);
+the version gate is Kubernetes' SidecarContainers feature gate (kubernetes/kubernetes
+pkg/features/kube_features.go: alpha and off in 1.28, beta and on from 1.29).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from postrender.core import yamlnodes
+
+# The annotation this tool exists to set, and the value each decision writes.
+ANNOTATION = "sidecar.istio.io/nativeSidecar"
+NATIVE = "native"
+REGULAR = "regular"
+ANNOTATION_VALUES = {NATIVE: "true", REGULAR: "false"}
+
+# Annotations the injector reads or writes.
+STATUS_ANNOTATION = "sidecar.istio.io/status"  # written by the injector: what it injected, and where
+OVERRIDES_ANNOTATION = "proxy.istio.io/overrides"  # the user's own istio-proxy fields, kept by the injector
+PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"  # a pod's ProxyConfig (YAML or JSON) over the mesh's
+STATUS_PORT_ANNOTATION = "status.sidecar.istio.io/port"
+INJECT_ANNOTATION = "sidecar.istio.io/inject"  # also a label, which wins over the annotation
+TEMPLATES_ANNOTATION = "inject.istio.io/templates"  # `gateway` marks a gateway's pod
+EXCLUDE_OUTBOUND_ANNOTATIONS = (
+    "traffic.sidecar.istio.io/excludeOutboundPorts",
+    "traffic.sidecar.istio.io/excludeOutboundIPRanges",
+)
+
+# Containers the injection template adds.
+PROXY = "istio-proxy"
+INIT = "istio-init"
+VALIDATION = "istio-validation"
+CORE_DUMP = "enable-core-dump"  # older injection templates add it as an init container
+INJECTED_CONTAINERS = frozenset({PROXY, INIT, VALIDATION})
+PROXY_UID = 1337  # istio-proxy's UID: iptables lets its traffic bypass the proxy
+DEFAULT_STATUS_PORT = "15020"  # values.global.proxy.statusPort in Istio's chart
+
+# Kubernetes' SidecarContainers feature gate.
+NATIVE_SIDECARS_ALPHA = (1, 28)  # the gate exists, off unless the cluster's operator turned it on
+NATIVE_SIDECARS_ON = (1, 29)  # on by default
+
+
+# Which form Istio injects into a pod that does not say (istio/istio at tags 1.23.0 to 1.27.0):
+# ENABLE_NATIVE_SIDECARS defaulted to false up to 1.26 (pilot/pkg/features/experimental.go) and
+# to `auto` from 1.27 (pilot/pkg/features/pilot.go); `auto` injects native only where the kubelet
+# is 1.33 or later (pkg/kube/inject/webhook.go, DetectNativeSidecar); the compatibility profiles
+# for 1.26 and older set it back to "false" (manifests/helm-profiles/compatibility-version-1.26.yaml).
+NATIVE_DEFAULT_SINCE = (1, 27)
+AUTO_NATIVE_KUBELET = (1, 33)
+
+# How the injection template reads the annotation (injection-template.yaml, `$nativeSidecar`):
+# from 1.27 any non-empty value but "false" means native and an empty one the default; in 1.24 to
+# 1.26 only "true" meant native and any other value set meant regular; before 1.24 it was not read.
+ANNOTATION_SINCE = (1, 24)
+READS_ANY_BUT_FALSE, READS_ONLY_TRUE, READS_NOTHING = "any-but-false", "only-true", "nothing"
+
+
+def default_form(istio_version: tuple[int, int], kube_version: tuple[int, int] | None) -> str:
+    """The form a mesh of this Istio version injects by default (kubelet version unknown: 1.33+)."""
+    if istio_version < NATIVE_DEFAULT_SINCE:
+        return REGULAR
+    return REGULAR if kube_version is not None and kube_version < AUTO_NATIVE_KUBELET else NATIVE
+
+
+def annotation_reading(istio_version: tuple[int, int] | None) -> str:
+    """How this Istio version reads the annotation (unknown: as today's does)."""
+    if istio_version is None or istio_version >= NATIVE_DEFAULT_SINCE:
+        return READS_ANY_BUT_FALSE
+    return READS_ONLY_TRUE if istio_version >= ANNOTATION_SINCE else READS_NOTHING
+
+
+def injected_form(value: str | None, mesh_default: str, reading: str = READS_ANY_BUT_FALSE) -> str:
+    """The form Istio injects for a pod whose annotation is `value` (None: absent)."""
+    if reading == READS_NOTHING or value is None:
+        return mesh_default
+    if reading == READS_ONLY_TRUE:
+        return NATIVE if value == "true" else REGULAR
+    if not value:
+        return mesh_default
+    return REGULAR if value == "false" else NATIVE
+
+
+def native_sidecars_on(kube_version: tuple[int, int] | None) -> bool:
+    """Whether a cluster of this version runs native sidecars by default (unknown: assume so)."""
+    return kube_version is None or kube_version >= NATIVE_SIDECARS_ON
+
+
+def proxy_config(annotations: Mapping[Any, Any]) -> dict[Any, Any] | None:
+    """The pod's own ProxyConfig from its annotation, read with the input guards; None if absent or unreadable.
+
+    Istio rejects an unreadable one, so a caller treats it as absent.
+    """
+    raw = annotations.get(PROXY_CONFIG_ANNOTATION)
+    if raw is None or raw == "":
+        return None
+    try:
+        config = yamlnodes.load(str(raw))
+    except yamlnodes.NodeError:
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def hold_application(annotations: Mapping[Any, Any]) -> bool | None:
+    """The pod's holdApplicationUntilProxyStarts, or None when its ProxyConfig does not say."""
+    config = proxy_config(annotations)
+    value = None if config is None else config.get("holdApplicationUntilProxyStarts")
+    return value if isinstance(value, bool) else None
+
+
+def injection_status(annotations: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """The injector's record of what it injected where (JSON); None if absent or unreadable."""
+    return _json_object(annotations.get(STATUS_ANNOTATION))
+
+
+def proxy_overrides(annotations: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """The user's own istio-proxy fields the injector kept (JSON); None if absent or unreadable."""
+    return _json_object(annotations.get(OVERRIDES_ANNOTATION))
+
+
+def _json_object(raw: object) -> dict[str, Any] | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -13,13 +13,13 @@ import pytest
 import yaml
 
 from postrender import cli
-from postrender.reports.clusterdump import read_objects
 from postrender.core.errors import EXIT_CHECK, EXIT_INPUT, EXIT_OK, EXIT_USAGE
+from postrender.core.workloads import BUILTIN_KINDS, KindTable
+from postrender.reports.clusterdump import read_objects
 from postrender.reports.restarts import template_of
 from postrender.reports.sidecar_forms import mesh_default, running_form
-from postrender.core.workloads import BUILTIN_KINDS, KindTable
-from tests.support.paths import ISTIO_GOLDEN
 from tests.support.cluster_dump import REGULAR, cluster_dump, pod
+from tests.support.paths import ISTIO_GOLDEN
 
 ANNOTATION = "sidecar.istio.io/nativeSidecar"
 
@@ -83,8 +83,8 @@ def test_on_delete_daemonset_deletes_each_pod_and_waits_for_the_daemonset(dump, 
     row = rows_of(["--istio-version", "1.27"], dump, capsys, monkeypatch)[("kube-system", "DaemonSet", "node-agent")]
     steps = row["command"].split(" && ")
     assert steps[0::2] == [f"kubectl -n kube-system delete pod node-agent-{n}" for n in "wxyz"]
-    assert set(steps[1::2]) == {"kubectl -n kube-system wait '--for=jsonpath={.status.numberReady}=4' "
-                                "daemonset/node-agent --timeout=10m"}
+    assert set(steps[1::2]) == {("kubectl -n kube-system wait '--for=jsonpath={.status.numberReady}=4' "
+                                "daemonset/node-agent --timeout=10m")}
 
 
 def test_jobs_cronjobs_and_bare_pods_get_a_sentence(dump, capsys, monkeypatch):
@@ -220,10 +220,10 @@ def test_kubectl_reads_the_same_objects_from_the_dump(dump, tmp_path, form):
 
 @pytest.mark.parametrize("stdin", [
     b'{"kind": "List", "items": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",  # deeper than any object
-    b"kind: List\nitems:\n- &a [x, x, x, x, x, x, x, x, x, x]\n- &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    (b"kind: List\nitems:\n- &a [x, x, x, x, x, x, x, x, x, x]\n- &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
     b"- &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n- &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
     b"- &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n- &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
-    b"- [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n",  # ten billion laughs
+    b"- [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"),  # ten billion laughs
 ])
 def test_hostile_dumps_are_refused_as_bad_input(stdin, capsys, monkeypatch):
     code, out, err = run(["--mesh-default", "native"], stdin, capsys, monkeypatch)

@@ -9,7 +9,8 @@ YAML composer, which bounds depth and alias expansion for untrusted input.
 from __future__ import annotations
 
 import json
-from typing import BinaryIO, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 

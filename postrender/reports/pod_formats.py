@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Callable, NamedTuple, TextIO
+from collections.abc import Callable
+from typing import NamedTuple, TextIO
 
-from postrender.reports.formats import aligned, code_span, colour_enabled, markdown_cell, markdown_table, paint
+from postrender.reports.formats import (
+    aligned,
+    code_span,
+    colour_enabled,
+    markdown_cell,
+    markdown_table,
+    paint,
+)
 from postrender.reports.restart_commands import can_run
 from postrender.reports.restarts import Row
 from postrender.reports.sidecar_forms import GATEWAY, MeshDefault

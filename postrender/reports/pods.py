@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from io import BytesIO
-from typing import Sequence
 
 from postrender.core import options
 from postrender.core.diagnostics import Diagnostics

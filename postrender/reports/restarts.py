@@ -9,13 +9,20 @@ that is, and a bare pod by itself.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 from postrender.core.errors import InputError, Location
 from postrender.core.workloads import KindTable
 from postrender.reports import restart_commands, sidecar_forms
 from postrender.reports.clusterdump import DumpObject
-from postrender.reports.sidecar_forms import GATEWAY, NATIVE, NOT_INJECTED, REGULAR, MeshDefault
+from postrender.reports.sidecar_forms import (
+    GATEWAY,
+    NATIVE,
+    NOT_INJECTED,
+    REGULAR,
+    MeshDefault,
+)
 
 INJECTED, APART = "injected", "apart"
 MIXED = "mixed"

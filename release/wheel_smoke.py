@@ -41,6 +41,7 @@ RUNS = (
     Run(("schema",), '"$schema"'),  # the JSON Schema is package data
     Run(("explain", "--policy", "policy.yaml", "-o", "json", "rendered.yaml"), '"kind": "Job"'),
     Run(("check", "--policy", "policy.yaml", "rendered.yaml"), "passed"),
+    Run(("pods", "--mesh-default", "regular", "-o", "json", "cluster.json"), '"name": "migrate"'),
     Run(("kustomize", "--policy", "policy.yaml"), "patches:"),
     Run(("flux", "--policy", "policy.yaml"), "postRenderers:"),
     Run(("krm",), '"sidecar.istio.io/nativeSidecar": "true"', stdin="resourcelist.json"),
@@ -78,6 +79,11 @@ def prepare_inputs(work: Path) -> None:
     resource_list = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList",
                      "functionConfig": policy, "items": [job]}
     (work / "resourcelist.json").write_text(json.dumps(resource_list))
+    # What `kubectl get pods,jobs,... -o json` prints: the Job and a pod it owns.
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "migrate-1", "ownerReferences": [
+        {"apiVersion": "batch/v1", "kind": "Job", "name": "migrate", "controller": True}]},
+        "spec": {"containers": [{"name": "m", "image": "m"}]}}
+    (work / "cluster.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [job, pod]}))
 
 
 def run_all(bin_dir: Path, work: Path, version: str) -> list[str]:

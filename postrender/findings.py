@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Callable, Iterable, Iterator, NamedTuple
 
+from postrender import container_fields as fields
+from postrender.container_fields import NATIVE_SIDECARS_ALPHA, NATIVE_SIDECARS_BETA
 from postrender.conversion import ANNOTATION
 from postrender.engine import Outcome
 from postrender.policy import Match, Policy, Rule
@@ -25,8 +27,7 @@ PROXY_CONFIG = "proxy.istio.io/config"
 TEMPLATES = "inject.istio.io/templates"
 EXCLUDE_OUTBOUND = ("traffic.sidecar.istio.io/excludeOutboundPorts", "traffic.sidecar.istio.io/excludeOutboundIPRanges")
 COMPLETING_KINDS = frozenset({"Job", "CronJob"})
-NATIVE_SIDECARS_BETA = (1, 29)  # the SidecarContainers feature gate is on by default from 1.29
-NATIVE_SIDECARS_ALPHA = (1, 28)  # alpha: the gate exists but is off by default
+EXIT_ON_ZERO = "EXIT_ON_ZERO_ACTIVE_CONNECTIONS"  # a proxyMetadata or istio-proxy env variable
 ISTIO_CONTAINERS = frozenset({PROXY, "istio-init", "istio-validation"})  # injected, not workarounds
 
 
@@ -191,18 +192,53 @@ def exclude_outbound(ctx: Context) -> Iterator[str]:
                    "sidecar makes it unnecessary; remove it")
 
 
-def hold_application(ctx: Context) -> Iterator[str]:
-    if ctx.sidecar != "native" or PROXY_CONFIG not in ctx.pod.annotations:
-        return
+def _proxy_config(pod: Pod) -> dict:
+    """The pod's proxy.istio.io/config ({} when absent or not a mapping: Istio rejects that, not ours to report)."""
+    if PROXY_CONFIG not in pod.annotations:
+        return {}
     from postrender import yamlnodes  # only for the few pods that carry proxy.istio.io/config
 
     try:
-        config = yamlnodes.load(ctx.pod.text(ctx.pod.annotations, PROXY_CONFIG))  # guarded: the annotation is input
+        config = yamlnodes.load(pod.text(pod.annotations, PROXY_CONFIG))  # guarded: the annotation is input
     except yamlnodes.NodeError:
-        return  # Istio rejects it; not ours to report
-    if isinstance(config, dict) and config.get("holdApplicationUntilProxyStarts") is True:
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def hold_application(ctx: Context) -> Iterator[str]:
+    if ctx.sidecar != "native":
+        return
+    if _proxy_config(ctx.pod).get("holdApplicationUntilProxyStarts") is True:
         yield (f"holdApplicationUntilProxyStarts in {PROXY_CONFIG} is ignored for a native sidecar, which "
                "always starts first: remove it")
+
+
+def _proxy_containers(pod: Pod) -> Iterator[dict]:
+    """istio-proxy as the template declares it: Istio merges such a container into the one it injects."""
+    return (c for c in pod.init_containers + pod.containers if c.get("name") == PROXY)
+
+
+def proxy_prestop_sleep(ctx: Context) -> Iterator[str]:
+    if ctx.sidecar != "native":
+        return
+    for container in _proxy_containers(ctx.pod):
+        pre_stop = (container.get("lifecycle") or {}).get("preStop") or {}
+        words = [str(word) for word in (pre_stop.get("exec") or {}).get("command") or ()]
+        if "sleep" in pre_stop or any("sleep" in word for word in words):
+            yield ("istio-proxy has a preStop that sleeps, to outlive the app containers: a native sidecar is "
+                   "stopped only after they exit; remove the preStop")
+
+
+def exit_on_zero_connections(ctx: Context) -> Iterator[str]:
+    if ctx.sidecar != "native":
+        return
+    env = {e.get("name"): e.get("value") for c in _proxy_containers(ctx.pod) for e in c.get("env") or ()
+           if isinstance(e, dict)}
+    metadata = _proxy_config(ctx.pod).get("proxyMetadata")
+    settings = [env.get(EXIT_ON_ZERO), metadata.get(EXIT_ON_ZERO) if isinstance(metadata, dict) else None]
+    if any(str(value).lower() in ("1", "t", "true") for value in settings):  # as Go's strconv.ParseBool reads it
+        yield (f"{EXIT_ON_ZERO} keeps istio-proxy up until connections drain, so that it outlives the app "
+               "containers: a native sidecar is stopped only after they exit; remove it")
 
 
 def injection_disabled(ctx: Context) -> Iterator[str]:
@@ -240,9 +276,17 @@ WORKLOAD_CHECKS: tuple[Check, ...] = (
     Check("SP202", WARNING, "init-container-uid-1337", init_uid_1337),
     Check("SP203", INFO, "exclude-outbound", exclude_outbound),
     Check("SP204", INFO, "hold-application", hold_application),
+    Check("SP205", INFO, "proxy-prestop-sleep", proxy_prestop_sleep),
+    Check("SP206", INFO, "exit-on-zero-active-connections", exit_on_zero_connections),
     Check("SP301", INFO, "injection-disabled", injection_disabled),
     Check("SP302", INFO, "istio-gateway", gateway),
     Check("SP403", INFO, "rule-overridden", overridden),
+    # Native-sidecar field mistakes Kubernetes rejects or drops (container_fields.py).
+    Check("SP501", ERROR, "container-restart-policy", fields.container_restart_policy),
+    Check("SP502", ERROR, "init-container-restart-policy", fields.init_container_restart_policy),
+    Check("SP503", ERROR, "container-grace-period", fields.container_grace_period),
+    Check("SP504", ERROR, "init-container-sidecar-fields", fields.init_container_sidecar_fields),
+    Check("SP505", ERROR, "sidecar-before-1.29", fields.sidecar_before_1_29),
 )
 
 

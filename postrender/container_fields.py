@@ -1,0 +1,99 @@
+"""Native-sidecar field mistakes in a pod template that Kubernetes rejects or drops.
+
+Each check restates a rule of k8s.io/kubernetes pkg/apis/core/validation/validation.go
+(validateContainers, validateInitContainers, validateInitContainerRestartPolicy) or of the
+API's types (pkg/apis/core/types.go: Container has no terminationGracePeriodSeconds; PodSpec
+and Probe do), for the `--kube-version` given. Where the rule changed with a version and none
+is given, the older, stricter rule is reported, saying from which version it no longer holds.
+The checks take a findings.Context; they read its pod's containers, never write them.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+# SidecarContainers: alpha (off) in 1.28, beta and on by default from 1.29 (pkg/features/kube_features.go
+# at v1.29.0); with the gate off the API server drops an init container's restartPolicy
+# (pkg/api/pod/util.go dropDisabledFields), and before 1.28 the field does not exist.
+NATIVE_SIDECARS_ALPHA = (1, 28)
+NATIVE_SIDECARS_BETA = (1, 29)
+# ContainerRestartRules: beta and on by default from 1.35 (pkg/features/kube_features.go at v1.37.2): a
+# regular container may then have restartPolicy, and an init container OnFailure or Never as well.
+CONTAINER_RESTART_RULES = (1, 35)
+CONTAINER_RESTART_POLICIES = ("Always", "OnFailure", "Never")
+SIDECAR_ONLY_FIELDS = ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe")
+
+
+def _name(container: dict) -> str:
+    return repr(container.get("name"))
+
+
+def _restart_rules_off(ctx) -> bool:
+    """True unless the cluster is known to have ContainerRestartRules on by default."""
+    return ctx.kube_version is None or ctx.kube_version < CONTAINER_RESTART_RULES
+
+
+def _is_sidecar(container: dict) -> bool:
+    return container.get("restartPolicy") == "Always"
+
+
+def container_restart_policy(ctx) -> Iterator[str]:
+    """validateContainers: restartPolicy "may not be set for non-init containers" without the gate."""
+    if not _restart_rules_off(ctx):
+        return
+    for container in ctx.pod.containers:
+        if "restartPolicy" in container:
+            yield (f"container {_name(container)} has restartPolicy, which Kubernetes before 1.35 rejects on a "
+                   "regular container (later it only sets how that container restarts): for a sidecar, move it to "
+                   "initContainers with restartPolicy: Always; else remove the field")
+
+
+def init_container_restart_policy(ctx) -> Iterator[str]:
+    """validateInitContainerRestartPolicy: only Always without the gate; never a value outside the three."""
+    for container in ctx.pod.init_containers:
+        if "restartPolicy" not in container or _is_sidecar(container):
+            continue
+        value = container.get("restartPolicy")
+        if value in CONTAINER_RESTART_POLICIES and not _restart_rules_off(ctx):
+            continue
+        until = " before 1.35" if value in CONTAINER_RESTART_POLICIES else ""
+        yield (f"init container {_name(container)} has restartPolicy: {value}, which Kubernetes{until} rejects (an init "
+               "container takes only Always, which makes it a sidecar): write Always for a sidecar; else remove the "
+               "field, and the pod's restartPolicy applies")
+
+
+def container_grace_period(ctx) -> Iterator[str]:
+    """Container has no such field: strict field validation refuses the object, lax decoding drops it."""
+    for where, containers in (("init container", ctx.pod.init_containers), ("container", ctx.pod.containers)):
+        for container in containers:
+            if "terminationGracePeriodSeconds" in container:
+                yield (f"{where} {_name(container)} has terminationGracePeriodSeconds, which containers do not have "
+                       "(strict validation rejects the manifest, lax drops the field): set it on the pod "
+                       "(spec.terminationGracePeriodSeconds) or on a probe")
+
+
+def init_container_sidecar_fields(ctx) -> Iterator[str]:
+    """validateInitContainers: these "may not be set for init containers without restartPolicy=Always"."""
+    for container in ctx.pod.init_containers:
+        fields = [field for field in SIDECAR_ONLY_FIELDS if field in container]
+        if fields and not _is_sidecar(container):
+            yield (f"init container {_name(container)} has {' and '.join(fields)}, which Kubernetes accepts only "
+                   "on a sidecar: add restartPolicy: Always if it is one, else remove "
+                   f"{'it' if len(fields) == 1 else 'them'}")
+
+
+def sidecar_before_1_29(ctx) -> Iterator[str]:
+    version = ctx.kube_version
+    if version is None or version >= NATIVE_SIDECARS_BETA:
+        return
+    for container in ctx.pod.init_containers:
+        if not _is_sidecar(container):
+            continue
+        if version == NATIVE_SIDECARS_ALPHA:
+            why = "Kubernetes 1.28 drops it unless the SidecarContainers feature gate is on (off by default)"
+            fix = "turn the gate on, or make it a regular container until 1.29"
+        else:
+            why = f"Kubernetes {version[0]}.{version[1]} has no such field (strict validation rejects it, lax drops it)"
+            fix = "make it a regular container until 1.29"
+        yield (f"init container {_name(container)} has restartPolicy: Always (a native sidecar), but {why}, and a "
+               f"pod whose init container never exits never starts: {fix}")

@@ -4,7 +4,7 @@ Each check restates a rule of k8s.io/kubernetes pkg/apis/core/validation/validat
 (validateContainers, validateInitContainers, validateInitContainerRestartPolicy) or of the
 API's types (pkg/apis/core/types.go: Container has no terminationGracePeriodSeconds; PodSpec
 and Probe do), for the `--kube-version` given. Where the rule changed with a version and none
-is given, the older, stricter rule is reported, saying from which version it no longer holds.
+is given, the older rule is reported, saying from which version it no longer holds.
 The checks take a findings.Context; they read its pod's containers, never write them.
 """
 
@@ -17,8 +17,11 @@ from typing import Iterator
 # (pkg/api/pod/util.go dropDisabledFields), and before 1.28 the field does not exist.
 NATIVE_SIDECARS_ALPHA = (1, 28)
 NATIVE_SIDECARS_BETA = (1, 29)
-# ContainerRestartRules: beta and on by default from 1.35 (pkg/features/kube_features.go at v1.37.2): a
-# regular container may then have restartPolicy, and an init container OnFailure or Never as well.
+# ContainerRestartRules (pkg/features/kube_features.go at v1.34.0, v1.37.2): before 1.34 validation refuses
+# restartPolicy on a regular container and any but Always on an init container (1.28 without the
+# SidecarContainers gate drops an init container's; older versions do not know the field); 1.34 has the
+# gate, off by default, and then drops them (pkg/api/pod/util.go dropContainerRestartRules); from 1.35 it
+# is on: a regular container may have restartPolicy, and an init container OnFailure or Never as well.
 CONTAINER_RESTART_RULES = (1, 35)
 CONTAINER_RESTART_POLICIES = ("Always", "OnFailure", "Never")
 SIDECAR_ONLY_FIELDS = ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe")
@@ -28,9 +31,9 @@ def _name(container: dict) -> str:
     return repr(container.get("name"))
 
 
-def _restart_rules_off(ctx) -> bool:
-    """True unless the cluster is known to have ContainerRestartRules on by default."""
-    return ctx.kube_version is None or ctx.kube_version < CONTAINER_RESTART_RULES
+def _restart_rules_on(version: tuple[int, int] | None) -> bool:
+    """Whether the cluster takes container restart rules (unknown version: it may not)."""
+    return version is not None and version >= CONTAINER_RESTART_RULES
 
 
 def _is_sidecar(container: dict) -> bool:
@@ -39,13 +42,13 @@ def _is_sidecar(container: dict) -> bool:
 
 def container_restart_policy(ctx) -> Iterator[str]:
     """validateContainers: restartPolicy "may not be set for non-init containers" without the gate."""
-    if not _restart_rules_off(ctx):
+    if _restart_rules_on(ctx.kube_version):
         return
     for container in ctx.pod.containers:
         if "restartPolicy" in container:
-            yield (f"container {_name(container)} has restartPolicy, which Kubernetes before 1.35 rejects on a "
-                   "regular container (later it only sets how that container restarts): for a sidecar, move it to "
-                   "initContainers with restartPolicy: Always; else remove the field")
+            yield (f"container {_name(container)} has restartPolicy, which Kubernetes before 1.35 rejects or drops "
+                   "outside initContainers (from 1.35 it only sets how that container restarts): for a sidecar, move "
+                   "it to initContainers with restartPolicy: Always; else remove the field")
 
 
 def init_container_restart_policy(ctx) -> Iterator[str]:
@@ -54,12 +57,13 @@ def init_container_restart_policy(ctx) -> Iterator[str]:
         if "restartPolicy" not in container or _is_sidecar(container):
             continue
         value = container.get("restartPolicy")
-        if value in CONTAINER_RESTART_POLICIES and not _restart_rules_off(ctx):
+        valid = value in CONTAINER_RESTART_POLICIES
+        if valid and _restart_rules_on(ctx.kube_version):
             continue
-        until = " before 1.35" if value in CONTAINER_RESTART_POLICIES else ""
-        yield (f"init container {_name(container)} has restartPolicy: {value}, which Kubernetes{until} rejects (an init "
-               "container takes only Always, which makes it a sidecar): write Always for a sidecar; else remove the "
-               "field, and the pod's restartPolicy applies")
+        yield (f"init container {_name(container)} has restartPolicy: {value}, which Kubernetes "
+               f"{'before 1.35 ' if valid else ''}rejects or drops (an init container takes Always, which makes it a "
+               "sidecar, and from 1.35 OnFailure or Never): write Always for a sidecar; else remove the field, and "
+               "the pod's restartPolicy applies")
 
 
 def container_grace_period(ctx) -> Iterator[str]:

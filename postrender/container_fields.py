@@ -10,7 +10,10 @@ The checks take a findings.Context; they read its pod's containers, never write 
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    from postrender.findings import Context  # which imports this module for its registry
 
 # SidecarContainers: alpha (off) in 1.28, beta and on by default from 1.29 (pkg/features/kube_features.go
 # at v1.29.0); with the gate off the API server drops an init container's restartPolicy
@@ -36,27 +39,30 @@ def _restart_rules_on(version: tuple[int, int] | None) -> bool:
     return version is not None and version >= CONTAINER_RESTART_RULES
 
 
+def _having(containers: list[dict], field: str) -> Iterator[dict]:
+    return (container for container in containers if field in container)
+
+
 def _is_sidecar(container: dict) -> bool:
     return container.get("restartPolicy") == "Always"
 
 
-def container_restart_policy(ctx) -> Iterator[str]:
+def container_restart_policy(ctx: Context) -> Iterator[str]:
     """validateContainers: restartPolicy "may not be set for non-init containers" without the gate."""
     if _restart_rules_on(ctx.kube_version):
         return
-    for container in ctx.pod.containers:
-        if "restartPolicy" in container:
-            yield (f"container {_name(container)} has restartPolicy, which Kubernetes before 1.35 rejects or drops "
-                   "outside initContainers (from 1.35 it only sets how that container restarts): for a sidecar, move "
-                   "it to initContainers with restartPolicy: Always; else remove the field")
+    for container in _having(ctx.pod.containers, "restartPolicy"):
+        yield (f"container {_name(container)} has restartPolicy, which Kubernetes before 1.35 rejects or drops "
+               "outside initContainers (from 1.35 it only sets how that container restarts): for a sidecar, move "
+               "it to initContainers with restartPolicy: Always; else remove the field")
 
 
-def init_container_restart_policy(ctx) -> Iterator[str]:
+def init_container_restart_policy(ctx: Context) -> Iterator[str]:
     """validateInitContainerRestartPolicy: only Always without the gate; never a value outside the three."""
-    for container in ctx.pod.init_containers:
-        if "restartPolicy" not in container or _is_sidecar(container):
-            continue
+    for container in _having(ctx.pod.init_containers, "restartPolicy"):
         value = container.get("restartPolicy")
+        if value == "Always":
+            continue
         valid = value in CONTAINER_RESTART_POLICIES
         if valid and _restart_rules_on(ctx.kube_version):
             continue
@@ -66,17 +72,16 @@ def init_container_restart_policy(ctx) -> Iterator[str]:
                "the pod's restartPolicy applies")
 
 
-def container_grace_period(ctx) -> Iterator[str]:
+def container_grace_period(ctx: Context) -> Iterator[str]:
     """Container has no such field: strict field validation refuses the object, lax decoding drops it."""
     for where, containers in (("init container", ctx.pod.init_containers), ("container", ctx.pod.containers)):
-        for container in containers:
-            if "terminationGracePeriodSeconds" in container:
-                yield (f"{where} {_name(container)} has terminationGracePeriodSeconds, which containers do not have "
-                       "(strict validation rejects the manifest, lax drops the field): set it on the pod "
-                       "(spec.terminationGracePeriodSeconds) or on a probe")
+        for container in _having(containers, "terminationGracePeriodSeconds"):
+            yield (f"{where} {_name(container)} has terminationGracePeriodSeconds, which containers do not have "
+                   "(strict validation rejects the manifest, lax drops the field): set it on the pod "
+                   "(spec.terminationGracePeriodSeconds) or on a probe")
 
 
-def init_container_sidecar_fields(ctx) -> Iterator[str]:
+def init_container_sidecar_fields(ctx: Context) -> Iterator[str]:
     """validateInitContainers: these "may not be set for init containers without restartPolicy=Always"."""
     for container in ctx.pod.init_containers:
         fields = [field for field in SIDECAR_ONLY_FIELDS if field in container]
@@ -86,7 +91,7 @@ def init_container_sidecar_fields(ctx) -> Iterator[str]:
                    f"{'it' if len(fields) == 1 else 'them'}")
 
 
-def sidecar_before_1_29(ctx) -> Iterator[str]:
+def sidecar_before_1_29(ctx: Context) -> Iterator[str]:
     version = ctx.kube_version
     if version is None or version >= NATIVE_SIDECARS_BETA:
         return

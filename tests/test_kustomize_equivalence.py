@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS
 from helpers import post_render
-from kustomize_tools import HAVE_KUBECTL, POOL, annotations, key, kustomize_build, objects, selected, sidecar_policy
+from kustomize_tools import HAVE_KUBECTL, POOL, annotations, borrowers, kustomize_build, selected, sidecar_policy
 
 from postrender.flux import patches_yaml
 from postrender.patches import translate
@@ -151,14 +151,7 @@ def test_kustomize_applies_the_policy_like_sidecar_policy(case, builds):
     assert expected, "the stream has workloads"
     assert annotations(built, policy) == expected
     assert expected != annotations(before, policy), "the policy changes something here"
-    borrowers = _borrowers(before)
-    assert _borrowers(built) == borrowers, "a Rollout with spec.workloadRef comes out as it went in"
-
-
-def _borrowers(text: str) -> dict[tuple, dict]:
-    """Argo Rollouts that borrow their pod template (spec.workloadRef), by identity."""
-    return {key(obj): obj for obj in objects(text)
-            if obj.get("kind") == "Rollout" and isinstance((obj.get("spec") or {}).get("workloadRef"), dict)}
+    assert borrowers(built) == borrowers(before), "a Rollout with spec.workloadRef comes out as it went in"
 
 
 def test_a_rule_kustomize_cannot_express_is_refused_by_name(tmp_path):

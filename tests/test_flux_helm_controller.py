@@ -7,10 +7,14 @@ as internal/postrender/kustomize.go does (an emulation of that internal package:
 cannot run here). Every policy of the kubectl-kustomize equivalence tests, on the stream with
 every workload kind, must then give the workloads sidecar-policy's own annotations, leave the
 Rollouts that borrow their template as they were, and keep the release's own post-renderer.
+With a chart, the harness installs it (client-side dry run) with Helm's SDK at helm-controller's
+version (v4.2.1) and the release's spec.postRenderStrategy, which decides whether hooks are
+post-rendered.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -28,8 +32,10 @@ NAMESPACE = "ingress-nginx"  # the release's spec.targetNamespace, which the com
 def flux_post_render():
     binary = harness("fluxpostrender")
 
-    def run(release: Path, stream: Path) -> str:
-        done = subprocess.run([str(binary), str(release), str(stream)], capture_output=True, text=True)
+    def run(release: Path, stream: Path | None = None, chart: Path | None = None) -> str:
+        """The stream post-rendered, or (with a chart) the installed manifest and hooks as JSON."""
+        args = [str(release), str(stream)] if chart is None else ["-chart", str(chart), str(release)]
+        done = subprocess.run([str(binary), *args], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -82,3 +88,22 @@ def test_the_release_keeps_its_own_post_renderer_first(flux_post_render, tmp_pat
     assert template["metadata"]["annotations"] == {"sidecar.istio.io/nativeSidecar": "true"}
     assert [list(entry["kustomize"]) for entry in yaml.safe_load(release.read_text())["spec"]["postRenderers"]] == \
         [["images"], ["patches"]]
+
+
+HOOKED_CHART = Path(__file__).parent / "data" / "charts" / "hooked"  # a Deployment and a pre-install hook Job
+
+
+@pytest.mark.parametrize("strategy, hooks_patched", [("combined", True), ("separate", True), ("nohooks", False)])
+def test_the_post_render_strategy_decides_whether_hooks_get_the_patches(strategy, hooks_patched, flux_post_render,
+                                                                        tmp_path):
+    """What the Flux docs say about spec.postRenderStrategy, with Helm's SDK at helm-controller's version."""
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(HEADER + "spec:\n  fallback: native\n")
+    own = tmp_path / "own.yaml"
+    own.write_text(HELMRELEASE.read_text().replace("spec:\n", f"spec:\n  postRenderStrategy: {strategy}\n", 1))
+    release = tmp_path / "release.yaml"
+    release.write_text(_ours("flux", "--policy", str(policy_file), "--helmrelease", str(own)))
+    installed = json.loads(flux_post_render(release, chart=HOOKED_CHART))
+    assert "sidecar.istio.io/nativeSidecar" in installed["manifest"]
+    (hook,) = installed["hooks"]
+    assert ("sidecar.istio.io/nativeSidecar" in hook) == hooks_patched

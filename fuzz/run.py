@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "fuzz"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # tests.support
 FINDINGS = ROOT / "fuzz" / "findings"
 MAX_LEN = 8192
 _CONVERTING_POLICY = 3  # the index in oracle.POLICIES of a policy with convertInjected
@@ -25,7 +25,7 @@ def seed_corpus(directory: Path) -> Path:
     """Documents from the example and the shared corpus, at most MAX_LEN bytes each."""
     import io
 
-    from postrender.stream import read_documents
+    from postrender.core.stream import read_documents
 
     directory.mkdir(parents=True, exist_ok=True)
     shared = Path(os.environ.get("SIDECAR_POLICY_SHARED_DATA", ROOT.parent / "shared" / "data")) / "corpus"
@@ -68,7 +68,7 @@ def run_hypothesis(seconds: int) -> int:
     from hypothesis import strategies as st
 
     import oracle
-    from strategies import mutated, streams
+    from tests.support.strategies import mutated, streams
 
     @settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(oracle.POLICIES), st.one_of(streams(custom_kind=True), mutated(streams(custom_kind=True))))

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 import yaml
-from support.gotools import harness
+from tests.support.gotools import harness
 from test_findings import findings
 
 VERSIONS = [(1, 34), (1, 35), (1, 37)]

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kustomize_tools import annotations, borrowers, objects, sidecar_policy
-from support.gotools import harness
+from tests.support.kustomize_tools import annotations, borrowers, objects, sidecar_policy
+from tests.support.gotools import harness
 from test_kustomize_equivalence import ALL_KINDS, HEADER, POLICIES, PRE_ANNOTATE, WORKLOAD_KINDS, _policy
 
 HELMRELEASE = Path(__file__).parent / "data" / "helmrelease.yaml"

@@ -9,12 +9,12 @@ import re
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from helpers import policy_of, post_render
+from tests.support.helpers import policy_of, post_render
 
-from postrender.borrowed_templates import MARK
-from postrender.errors import UsageError
-from postrender.policy import glob_problem
-from postrender.patches import KUBERNETES_GROUPS, escape, glob_to_regex, template_buckets, translate
+from postrender.flux.borrowed_templates import MARK
+from postrender.core.errors import UsageError
+from postrender.core.policy import glob_problem
+from postrender.flux.patches import KUBERNETES_GROUPS, escape, glob_to_regex, template_buckets, translate
 
 NAME_CHARS = "abz09-.[]!*?^\\"
 

@@ -17,8 +17,9 @@ import subprocess
 
 import pytest
 import yaml
-from tests.support.gotools import harness
 from test_findings import findings
+
+from tests.support.gotools import harness
 
 VERSIONS = [(1, 34), (1, 35), (1, 37)]
 FIELD_CODES = {"SP501", "SP502", "SP503", "SP504"}
@@ -51,7 +52,7 @@ def kubernetes():
     binary = harness("podvalidation")
     verdicts = {}
     for version in VERSIONS:
-        done = subprocess.run([str(binary), "-kube-version", "%d.%d" % version], input=json.dumps(PODS),
+        done = subprocess.run([str(binary), "-kube-version", f"{version[0]}.{version[1]}"], input=json.dumps(PODS),
                               capture_output=True, text=True, check=True)
         verdicts[version] = json.loads(done.stdout)
     return verdicts
@@ -74,7 +75,7 @@ def _named_by_us(pod: dict, version: tuple[int, int]) -> set[str]:
     return {_NAMED.search(finding.message).group(1) for _, finding in found if finding.code in FIELD_CODES}
 
 
-@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: "%d.%d" % v)
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: f"{v[0]}.{v[1]}")
 def test_the_findings_name_exactly_the_containers_kubernetes_refuses(kubernetes, version):
     mismatches = []
     for pod, verdict in zip(PODS, kubernetes[version]):

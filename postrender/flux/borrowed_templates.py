@@ -23,10 +23,16 @@ tests/test_kustomize_equivalence.py checks with the real kustomize.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
-from postrender.flux.patches import MARKER_NAME, Patch, dump_yaml, escape, marked_json6902
 from postrender.core.workloads import BORROWED_TEMPLATES
+from postrender.flux.patches import (
+    MARKER_NAME,
+    Patch,
+    dump_yaml,
+    escape,
+    marked_json6902,
+)
 
 MARK = "sidecar-policy/borrows-pod-template"
 _SAVED = "sidecarPolicySavedAnnotations"  # beside the reference, a field no kind has, for a moment

@@ -10,12 +10,15 @@ The checks take a findings.Context; they read its pod's containers, never write 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from postrender.core import istio
 
 if TYPE_CHECKING:
-    from postrender.reports.findings import Context  # which imports this module for its registry
+    from postrender.reports.findings import (
+        Context,  # which imports this module for its registry
+    )
 
 # How versions treat these fields. SidecarContainers (istio.NATIVE_SIDECARS_*): 1.28 without the gate
 # drops an init container's restartPolicy (pkg/api/pod/util.go dropDisabledFields at v1.29.0), and

@@ -1,7 +1,7 @@
 """Kustomize patches that never give a pod template to an object that borrows one.
 
 An Argo Rollout with spec.workloadRef takes its pod template from the Deployment it names and
-must have none of its own (workloads.BORROWED_TEMPLATES). A kustomize target cannot see spec
+must have none of its own (core/workloads.py BORROWED_TEMPLATES). A kustomize target cannot see spec
 fields, only group, kind, name, labels and annotations (kubernetes-sigs/kustomize
 api/types/selector.go), and a strategic merge creates the maps it patches, so any patch that
 selects Rollouts would give such a one `spec.template.metadata.annotations`.
@@ -17,7 +17,8 @@ four patches turn "has a reference" into an annotation that every later target e
 4. RFC 6902: the annotations moved back.
 
 After the policy's patches, one more removes MARK. The objects come out as they went in, which
-tests/test_kustomize_equivalence.py checks with the real kustomize.
+tests/test_kustomize_equivalence.py checks with `kubectl kustomize` and
+tests/test_flux_helm_controller.py with the kustomize version helm-controller builds with.
 """
 
 from __future__ import annotations

@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING
 
 from postrender.core import istio
 
-if TYPE_CHECKING:
-    from postrender.reports.findings import (
-        Context,  # which imports this module for its registry
-    )
+if TYPE_CHECKING:  # only for types: findings imports this module for its registry
+    from postrender.reports.findings import Context
 
 # How versions treat these fields. SidecarContainers (istio.NATIVE_SIDECARS_*): 1.28 without the gate
 # drops an init container's restartPolicy (pkg/api/pod/util.go dropDisabledFields at v1.29.0), and

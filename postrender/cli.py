@@ -18,7 +18,7 @@ examples:
   sidecar-policy --policy policy.yaml < rendered.yaml > post-rendered.yaml
   sidecar-policy schema > sidecar-policy.schema.json
 
-exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed,
+exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed (or a pods restart),
             4 a tool we ran failed, 70 internal error, 130 interrupted
 """
 
@@ -101,6 +101,7 @@ COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
     "explain": _lazy("reports.command", "explain"),
     "check": _lazy("reports.command", "check"),
+    "pods": _lazy("reports.pods", "pods"),
     "argocd": _lazy("argocd.command", "main"),
     "flux": _lazy("flux.command", "flux"),
     "kustomize": _lazy("flux.command", "kustomize"),

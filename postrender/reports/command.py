@@ -41,7 +41,7 @@ def rule_rows(policy, review: Review) -> list[Row]:
     ]
 
 
-class _NullSink:
+class NullSink:
     """explain and check never write manifests."""
 
     def write(self, data: bytes) -> int:
@@ -55,7 +55,7 @@ def collect(policy, args: argparse.Namespace, review: Review) -> list[Row]:
     rows: list[Row] = []
     for name, source in options.inputs(args.files):
         with source:
-            run(policy, source, _NullSink(), options.options_from(args, name),
+            run(policy, source, NullSink(), options.options_from(args, name),
                 on_outcome=lambda outcome, name=name: rows.append(workload_row(outcome, review.workload(outcome), name)))
     return rows + rule_rows(policy, review)
 

@@ -90,11 +90,7 @@ class Context:
         """What the pod will run: native, regular, or none (no injection, or a gateway)."""
         if self.pod.is_gateway or self.pod.injection_off_by:
             return "none"
-        # Istio's injection template: any value but "false" means native; absent means the mesh default.
-        value = self.written
-        if not value:
-            return self.policy.mesh_default
-        return "regular" if value == "false" else "native"
+        return istio.injected_form(self.written, self.policy.mesh_default)
 
     @property
     def written(self) -> str:

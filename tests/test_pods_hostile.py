@@ -66,3 +66,15 @@ def test_any_value_anywhere_is_a_report_or_one_clear_error(changes, policy, caps
     assert code in (EXIT_OK, EXIT_INPUT), err
     if code == EXIT_INPUT:
         assert out == "" and err.count("\n") == 1 and "document 1" in err
+
+
+def test_a_template_whose_metadata_is_no_mapping_is_one_clear_error(capsys, monkeypatch):
+    """A random run found it: the template's metadata as a number crashed the form test (exit 70)."""
+    items = copy.deepcopy(ITEMS)
+    deployment = next(item for item in items if item["kind"] == "Deployment")
+    deployment["spec"]["template"]["metadata"] = 1
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps({"kind": "List", "items": items}).encode())))
+    code = cli.main(["pods", "--istio-version", "1.27"])
+    out, err = capsys.readouterr()
+    assert code == EXIT_INPUT and out == "" and err.count("\n") == 1
+    assert deployment["metadata"]["name"] in err

@@ -40,11 +40,18 @@ VALIDATION = "istio-validation"
 CORE_DUMP = "enable-core-dump"  # older injection templates add it as an init container
 INJECTED_CONTAINERS = frozenset({PROXY, INIT, VALIDATION})
 PROXY_UID = 1337  # istio-proxy's UID: iptables lets its traffic bypass the proxy
+# pilot-agent's boolean variable (a proxyMetadata entry, or istio-proxy's env): on SIGTERM, the proxy
+# drains until its active connections reach zero (istio/istio pilot/cmd/pilot-agent/options/options.go).
+EXIT_ON_ZERO = "EXIT_ON_ZERO_ACTIVE_CONNECTIONS"
 DEFAULT_STATUS_PORT = "15020"  # values.global.proxy.statusPort in Istio's chart
 
 # Kubernetes' SidecarContainers feature gate.
 NATIVE_SIDECARS_ALPHA = (1, 28)  # the gate exists, off unless the cluster's operator turned it on
 NATIVE_SIDECARS_ON = (1, 29)  # on by default
+# Kubernetes' ContainerRestartRules feature gate (kube_features.go at v1.34.0 and v1.37.2): alpha and
+# off in 1.34, which then drops restartPolicy outside initContainers (pkg/api/pod/util.go
+# dropContainerRestartRules); on by default from 1.35, when a regular container may have one.
+CONTAINER_RESTART_RULES_ON = (1, 35)
 
 
 # Which form Istio injects into a pod that does not say (istio/istio at tags 1.23.0 to 1.27.0):

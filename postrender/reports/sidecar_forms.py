@@ -52,8 +52,9 @@ def mesh_default(form: str | None, istio_version: str | None, kube_version: tupl
 def shape_problem(pod: dict) -> str:
     """What in a pod (or pod template) the form tests cannot read, or "": they read these fields as
     the API server types them, so a wrong type is bad input, not a pod without a sidecar."""
-    metadata = pod.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
+    metadata = pod.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return "metadata is not a mapping"
     for key in ("annotations", "labels"):
         if not isinstance(metadata.get(key) or {}, dict):
             return f"metadata.{key} is not a mapping"

@@ -30,3 +30,13 @@ def snapshot(snapshot):
     default = Path(snapshot.snapshot_dir)  # tests/snapshots/<module>/<test>[/<parameters>]
     snapshot.snapshot_dir = ROOT / "snapshots" / default.relative_to(ROOT / "tests" / "snapshots")
     return snapshot
+
+
+@pytest.fixture(scope="session")
+def kube_yaml():
+    """Kubernetes' own YAML reader and label-selector parser (support/kubeyaml.py), one process per session."""
+    from support.kubeyaml import start
+
+    reader = start()
+    yield reader
+    reader.close()

@@ -18,6 +18,7 @@ from postrender import yamlnodes
 
 _ALIAS_AFTER_KEY = re.compile(r"[ \t]*:(?:\s|#[^\n]*)*\*[^\s,\[\]{}]+")
 _FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.)[ \t]*([^\s#])", re.MULTILINE)
+_LINE = re.compile(r"[^\n]*\n")
 _NESTED_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( +)[^\s#-]", re.MULTILINE)
 
 
@@ -91,7 +92,7 @@ def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: st
         return []
     end = node.end_mark.index
     tail = doc.newline if isinstance(node, ScalarNode) and node.style in ("|", ">") else ""
-    return [Splice(node.start_mark.index, end, json.dumps(value) + tail)]
+    return [Splice(node.start_mark.index, end, _before_value(doc, key_node, node) + json.dumps(value) + tail)]
 
 
 def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> list[Splice]:
@@ -115,7 +116,8 @@ def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> lis
     if len(chain[level][0].value) == 1:
         level -= 1
     mapping, key_node, value_node = chain[level]
-    return [_remove(doc, mapping, key_node, value_node)]
+    inner_key = chain[level + 1][1] if level + 1 < len(chain) else None
+    return [_remove(doc, mapping, key_node, value_node, inner_key)]
 
 
 def _own_pair(mapping: MappingNode, key: str) -> tuple[ScalarNode, Node] | None:
@@ -216,7 +218,8 @@ def _insert_flow(doc: DocumentText, mapping: MappingNode, entry: str) -> Splice:
 def _fill_null(doc: DocumentText, owner: MappingNode, key_node: ScalarNode, null: Node, path: list[str], key: str, value: str) -> list[Splice]:
     """`metadata:` or `annotations: null` becomes a mapping holding the annotation."""
     if owner.flow_style:
-        return [Splice(null.start_mark.index, null.end_mark.index, _flow_value(doc, path, key, value))]
+        return [Splice(null.start_mark.index, null.end_mark.index, _before_value(doc, key_node, null) + _flow_value(doc, path, key, value))]
+    _refuse_explicit_key(doc, key_node)
     colon = doc.text.index(":", key_node.end_mark.index)
     splices = []
     if null.end_mark.index > colon + 1:
@@ -229,7 +232,24 @@ def _fill_null(doc: DocumentText, owner: MappingNode, key_node: ScalarNode, null
     return splices
 
 
-def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value_node: Node) -> Splice:
+def _before_value(doc: DocumentText, key_node: ScalarNode, value_node: Node) -> str:
+    """What a value written over `value_node` needs in front: a key with no value (`key:`, or `{key}`
+    in a flow mapping, as Helm renders an unset value) has no space or no colon after it."""
+    start = value_node.start_mark.index
+    if start != value_node.end_mark.index:
+        return ""
+    _refuse_explicit_key(doc, key_node)
+    return " " if ":" in doc.text[key_node.end_mark.index : start] else ": "
+
+
+def _refuse_explicit_key(doc: DocumentText, key_node: ScalarNode) -> None:
+    """`? key` (YAML's explicit key) may have no `:` at all; its value cannot be written after the key."""
+    start = key_node.start_mark.index
+    if doc.text[max(start - 64, 0) : start].rstrip(" \t\r\n").endswith("?"):
+        raise EditError(f"{key_node.value} is written as an explicit key (`? {key_node.value}`); cannot edit it in place", key_node)
+
+
+def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value_node: Node, inner_key: Node | None = None) -> Splice:
     if mapping.flow_style:
         pairs = mapping.value
         index = next(i for i, (k, _) in enumerate(pairs) if k is key_node)
@@ -241,7 +261,15 @@ def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value
     start = doc.line_start(key_node.start_mark.index)
     if doc.text[start : key_node.start_mark.index].strip():
         raise EditError(f"{key_node.value} does not start its own line; cannot remove it in place", key_node)
-    return Splice(start, doc.line_after(leaf_end(value_node, doc)), "")
+    return Splice(start, doc.line_after(leaf_end(value_node, doc)), _comment_lines(doc, key_node, inner_key))
+
+
+def _comment_lines(doc: DocumentText, outer_key: Node, inner_key: Node | None) -> str:
+    """The comment lines between a removed key and the one entry of its mapping: the user's, kept."""
+    if inner_key is None:
+        return ""
+    region = doc.text[doc.line_after(outer_key.end_mark.index) : doc.line_start(inner_key.start_mark.index)]
+    return "".join(line for line in _LINE.findall(region) if line.lstrip().startswith("#"))
 
 
 def _block_lines(doc: DocumentText, indent: int, path: list[str], key: str, value: str) -> str:

@@ -16,6 +16,7 @@ from postrender.stream import BOM, Document, read_documents
 from postrender.workloads import FoundWorkload, KindTable, find_workloads
 
 _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
+_OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
 
 class Options(NamedTuple):
@@ -128,9 +129,22 @@ class _Processor:
                 outcome = Outcome(workload, rule, mode, action, found.template, converted)
                 outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
+        if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
+            raise self._line_break_error(document, body)
         if converting is not None and converting.changed:
             return converting.emit(body)  # containers moved: re-emitted, every decision in its data
         return doc_text.apply(splices) if splices else None
+
+    def _line_break_error(self, document: Document, body: str) -> InputError:
+        """Edits find lines by LF; a YAML 1.1 reader also breaks them at CR, NEL, LS and PS."""
+        found = _OTHER_LINE_BREAK.search(body)
+        assert found is not None
+        name = {"\r": "a CR without LF", "\x85": "NEL, U+0085", "\u2028": "LS, U+2028", "\u2029": "PS, U+2029"}[found.group()]
+        line = document.line + body.count("\n", 0, found.start())
+        column = found.start() - body.rfind("\n", 0, found.start())
+        return InputError(f"a line break other than LF or CRLF ({name}) in a document that must be edited: "
+                          "sidecar-policy edits only LF or CRLF lines (convert the file's line ends)",
+                          self._location(document, line, column))
 
     def _conversion(self, root: Node | None, body: str) -> conversion.DocumentConversion | None:
         """The document's data, loaded only when the policy converts and Istio injected something here."""

@@ -66,7 +66,7 @@ def compose(text: str) -> Node | None:
     if len(text) > _COUNT_NODES_ABOVE or _depth_bound(text) > MAX_DEPTH:
         _check_events(text)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or "invalid YAML"
@@ -83,6 +83,53 @@ def compose(text: str) -> Node | None:
     if root is not None and _ALIAS.search(text):  # without an alias the tree is no larger than the text
         _check_expansion(root)
     return root
+
+
+def _compose(text: str) -> Node | None:
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        if "escape code" not in str(error.problem) or not _SURROGATE_PAIR.search(text) or _STAND_INS.search(text):
+            raise
+    return _compose_surrogate_pairs(text)
+
+
+# JSON writes a character beyond U+FFFF as two escapes, a surrogate pair (Python's json.dumps does,
+# and kubectl's JSON reader reads it: encoding/json's decode.go); libyaml refuses surrogates.
+_SURROGATE_PAIR = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+# Same-length stand-ins from the private use area (U+E800-U+EFFF), so every mark keeps its position.
+_STAND_INS = re.compile(r"[\ue800-\uefff]|\\u[eE][89a-fA-F]")
+_STAND_IN_PAIR = re.compile(r"([\ue800-\uebff])([\uec00-\uefff])")
+
+
+def _compose_surrogate_pairs(text: str) -> Node | None:
+    """Compose a document whose escapes hold surrogate pairs: each pair is composed as a pair of
+    private-use stand-ins of the same length, which become the real character afterwards."""
+    originals: dict[str, str] = {}
+
+    def stand_in(match: re.Match[str]) -> str:
+        replacement = f"\\ue{match.group(1)[1:]}\\ue{match.group(2)[1:]}"
+        originals[replacement] = match.group(0)  # where it was no escape (a plain scalar), it stays as written
+        return replacement
+
+    root = yaml.compose(_SURROGATE_PAIR.sub(stand_in, text), Loader=_Loader)
+    literal = re.compile("|".join(map(re.escape, originals)))
+    pending, seen = [root] if root is not None else [], set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            value = _STAND_IN_PAIR.sub(_combine, node.value)
+            node.value = literal.sub(lambda match: originals[match.group(0)], value)
+        pending.extend(_children(node))
+    return root
+
+
+def _combine(match: re.Match[str]) -> str:
+    high, low = (ord(character) - 0x1000 for character in match.groups())  # back to the surrogates
+    return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 
 
 def _depth_bound(text: str) -> int:

@@ -19,6 +19,24 @@ _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 _OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
 
+def _refuse_shared_template(template: MappingNode, shared: set[int]) -> None:
+    """An edit of text that stands in several places (a YAML anchor and its aliases) would change
+    them all: another workload's decision, or an object that is no workload at all."""
+    node: Node | None = template
+    for part, step in _EDITED_PATH:
+        if node is None:
+            return
+        if id(node) in shared:
+            raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
+                                     "an edit here would change both (write it out in full)", node)
+        node = yamlnodes.get(node, step)
+
+
+# What an annotation edit may touch, outermost first: (what to call it, the key inside it).
+_EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annotations"),
+                ("pod template's annotations", ANNOTATION), ("annotation", ""))
+
+
 class Options(NamedTuple):
     namespace: str = ""  # for documents that leave metadata.namespace out
     kube_version: tuple[int, int] | None = None
@@ -111,6 +129,7 @@ class _Processor:
         doc_text = textedit.DocumentText(body)
         splices: list[textedit.Splice] = []
         converting = self._conversion(root, body)
+        shared: set[int] | None = None
         for found in find_workloads(root, self.kinds):
             if found.template is None:
                 continue
@@ -119,6 +138,9 @@ class _Processor:
             if rule is not None:
                 self.summary.matched_rules.add(rule.index)
             changes, action = self._annotate(doc_text, found.template, mode)
+            if changes:
+                shared = yamlnodes.shared_nodes(root, body) if shared is None else shared
+                _refuse_shared_template(found.template, shared)
             splices.extend(changes)
             converted = None
             if converting is not None:

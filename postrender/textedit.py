@@ -75,6 +75,7 @@ def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: st
     while path:
         pair = _own_pair(owner, path[0])
         if pair is None:
+            _refuse_merged(owner, path[0])
             return [_insert(doc, owner, path, key, value)]
         key_node, node = pair
         _refuse_shared(doc, key_node, node)
@@ -85,6 +86,7 @@ def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: st
         owner, path = node, path[1:]
     pair = _own_pair(owner, key)
     if pair is None:
+        _refuse_merged(owner, key)
         return [_insert(doc, owner, [], key, value)]
     key_node, node = pair
     _refuse_shared(doc, key_node, node)
@@ -116,6 +118,8 @@ def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> lis
     if len(chain[level][0].value) == 1:
         level -= 1
     mapping, key_node, value_node = chain[level]
+    if yamlnodes.merge_gives(mapping, key_node.value):  # removing ours would bring the merged one to light
+        raise EditError(f"{key_node.value} is also given by a YAML merge key (<<); cannot remove it in place", key_node)
     inner_key = chain[level + 1][1] if level + 1 < len(chain) else None
     return [_remove(doc, mapping, key_node, value_node, inner_key)]
 
@@ -126,6 +130,13 @@ def _own_pair(mapping: MappingNode, key: str) -> tuple[ScalarNode, Node] | None:
         if isinstance(key_node, ScalarNode) and key_node.value == key and key_node.tag != "tag:yaml.org,2002:merge":
             return key_node, value_node
     return None
+
+
+def _refuse_merged(mapping: MappingNode, key: str) -> None:
+    """A key a merge key (`<<`) gives cannot get an own twin: one reader would keep one, another the other."""
+    if yamlnodes.merge_gives(mapping, key):
+        raise EditError(f"{key} comes from a YAML merge key (<<), which an own {key} would hide; "
+                        "cannot add the annotation in place", mapping)
 
 
 def _refuse_shared(doc: DocumentText, key_node: Node, node: Node) -> None:

@@ -190,6 +190,29 @@ def _check_expansion(root: Node) -> None:
             stack.extend((child, False) for child in children if id(child) not in sizes)
 
 
+def shared_nodes(root: Node | None, text: str) -> set[int]:
+    """Ids of the nodes that stand in more than one place (anchored and aliased), and of everything
+    inside them: an edit there changes every place. Empty when the text has no alias."""
+    if root is None or not _ALIAS.search(text):
+        return set()
+    references: dict[int, int] = {}
+    pending, nodes = [root], {id(root): root}
+    while pending:
+        for child in _children(pending.pop()):
+            references[id(child)] = references.get(id(child), 0) + 1
+            if id(child) not in nodes:
+                nodes[id(child)] = child
+                pending.append(child)
+    shared: set[int] = set()
+    pending = [nodes[key] for key, count in references.items() if count > 1]
+    while pending:
+        node = pending.pop()
+        if id(node) not in shared:
+            shared.add(id(node))
+            pending.extend(_children(node))
+    return shared
+
+
 def _children(node: Node) -> list[Node]:
     if isinstance(node, MappingNode):
         return [part for pair in node.value for part in pair]
@@ -235,17 +258,37 @@ def entries(mapping: MappingNode) -> Iterator[tuple[ScalarNode, Node]]:
     """Key/value pairs as YAML constructors see them: the mapping's own keys (duplicates too,
     for lookup to report), then merged keys (`<<`) that no earlier source gave.
 
-    Iterative, and each merged mapping is read once: merge chains and repeated aliases must
-    not recurse nor multiply the work.
+    An own key written before a `<<` that gives it too is an error: go-yaml (what Kubernetes
+    reads with, sigs.k8s.io/yaml) lets the later one win, PyYAML and the YAML spec the own key.
     """
     seen: set[str] = set()
-    sources: list[Node] = []
+    before_merge: frozenset[str] | None = None
     for key, value in mapping.value:
         if key.tag == _MERGE_TAG:
-            sources.extend(_merge_sources(value))
+            before_merge = frozenset(seen)
         else:
             seen.add(key.value if isinstance(key, ScalarNode) else "")
             yield key, value
+    if before_merge is None:
+        return
+    for key, value in merged_entries(mapping):
+        if not isinstance(key, ScalarNode):
+            yield key, value
+        elif key.value in before_merge:
+            raise NodeError(f"key {key.value!r} comes before a merge key (<<) that also gives it: Kubernetes "
+                            "reads the merged value, other YAML readers this one (write it after the <<)", key)
+        elif key.value not in seen:
+            seen.add(key.value)
+            yield key, value
+
+
+def merged_entries(mapping: MappingNode) -> Iterator[tuple[Node, Node]]:
+    """The pairs the mapping's merge keys (`<<`) give, first source first; a key may come twice.
+
+    Iterative, and each merged mapping is read once: merge chains and repeated aliases must
+    not recurse nor multiply the work.
+    """
+    sources = [source for key, value in mapping.value if key.tag == _MERGE_TAG for source in _merge_sources(value)]
     pending = list(reversed(sources))
     visited: set[int] = set()
     while pending:
@@ -257,11 +300,16 @@ def entries(mapping: MappingNode) -> Iterator[tuple[ScalarNode, Node]]:
         for key, value in source.value:
             if key.tag == _MERGE_TAG:
                 nested.extend(_merge_sources(value))
-            elif not isinstance(key, ScalarNode) or key.value not in seen:
-                if isinstance(key, ScalarNode):
-                    seen.add(key.value)
+            else:
                 yield key, value
         pending.extend(reversed(nested))  # a source's own merges come before the next source
+
+
+def merge_gives(mapping: Node | None, key: str) -> bool:
+    """Whether a merge key (`<<`) of the mapping gives `key`, shadowed by an own key or not."""
+    if not isinstance(mapping, MappingNode):
+        return False
+    return any(isinstance(node, ScalarNode) and node.value == key for node, _ in merged_entries(mapping))
 
 
 def _merge_sources(value: Node) -> list[Node]:

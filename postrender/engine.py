@@ -120,6 +120,8 @@ class _Processor:
             root = yamlnodes.compose(body)
             edited = self._edit(document, body, root)
         except (yamlnodes.NodeError, textedit.EditError) as error:
+            if isinstance(error, textedit.EditError) and triage.has_other_line_breaks(document.raw):
+                raise self._line_break_error(document, body) from None  # the cause, rather than its symptom
             raise self._error(document, error) from None
         if edited is None:
             return document.raw

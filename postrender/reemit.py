@@ -135,10 +135,20 @@ def reemit(original_text: str, data: Any) -> str:
 
 def _dump_json(data: Any, style: Style, body: str) -> str:
     if style.indent:
-        return json.dumps(data, indent=style.indent, ensure_ascii=False) + "\n"
-    compact = '":' in body.replace(" ", "") and '": ' not in body
-    separators = (",", ":") if compact else (", ", ": ")
-    return json.dumps(data, separators=separators, ensure_ascii=False) + "\n"
+        text = json.dumps(data, indent=style.indent, ensure_ascii=False)
+    else:
+        compact = '":' in body.replace(" ", "") and '": ' not in body
+        text = json.dumps(data, separators=(",", ":") if compact else (", ", ": "), ensure_ascii=False)
+    return _NOT_YAML_TEXT.sub(_escape, text) + "\n"
+
+
+# What JSON may hold raw but a YAML reader may not (go-yaml refuses DEL and C1 controls) or reads
+# as a line break (NEL, LS, PS): Helm reads a JSON document with sigs.k8s.io/yaml.
+_NOT_YAML_TEXT = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _dump_yaml(data: Any, style: Style) -> str:

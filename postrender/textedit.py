@@ -71,6 +71,8 @@ class DocumentText:
 
 def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str) -> list[Splice]:
     """Splices that make template.metadata.annotations[key] the string `value` (none if it is)."""
+    if yamlnodes.is_string(yamlnodes.get(template, "metadata", "annotations", key), value):
+        return []  # (before any refusal: what needs no edit is never refused)
     owner, path = template, ["metadata", "annotations"]
     while path:
         pair = _own_pair(owner, path[0])
@@ -109,9 +111,10 @@ def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> lis
             if step == key and yamlnodes.lookup(owner, key) is not None:
                 raise EditError(f"annotation {key} comes from a YAML merge key (<<) and cannot be removed", owner)
             return []
-        _refuse_shared(doc, *pair)
         chain.append((owner, *pair))
         owner = pair[1]
+    for _, key_node, value_node in chain:
+        _refuse_shared(doc, key_node, value_node)
     level = len(chain) - 1
     # Removing the only annotation removes `annotations:` too; `metadata:` stays, maybe empty
     # (null), which is how charts often render a template without labels.
@@ -140,8 +143,9 @@ def _refuse_merged(mapping: MappingNode, key: str) -> None:
 
 
 def _refuse_shared(doc: DocumentText, key_node: Node, node: Node) -> None:
-    """Text reached through an alias, or anchored for use elsewhere, is not ours to edit alone."""
-    if node.start_mark.index < key_node.end_mark.index or doc.text.startswith("&", node.start_mark.index):
+    """Text reached through an alias is elsewhere, and not ours to edit alone. (An anchored node that
+    an alias uses elsewhere is refused by the engine, which sees the whole document.)"""
+    if node.start_mark.index < key_node.end_mark.index:
         raise EditError(f"{key_node.value} is shared through a YAML anchor/alias; cannot edit it in place", key_node)
 
 

@@ -8,7 +8,7 @@ from typing import BinaryIO, Callable, NamedTuple
 
 from yaml.nodes import MappingNode, Node
 
-from postrender import conversion, textedit, triage, yamlnodes
+from postrender import conversion, podshape, textedit, triage, yamlnodes
 from postrender.conversion import ANNOTATION, ANNOTATION_VALUES, apply_decision
 from postrender.errors import InputError, Location
 from postrender.policy import Policy, Rule, Workload
@@ -135,6 +135,7 @@ class _Processor:
         for found in find_workloads(root, self.kinds):
             if found.template is None:
                 continue
+            podshape.check_workload(found.node, found.template)
             workload = self._workload(document, found)
             rule, mode = self.policy.decide(workload)
             if rule is not None:

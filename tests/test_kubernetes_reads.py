@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
 from helpers import render
 from postrender import reemit
 from postrender.errors import InputError
@@ -111,3 +112,23 @@ def test_a_directive_before_the_first_marker_is_read(kube_yaml) -> None:
     # (kubectl's stream reader cuts the directive from its document, so read it from the marker on)
     assert kube_yaml.read_stream(output[len(b"%YAML 1.1\n"):])[0]["metadata"]["annotations"] == {
         "sidecar.istio.io/nativeSidecar": "true"}
+
+
+@pytest.mark.parametrize("field, line", [
+    ("    args: 7", 9), ("    securityContext: 5", 9), ("    command: [{a: b}]", 9)])
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_a_manifest_kubernetes_would_refuse_is_exit_1_at_its_place(field: str, line: int, quiet: list[str]) -> None:
+    from helpers import run_command
+
+    stream = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: {app: x}\nspec:\n  containers:\n"
+              f"  - name: app\n{field}\n").encode()
+    result = run_command(["--policy", "examples/policy.yaml", *quiet], stream, cwd=ROOT)
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.decode().startswith(f"sidecar-policy: error: <stdin>:{line}:")
+
+
+@pytest.mark.parametrize("metadata", ["labels: [x]", "annotations: abc"])
+def test_bad_labels_or_annotations_are_exit_1(metadata: str) -> None:
+    stream = f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  {metadata}\nspec: {{}}\n".encode()
+    with pytest.raises(InputError, match="must be a mapping of strings"):
+        render(parse_policy("apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec: {fallback: keep}\n", "p"), stream)

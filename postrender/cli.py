@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from postrender import __version__
 from postrender.diagnostics import LOG_FILE_ENV, Diagnostics
-from postrender.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
+from postrender.errors import EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
 
 POLICY_ENV = "SIDECAR_POLICY"
 NAMESPACE_ENVS = ("HELM_NAMESPACE", "ARGOCD_APP_NAMESPACE")
@@ -126,16 +126,25 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     return 0
 
 
-def inputs(files: Sequence[str]):
+def inputs(files: Sequence[str]) -> list:
+    """(name, open binary stream) for each input, all opened before anything is written: a file
+    that cannot be read is a usage error with nothing on stdout, not a stream cut short."""
     if not files:
-        yield "<stdin>", _NoClose(sys.stdin.buffer)
-        return
-    for name in files:
-        try:
-            handle = open(name, "rb")
-        except OSError as error:
-            raise UsageError(f"cannot read {name}: {error.strerror}") from None
-        yield name, handle
+        if sys.stdin is None:
+            raise UsageError("stdin is closed: pass the manifests on stdin or as FILE arguments")
+        return [("<stdin>", _NoClose(sys.stdin.buffer))]
+    opened = []
+    try:
+        for name in files:
+            try:
+                opened.append((name, open(name, "rb")))
+            except OSError as error:
+                raise UsageError(f"cannot read {name}: {error.strerror}") from None
+    except BaseException:
+        for _, handle in opened:
+            handle.close()
+        raise
+    return opened
 
 
 class _SeparatingSink:
@@ -210,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     diagnostics = Diagnostics(log_file=_log_file_argument(argv))
     command = COMMANDS.get(argv[0]) if argv else None
     try:
+        if sys.stdout is None:  # started with stdout closed (`>&-`): nowhere to write
+            raise UsageError("stdout is closed: nowhere to write the output")
         if command is not None:
             return command(argv[1:], diagnostics)
         return render(argv, diagnostics)
@@ -218,9 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away: what it got is incomplete, and it should know
         _silence_stdout()
-        return 1
+        diagnostics.error("stdout was closed before all of the output was written (broken pipe)")
+        return EXIT_INPUT
     except SystemExit as exit_:  # argparse's --help and --version (its errors are UsageErrors)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     except Exception as error:  # a bug: one line for the user, the details where asked

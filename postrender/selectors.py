@@ -97,60 +97,92 @@ def _check_values(key: str, values: list[str]) -> frozenset[str]:
 
 def parse_string(text: str) -> Selector:
     """Parse Kubernetes' string form as labels.Parse does; raise SelectorError naming the offending part."""
-    tokens = _tokenize(text)
-    requirements: list[Requirement] = []
-    position = 0
-
-    def take() -> str | None:
-        nonlocal position
-        position += 1
-        return tokens[position - 1] if position <= len(tokens) else None
-
-    def peek() -> str | None:
-        return tokens[position] if position < len(tokens) else None
-
-    while position < len(tokens):
-        requirements.append(_requirement(text, take, peek))
-        separator = take()
-        if separator is None:
-            break
-        if separator != ",":
-            raise SelectorError(f"expected ',' between requirements in {text!r}, found {separator!r}")
-        if not _is_identifier(peek()) and peek() != "!":
-            raise SelectorError(f"expected a requirement after ',' in {text!r}")
-    return Selector(tuple(requirements))
+    return _Parser(text).selector()
 
 
 def _is_identifier(token: str | None) -> bool:
     return token is not None and token not in _SYMBOLS
 
 
-def _requirement(text: str, take, peek) -> Requirement:
-    negated = peek() == "!"
-    if negated:
-        take()
-    key = take()
-    if key is None:
-        raise SelectorError(f"unexpected end of selector {text!r}")
-    if not _is_identifier(key):
-        raise SelectorError(f"expected a label key in {text!r}, found {key or 'the end'!r}")
-    _check_key(key)
-    if negated or peek() in (None, ","):
-        return Requirement(key, "DoesNotExist" if negated else "Exists")
-    operator = take()
-    if operator in _KEYWORDS:
-        return Requirement(key, "In" if operator == "in" else "NotIn", _parse_set(text, key, take))
-    if operator not in ("=", "==", "!=", ">", "<"):
-        raise SelectorError(f"expected an operator after {key!r} in {text!r}, found {operator!r}")
-    # An exact value may be empty (`app=`, `app!=`): the requirement ends there.
-    value = "" if peek() in (None, ",") else take()
-    if not _is_identifier(value) and value != "":
-        raise SelectorError(f"expected a value after {key}{operator} in {text!r}, found {value!r}")
-    if operator in (">", "<"):
-        if _integer(value) is None:
-            raise SelectorError(f"the value of {key}{operator} must be an integer, not {value!r}")
-        return Requirement(key, "Gt" if operator == ">" else "Lt", _check_values(key, [value]))
-    return Requirement(key, "NotIn" if operator == "!=" else "In", _check_values(key, [value]))
+class _Parser:
+    """labels.Parse's grammar over the tokens of one selector."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.position = 0
+
+    def take(self) -> str | None:
+        self.position += 1
+        return self.tokens[self.position - 1] if self.position <= len(self.tokens) else None
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def end(self) -> SelectorError:
+        return SelectorError(f"unexpected end of selector {self.text!r}")
+
+    def selector(self) -> Selector:
+        requirements: list[Requirement] = []
+        while self.position < len(self.tokens):
+            requirements.append(self.requirement())
+            separator = self.take()
+            if separator is None:
+                break
+            if separator != ",":
+                raise SelectorError(f"expected ',' between requirements in {self.text!r}, found {separator!r}")
+            following = self.peek()
+            if not _is_identifier(following) and following != "!":
+                raise SelectorError(f"expected a requirement after ',' in {self.text!r}")
+        return Selector(tuple(requirements))
+
+    def requirement(self) -> Requirement:
+        negated = self.peek() == "!"
+        if negated:
+            self.take()
+        key = self.take()
+        if key is None:
+            raise self.end()
+        if not _is_identifier(key):
+            raise SelectorError(f"expected a label key in {self.text!r}, found {key!r}")
+        _check_key(key)
+        if negated or self.peek() in (None, ","):
+            return Requirement(key, "DoesNotExist" if negated else "Exists")
+        operator = self.take()
+        if operator in _KEYWORDS:
+            return Requirement(key, "In" if operator == "in" else "NotIn", _check_values(key, self.value_set(key)))
+        if operator not in ("=", "==", "!=", ">", "<"):
+            raise SelectorError(f"expected an operator after {key!r} in {self.text!r}, found {operator!r}")
+        # An exact value may be empty (`app=`, `app!=`): the requirement ends there.
+        value = "" if self.peek() in (None, ",") else self.take()
+        if value != "" and not _is_identifier(value):
+            raise SelectorError(f"expected a value after {key}{operator} in {self.text!r}, found {value!r}")
+        assert value is not None
+        if operator in (">", "<"):
+            if _integer(value) is None:
+                raise SelectorError(f"the value of {key}{operator} must be an integer, not {value!r}")
+            return Requirement(key, "Gt" if operator == ">" else "Lt", _check_values(key, [value]))
+        return Requirement(key, "NotIn" if operator == "!=" else "In", _check_values(key, [value]))
+
+    def value_set(self, key: str) -> list[str]:
+        """`(a, b)`; empty entries are the empty value: `()`, `(a,)`, `(,a)` and `(a,,b)` all hold ""."""
+        if self.take() != "(":
+            raise SelectorError(f"expected '(' after 'in'/'notin' for key {key!r}")
+        if ")" not in self.tokens[self.position :]:
+            raise self.end()
+        close = self.tokens.index(")", self.position)
+        inside, self.position = self.tokens[self.position : close], close + 1
+        values: list[str] = []
+        entry: list[str] = []
+        for token in [*inside, ","]:
+            if token != ",":
+                entry.append(token)
+            elif len(entry) > 1 or entry and entry[0] in _SYMBOLS:
+                raise SelectorError(f"expected a value, ',' or ')' in the value set of {key!r}, found {' '.join(entry)!r}")
+            else:
+                values.append(entry[0] if entry else "")
+                entry = []
+        return values
 
 
 def _tokenize(text: str) -> list[str]:
@@ -165,31 +197,6 @@ def _tokenize(text: str) -> list[str]:
         tokens.append(match.group(1))
         position = match.end()
     return tokens
-
-
-def _parse_set(text: str, key: str, take) -> frozenset[str]:
-    """`(a, b)`; empty entries are the empty value: `()`, `(a,)`, `(,a)` and `(a,,b)` all hold ""."""
-    if take() != "(":
-        raise SelectorError(f"expected '(' after 'in'/'notin' for key {key!r}")
-    values: list[str] = []
-    expect_value = True
-    while True:
-        token = take()
-        if token is None:
-            raise SelectorError(f"unexpected end of selector {text!r}")
-        if token == ")":
-            if expect_value:
-                values.append("")
-            return _check_values(key, values)
-        if token == ",":
-            if expect_value:
-                values.append("")
-            expect_value = True
-        elif _is_identifier(token) and expect_value:
-            values.append(token)  # type: ignore[arg-type]
-            expect_value = False
-        else:
-            raise SelectorError(f"expected a value, ',' or ')' in the value set of {key!r}, found {token!r}")
 
 
 def from_object(value: Mapping) -> Selector:

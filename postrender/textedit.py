@@ -17,7 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from postrender import yamlnodes
 
 _ALIAS_AFTER_KEY = re.compile(r"[ \t]*:(?:\s|#[^\n]*)*\*[^\s,\[\]{}]+")
-_FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.)[ \t]*([^\s#])", re.MULTILINE)
+_FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.|%)[ \t]*([^\s#])", re.MULTILINE)
 _LINE = re.compile(r"[^\n]*\n")
 _NESTED_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( +)[^\s#-]", re.MULTILINE)
 

@@ -132,3 +132,12 @@ def test_bad_labels_or_annotations_are_exit_1(metadata: str) -> None:
     stream = f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  {metadata}\nspec: {{}}\n".encode()
     with pytest.raises(InputError, match="must be a mapping of strings"):
         render(parse_policy("apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec: {fallback: keep}\n", "p"), stream)
+
+
+def test_a_json_document_after_a_directive_stays_json(kube_yaml) -> None:
+    stream = b'%YAML 1.1\n---\n{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}, "spec": {}}\n'
+    output = render(parse_policy("apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec: {fallback: native}\n", "p"), stream)
+    body = output[len(b"%YAML 1.1\n---\n"):]
+    assert kube_yaml.read_stream(body) == [{"apiVersion": "v1", "kind": "Pod", "spec": {}, "metadata": {
+        "name": "a", "annotations": {"sidecar.istio.io/nativeSidecar": "true"}}}]
+    assert b'"annotations": {"sidecar.istio.io/nativeSidecar": "true"}' in body

@@ -109,3 +109,17 @@ def policies(draw) -> tuple[str, str, str]:
     text = ("apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n"
             f"  fallback: {fallback}\n  rules:\n  - match: {{names: [a]}}\n    sidecar: {for_a}\n")
     return text, for_a, fallback
+
+
+def seed_documents() -> list[str]:
+    """Every shape above once, for the fuzzer's seed corpus (fuzz/run.py): LF, CRLF and NEL lines,
+    the merge-key kind, the shared anchor, JSON with surrogate pairs, a directive."""
+    documents = []
+    for shape, lines in sorted(TEMPLATE_METADATA.items()):
+        for newline in ("\n", "\r\n", "\x85"):
+            body = ["  template: {metadata, spec: {containers: []}}"] if lines is None else [
+                "  template:", *("    " + line for line in lines), "    spec: {containers: [{name: app, args: ['1e6', y]}]}"]
+            head = ["<<: {apiVersion: apps/v1, kind: Deployment}"] if shape == "labels" else ["apiVersion: apps/v1", "kind: Deployment"]
+            documents.append(newline.join([*head, "metadata: {name: a}", "spec:", *body]) + newline)
+    documents += [SHARED_TEMPLATE_LIST, json_workload("a", "annotated"), "%YAML 1.1\n---\n" + json_workload("b", "plain")]
+    return documents

@@ -8,7 +8,7 @@ from typing import BinaryIO, Callable, NamedTuple
 
 from yaml.nodes import MappingNode, Node
 
-from postrender import conversion, podshape, textedit, triage, yamlnodes
+from postrender import anchors, conversion, podshape, textedit, triage, yamlnodes
 from postrender.conversion import ANNOTATION, ANNOTATION_VALUES, apply_decision
 from postrender.errors import InputError, Location
 from postrender.policy import Policy, Rule, Workload
@@ -142,7 +142,7 @@ class _Processor:
                 self.summary.matched_rules.add(rule.index)
             changes, action = self._annotate(doc_text, found.template, mode)
             if changes:
-                shared = yamlnodes.shared_nodes(root, body) if shared is None else shared
+                shared = anchors.shared_nodes(root, body) if shared is None else shared
                 _refuse_shared_template(found.template, shared)
             splices.extend(changes)
             converted = None

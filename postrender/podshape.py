@@ -25,41 +25,52 @@ CONTAINER = {"name": SCALAR, "image": SCALAR, "command": LIST_OF_SCALARS, "args"
 
 
 def check_workload(workload: MappingNode, template: MappingNode) -> None:
-    """Raise NodeError at the first field the tool reads that does not have its API type."""
-    _check_fields(yamlnodes.get(workload, "metadata"), METADATA, "metadata")
-    _check_fields(template, TEMPLATE, "template")
-    _check_fields(yamlnodes.get(template, "metadata"), METADATA, "template.metadata")
-    spec = yamlnodes.get(template, "spec")
-    _check_fields(spec, POD_SPEC, "template.spec")
+    """Raise NodeError at the first field the tool reads that does not have its API type.
+
+    One pass over each mapping's own entries (this runs for every workload); what a merge key
+    (`<<`) gives is not checked.
+    """
+    _fields(_fields(workload, OBJECT, "").get("metadata"), METADATA, "metadata")
+    parts = _fields(template, TEMPLATE, "template")
+    _fields(parts.get("metadata"), METADATA, "template.metadata")
+    spec = _fields(parts.get("spec"), POD_SPEC, "template.spec")
     for key in ("initContainers", "containers"):
-        containers = yamlnodes.get(spec, key)
-        if isinstance(containers, SequenceNode):
-            for index, container in enumerate(containers.value):
-                _check_fields(container, CONTAINER, f"template.spec.{key}[{index}]")
+        if key in spec:
+            for index, container in enumerate(spec[key].value):
+                _fields(container, CONTAINER, f"template.spec.{key}[{index}]")
 
 
-def _check_fields(mapping: Node | None, fields: dict[str, str], where: str) -> None:
-    if not isinstance(mapping, MappingNode):
-        return  # absent, null, or checked (and refused) by its owner
-    for key_node, value in yamlnodes.entries(mapping):
-        shape = fields.get(key_node.value) if isinstance(key_node, ScalarNode) else None
-        if shape is not None and not yamlnodes.is_null(value) and not _has_shape(value, shape):
-            raise yamlnodes.NodeError(f"{where}.{key_node.value} must be {shape}, not {_describe(value)} "
-                                      "(Kubernetes would refuse this manifest)", value)
+OBJECT = {"metadata": MAPPING}
+_NULL = "tag:yaml.org,2002:null"
+
+
+def _fields(mapping: Node | None, fields: dict[str, str], where: str) -> dict[str, Node]:
+    """The fields of `fields` the mapping has (not null), each checked: key -> value node."""
+    found: dict[str, Node] = {}
+    if type(mapping) is not MappingNode:
+        return found  # absent, null, or checked (and refused) by its owner
+    for key_node, value in mapping.value:
+        shape = fields.get(key_node.value) if type(key_node) is ScalarNode else None
+        if shape is None or value.tag == _NULL:
+            continue
+        if not _has_shape(value, shape):
+            raise yamlnodes.NodeError(f"{where}.{key_node.value}".lstrip(".") + f" must be {shape}, not "
+                                      f"{_describe(value)} (Kubernetes would refuse this manifest)", value)
+        found[key_node.value] = value
+    return found
 
 
 def _has_shape(node: Node, shape: str) -> bool:
     if shape == SCALAR:
-        return isinstance(node, ScalarNode)
+        return type(node) is ScalarNode
     if shape == MAPPING:
-        return isinstance(node, MappingNode)
+        return type(node) is MappingNode
     if shape == MAP_OF_SCALARS:
-        return isinstance(node, MappingNode) and all(isinstance(value, ScalarNode) for _, value in yamlnodes.entries(node))
-    items = node.value if isinstance(node, SequenceNode) else None
-    if items is None:
+        return type(node) is MappingNode and all(type(value) is ScalarNode for _, value in node.value)
+    if type(node) is not SequenceNode:
         return False
     kind = ScalarNode if shape == LIST_OF_SCALARS else MappingNode
-    return all(isinstance(item, kind) for item in items)
+    return all(type(item) is kind for item in node.value)
 
 
 def _describe(node: Node) -> str:

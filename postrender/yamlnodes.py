@@ -42,8 +42,9 @@ class _Loader(yaml.CSafeLoader):
         return tag
 
 
+Loader = _Loader  # (surrogates.py composes with the same resolution)
 assert not _Loader.yaml_path_resolvers, "tag resolution would depend on the path: no memoizing"
-_ALIAS = re.compile(r"\*[0-9A-Za-z_-]")  # libyaml accepts only these characters in anchor names
+ALIAS = re.compile(r"\*[0-9A-Za-z_-]")  # libyaml accepts only these characters in anchor names
 _NULL_TAG = "tag:yaml.org,2002:null"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -80,7 +81,7 @@ def compose(text: str) -> Node | None:
         raise NodeError(f"{error.reason} (character #x{error.character:04x})", line=line, column=column) from None
     except yaml.YAMLError as error:  # e.g. "expected a single document"
         raise NodeError(str(error).splitlines()[0]) from None
-    if root is not None and _ALIAS.search(text):  # without an alias the tree is no larger than the text
+    if root is not None and ALIAS.search(text):  # without an alias the tree is no larger than the text
         _check_expansion(root)
     return root
 
@@ -89,47 +90,11 @@ def _compose(text: str) -> Node | None:
     try:
         return yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
-        if "escape code" not in str(error.problem) or not _SURROGATE_PAIR.search(text) or _STAND_INS.search(text):
+        from postrender import surrogates  # only here: most runs never meet one
+
+        if "escape code" not in str(error.problem) or not surrogates.may_hold_pairs(text):
             raise
-    return _compose_surrogate_pairs(text)
-
-
-# JSON writes a character beyond U+FFFF as two escapes, a surrogate pair (Python's json.dumps does,
-# and kubectl's JSON reader reads it: encoding/json's decode.go); libyaml refuses surrogates.
-_SURROGATE_PAIR = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
-# Same-length stand-ins from the private use area (U+E800-U+EFFF), so every mark keeps its position.
-_STAND_INS = re.compile(r"[\ue800-\uefff]|\\u[eE][89a-fA-F]")
-_STAND_IN_PAIR = re.compile(r"([\ue800-\uebff])([\uec00-\uefff])")
-
-
-def _compose_surrogate_pairs(text: str) -> Node | None:
-    """Compose a document whose escapes hold surrogate pairs: each pair is composed as a pair of
-    private-use stand-ins of the same length, which become the real character afterwards."""
-    originals: dict[str, str] = {}
-
-    def stand_in(match: re.Match[str]) -> str:
-        replacement = f"\\ue{match.group(1)[1:]}\\ue{match.group(2)[1:]}"
-        originals[replacement] = match.group(0)  # where it was no escape (a plain scalar), it stays as written
-        return replacement
-
-    root = yaml.compose(_SURROGATE_PAIR.sub(stand_in, text), Loader=_Loader)
-    literal = re.compile("|".join(map(re.escape, originals)))
-    pending, seen = [root] if root is not None else [], set()
-    while pending:
-        node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, ScalarNode):
-            value = _STAND_IN_PAIR.sub(_combine, node.value)
-            node.value = literal.sub(lambda match: originals[match.group(0)], value)
-        pending.extend(_children(node))
-    return root
-
-
-def _combine(match: re.Match[str]) -> str:
-    high, low = (ord(character) - 0x1000 for character in match.groups())  # back to the surrogates
-    return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+        return surrogates.compose(text)
 
 
 def _depth_bound(text: str) -> int:
@@ -172,7 +137,7 @@ def _check_expansion(root: Node) -> None:
         node, children_done = stack.pop()
         if id(node) in sizes:
             continue
-        children = _children(node)
+        children = child_nodes(node)
         if children_done or not children:
             open_nodes.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes.get(id(child), 0) for child in children)
@@ -190,30 +155,7 @@ def _check_expansion(root: Node) -> None:
             stack.extend((child, False) for child in children if id(child) not in sizes)
 
 
-def shared_nodes(root: Node | None, text: str) -> set[int]:
-    """Ids of the nodes that stand in more than one place (anchored and aliased), and of everything
-    inside them: an edit there changes every place. Empty when the text has no alias."""
-    if root is None or not _ALIAS.search(text):
-        return set()
-    references: dict[int, int] = {}
-    pending, nodes = [root], {id(root): root}
-    while pending:
-        for child in _children(pending.pop()):
-            references[id(child)] = references.get(id(child), 0) + 1
-            if id(child) not in nodes:
-                nodes[id(child)] = child
-                pending.append(child)
-    shared: set[int] = set()
-    pending = [nodes[key] for key, count in references.items() if count > 1]
-    while pending:
-        node = pending.pop()
-        if id(node) not in shared:
-            shared.add(id(node))
-            pending.extend(_children(node))
-    return shared
-
-
-def _children(node: Node) -> list[Node]:
+def child_nodes(node: Node) -> list[Node]:
     if isinstance(node, MappingNode):
         return [part for pair in node.value for part in pair]
     if isinstance(node, SequenceNode):
@@ -226,16 +168,18 @@ _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "
 
 def foreign_tag(root: Node | None) -> Node | None:
     """The first node with a tag beyond plain data (`!!python/...`, `!custom`, `!!binary`), if any."""
+    return next((node for node in each_node(root) if node.tag not in _PLAIN_TAGS), None)
+
+
+def each_node(root: Node | None) -> Iterator[Node]:
+    """Every node once (an aliased one too), in document order, without recursion."""
     pending, seen = [root] if root is not None else [], set()
     while pending:
         node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.tag not in _PLAIN_TAGS:
-            return node
-        pending.extend(reversed(_children(node)))
-    return None
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node
+            pending.extend(reversed(child_nodes(node)))
 
 
 def is_null(node: Node | None) -> bool:

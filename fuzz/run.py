@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "fuzz"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # tests.support
 FINDINGS = ROOT / "fuzz" / "findings"
 MAX_LEN = 8192
 _CONVERTING_POLICY = 3  # the index in oracle.POLICIES of a policy with convertInjected
@@ -26,7 +26,7 @@ def seed_corpus(directory: Path) -> Path:
     """Documents from the example and the shared corpus, at most MAX_LEN bytes each."""
     import io
 
-    from postrender.stream import read_documents
+    from postrender.core.stream import read_documents
 
     directory.mkdir(parents=True, exist_ok=True)
     shared = Path(os.environ.get("SIDECAR_POLICY_SHARED_DATA", ROOT.parent / "shared" / "data")) / "corpus"
@@ -40,7 +40,7 @@ def seed_corpus(directory: Path) -> Path:
         for document in read_documents(io.BytesIO(source.read_bytes())):
             if len(document.raw) <= MAX_LEN:
                 (directory / f"{source.parent.name}-{source.stem}-{document.index}").write_bytes(policy + document.raw)
-    from unusual_yaml import seed_documents  # valid but unusual YAML (issue 15), under every policy
+    from tests.support.unusual_yaml import seed_documents  # valid but unusual YAML (issue 15), under every policy
 
     for index, text in enumerate(seed_documents()):
         (directory / f"unusual-{index}").write_bytes(bytes([index % 4]) + text.encode("utf-8"))
@@ -73,7 +73,7 @@ def run_hypothesis(seconds: int) -> int:
     from hypothesis import strategies as st
 
     import oracle
-    from strategies import mutated, streams
+    from tests.support.strategies import mutated, streams
 
     @settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(oracle.POLICIES), st.one_of(streams(custom_kind=True), mutated(streams(custom_kind=True))))

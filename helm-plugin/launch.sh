@@ -23,7 +23,7 @@ for argument in "$@"; do
     previous=$argument
 done
 
-# Same line format as sidecar-policy's own diagnostics (postrender/diagnostics.py).
+# Same line format as sidecar-policy's own diagnostics (postrender/core/diagnostics.py).
 fail() {
     message="sidecar-policy: error: helm plugin: $1"
     printf '%s\n' "$message" >&2

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from typing import Callable, Sequence
 
 from postrender import __version__
-from postrender.diagnostics import LOG_FILE_ENV, Diagnostics
-from postrender.errors import EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
-
-POLICY_ENV = "SIDECAR_POLICY"
-NAMESPACE_ENVS = ("HELM_NAMESPACE", "ARGOCD_APP_NAMESPACE")
-_KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
+from postrender.core.diagnostics import Diagnostics
+from postrender.core.errors import EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
+from postrender.core.options import ArgumentParser, add_policy_options, inputs, options_from, parse_kube_version, require_policy
 
 USAGE_EXAMPLE = """\
 examples:
@@ -25,73 +21,6 @@ examples:
 exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed,
             4 a tool we ran failed, 70 internal error, 130 interrupted
 """
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports mistakes as UsageError, so they reach --log-file like any error."""
-
-    def error(self, message: str):
-        raise UsageError(f"{message} (see {self.prog} --help)")
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # argparse imports shutil (and bz2, lzma) for the terminal width on every parser built:
-        # ~8% of start-up. Same width, from os.
-        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)
-
-
-def _terminal_columns() -> int:
-    """shutil.get_terminal_size().columns: $COLUMNS, else the terminal's, else 80."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
-def add_policy_options(parser: argparse.ArgumentParser) -> None:
-    """Options every command that applies a policy shares."""
-    parser.add_argument("--policy", metavar="PATH", default=os.environ.get(POLICY_ENV),
-                        help=f"the SidecarPolicy file (default: ${POLICY_ENV})")
-    parser.add_argument("--namespace", metavar="NS", default=None,
-                        help="namespace of documents that leave metadata.namespace out "
-                             f"(default: ${' or $'.join(NAMESPACE_ENVS)}, else empty)")
-    parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
-                        help="the target cluster's Kubernetes version (default: $KUBE_VERSION)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
-    parser.add_argument("--log-file", metavar="PATH", default=None,
-                        help=f"also append warnings and errors to this file (default: ${LOG_FILE_ENV}); "
-                             "Helm 4 hides a post-renderer's stderr when it fails")
-
-
-def options_from(args: argparse.Namespace, input_name: str = "<stdin>"):
-    from postrender.engine import Options
-
-    namespace = args.namespace
-    if namespace is None:
-        namespace = next((os.environ[name] for name in NAMESPACE_ENVS if os.environ.get(name)), "")
-    return Options(namespace=namespace, kube_version=parse_kube_version(args.kube_version), input_name=input_name)
-
-
-def parse_kube_version(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    match = _KUBE_VERSION.match(text.strip())
-    if not match:
-        raise UsageError(f"--kube-version/KUBE_VERSION must look like 1.29 or v1.29.3, not {text!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
-def require_policy(args: argparse.Namespace):
-    from postrender.policy import load_policy
-
-    if not args.policy:
-        raise UsageError(f"no policy: pass --policy PATH or set {POLICY_ENV}")
-    return load_policy(args.policy)
 
 
 def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
@@ -109,8 +38,8 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     args = parser.parse_args(argv)
     diagnostics.configure(args)
     policy = require_policy(args)
-    from postrender.engine import run
-    from postrender.report import RenderWarnings
+    from postrender.core.engine import run
+    from postrender.reports.command import RenderWarnings
 
     sink = _SeparatingSink(sys.stdout.buffer)
     # Findings (issue 7) go to stderr as they are found; with nowhere to show them, skip the work.
@@ -124,27 +53,6 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     if warnings is not None:
         warnings.finish()
     return 0
-
-
-def inputs(files: Sequence[str]) -> list:
-    """(name, open binary stream) for each input, all opened before anything is written: a file
-    that cannot be read is a usage error with nothing on stdout, not a stream cut short."""
-    if not files:
-        if sys.stdin is None:
-            raise UsageError("stdin is closed: pass the manifests on stdin or as FILE arguments")
-        return [("<stdin>", _NoClose(sys.stdin.buffer))]
-    opened = []
-    try:
-        for name in files:
-            try:
-                opened.append((name, open(name, "rb")))
-            except OSError as error:
-                raise UsageError(f"cannot read {name}: {error.strerror}") from None
-    except BaseException:
-        for _, handle in opened:
-            handle.close()
-        raise
-    return opened
 
 
 class _SeparatingSink:
@@ -166,20 +74,6 @@ class _SeparatingSink:
             self.write(b"\n")
         if source.peek(4)[:4] not in (b"---\n", b"---\r", b"--- "):
             self.write(b"---\n")
-
-
-class _NoClose:
-    def __init__(self, stream):
-        self.stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        return self.stream.read(size)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
 
 
 def schema(argv: Sequence[str], diagnostics: Diagnostics) -> int:
@@ -205,12 +99,12 @@ def _lazy(module: str, function: str) -> Callable[[Sequence[str], Diagnostics], 
 # One registry of subcommands: name -> function(argv, diagnostics) -> exit code.
 COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
-    "explain": _lazy("report", "explain"),
-    "check": _lazy("report", "check"),
-    "argocd": _lazy("argocd", "main"),
-    "flux": _lazy("flux", "flux"),
-    "kustomize": _lazy("flux", "kustomize"),
-    "krm": _lazy("krm", "krm"),
+    "explain": _lazy("reports.command", "explain"),
+    "check": _lazy("reports.command", "check"),
+    "argocd": _lazy("argocd.command", "main"),
+    "flux": _lazy("flux.command", "flux"),
+    "kustomize": _lazy("flux.command", "kustomize"),
+    "krm": _lazy("krm.function", "krm"),
 }
 
 
@@ -243,6 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             traceback.print_exc()
         return EXIT_BUG
+
+
+def krm_main() -> int:
+    """`sidecar-policy-krm`: the KRM function under a name of its own, for orchestrators that run a
+    path without arguments (kustomize before v5.7 reads only `exec.path`)."""
+    return main(["krm", *sys.argv[1:]])
 
 
 def _log_file_argument(argv: list[str]) -> str | None:

@@ -6,22 +6,13 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.support.paths import ROOT
+
 # CI must be reproducible: the same examples on every run, so a red run can be replayed and a
 # green one is not luck. By hand, hypothesis explores new examples each time.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SIDECAR_POLICY_SHARED_DATA", ROOT.parent / "shared" / "data"))
-CORPUS = SHARED_DATA / "corpus"
-ISTIO_GOLDEN = SHARED_DATA / "istio-golden"
-
-
-def corpus_files() -> list[Path]:
-    if not CORPUS.is_dir():
-        raise RuntimeError(f"shared test data not found at {CORPUS}; set SIDECAR_POLICY_SHARED_DATA")
-    return sorted(CORPUS.glob("*.yaml"))
 
 
 @pytest.fixture
@@ -34,8 +25,8 @@ def snapshot(snapshot):
 
 @pytest.fixture(scope="session")
 def kube_yaml():
-    """Kubernetes' own YAML reader and label-selector parser (support/kubeyaml.py), one process per session."""
-    from support.kubeyaml import start
+    """Kubernetes' own YAML reader and label-selector parser (tests/support/kubeyaml.py), one process per session."""
+    from tests.support.kubeyaml import start
 
     reader = start()
     yield reader

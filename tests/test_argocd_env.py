@@ -1,7 +1,7 @@
 """The Argo CD contract pieces: environment, parameters, repository boundary, the helm command line.
 
-Expected values come from Argo CD's source (cited in postrender/argocd_env.py and
-argocd_sources.py), not from our own output.
+Expected values come from Argo CD's source (cited in postrender/argocd/env.py and
+sources.py), not from our own output.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import sys
 import pytest
 import yaml
 
-from postrender.argocd_env import AppEnv, Parameter, repository_root, resolve_in_repository
-from postrender.argocd_sources import _shown_command, helm_template_argv, read_directory, source_kind
-from postrender.errors import InputError, UsageError
-from postrender.stream import read_documents
+from postrender.argocd.env import AppEnv, Parameter, repository_root, resolve_in_repository
+from postrender.argocd.sources import _shown_command, helm_template_argv, read_directory, source_kind
+from postrender.core.errors import InputError, UsageError
+from postrender.core.stream import read_documents
 
 
 def test_release_name_drops_the_namespace_qualifier_argo_cd_adds():

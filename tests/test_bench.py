@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import CORPUS, ROOT
+from tests.support.paths import CORPUS, ROOT
 
 
 def test_quick_benchmark_prints_its_table(tmp_path: Path) -> None:

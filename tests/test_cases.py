@@ -14,10 +14,10 @@ import json
 import pytest
 import yaml
 
-from postrender.engine import ANNOTATION
-from postrender.policy import load_policy
-from postrender.stream import read_documents
-from tests.helpers import post_render
+from postrender.core.istio import ANNOTATION
+from postrender.core.policy import load_policy
+from postrender.core.stream import read_documents
+from tests.support.helpers import post_render
 
 CASES = Path(__file__).parent / "cases"
 EXAMPLES = Path(__file__).parents[1] / "examples"

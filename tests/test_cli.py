@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from postrender import __version__
-from tests.helpers import POLICY_HEADER, run_command
+from tests.support.helpers import POLICY_HEADER, run_command
 
 DEPLOYMENT = b"""\
 ---

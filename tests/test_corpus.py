@@ -10,10 +10,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from postrender.engine import ANNOTATION
-from postrender.stream import read_documents
-from tests.conftest import corpus_files
-from tests.helpers import policy_of, post_render
+from postrender.core.istio import ANNOTATION
+from postrender.core.stream import read_documents
+from tests.support.paths import corpus_files
+from tests.support.helpers import policy_of, post_render
 
 POLICIES = {
     "all-native": "  fallback: native\n",

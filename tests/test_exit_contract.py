@@ -6,8 +6,8 @@ from __future__ import annotations
 import shlex
 import subprocess
 
-from conftest import ROOT
-from helpers import installed_command
+from tests.support.paths import ROOT
+from tests.support.helpers import installed_command
 
 POLICY = str(ROOT / "examples" / "policy.yaml")
 CHART = str(ROOT / "examples" / "rendered-chart.yaml")

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from postrender import cli
-from postrender.errors import EXIT_CHECK, EXIT_INPUT, EXIT_OK, EXIT_USAGE
-from postrender.findings import ALL_CHECKS
-from tests.conftest import CORPUS, ROOT
+from postrender.core.errors import EXIT_CHECK, EXIT_INPUT, EXIT_OK, EXIT_USAGE
+from postrender.reports.findings import ALL_CHECKS
+from tests.support.paths import CORPUS, ROOT
 
 EXAMPLE_POLICY = "examples/findings/policy.yaml"
 EXAMPLE_MANIFESTS = "examples/findings/manifests.yaml"
@@ -110,16 +110,16 @@ def _table(stream, monkeypatch, no_color: str | None) -> str:
     """The example's table as written to `stream`."""
     from argparse import Namespace
 
-    from postrender import report_formats
-    from postrender.findings import Review
-    from postrender.policy import load_policy
-    from postrender.report import collect
+    from postrender.reports import formats
+    from postrender.reports.findings import Review
+    from postrender.core.policy import load_policy
+    from postrender.reports.command import collect
 
     if no_color is not None:
         monkeypatch.setenv("NO_COLOR", no_color)
     policy = load_policy(EXAMPLE_POLICY)
     args = Namespace(files=[EXAMPLE_MANIFESTS], namespace=None, kube_version="1.28")
-    return report_formats.table(collect(policy, args, Review(policy, (1, 28))), policy, stream)
+    return formats.table(collect(policy, args, Review(policy, (1, 28))), policy, stream)
 
 
 @pytest.mark.parametrize("stream, no_color, coloured", [
@@ -197,7 +197,7 @@ def test_check_github_annotations_from_stdin_point_at_the_chart_template(capsys,
 
 
 def test_github_annotation_escaping():
-    from postrender.report_formats import _escape_data, _escape_property
+    from postrender.reports.formats import _escape_data, _escape_property
 
     assert _escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
     assert _escape_property("a:b,c%") == "a%3Ab%2Cc%25"
@@ -254,6 +254,6 @@ def test_pre_commit_hook_runs_check_on_the_files_it_is_given():
 
 
 def test_readme_section_documents_every_finding():
-    readme = (ROOT / "docs" / "readme" / "explain-check.md").read_text()
+    readme = (ROOT / "docs" / "explain-check.md").read_text()
     for check in ALL_CHECKS:
         assert f"`{check.code}`" in readme and check.slug in readme, check.code

@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from postrender.engine import Options, run
-from postrender.findings import ALL_CHECKS, SEVERITIES, Review
-from postrender.policy import parse_policy
+from postrender.core.engine import Options, run
+from postrender.reports.findings import ALL_CHECKS, SEVERITIES, Review
+from postrender.core.policy import parse_policy
 
 HEADER = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n"
 

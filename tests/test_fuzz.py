@@ -1,6 +1,6 @@
 """The fuzz harness runs, briefly, in every test run: it must start, fuzz and find nothing.
 
-Long runs are by hand: `python fuzz/run.py --seconds 1200` (see docs/readme/robustness.md).
+Long runs are by hand: `python fuzz/run.py --seconds 1200` (see docs/robustness.md).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from tests.support.paths import ROOT
 
 
 @pytest.mark.slow

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import CORPUS
-from helm_contract import (
+from tests.support.paths import CORPUS
+from tests.support.helm_contract import (
     FILENAME_ANNOTATION,
     HOOK_ANNOTATION,
     PLUGIN_DIR,

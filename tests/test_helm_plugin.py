@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import postrender
-from helm_contract import (
+from tests.support.helm_contract import (
     PLATFORM_COMMAND_KEYS,
     PLUGIN_DIR,
     PLUGIN_NAME,

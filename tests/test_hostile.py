@@ -8,11 +8,11 @@ import re
 import pytest
 import yaml
 
-from conftest import ISTIO_GOLDEN
-from helpers import NATIVE_FOR_ALL, POLICY_HEADER, policy, render, run_cli
-from hostile_inputs import ANNOTATION_LINE, POD, PYTHON_TAGS, alias_bomb, input_error, pod_with
-from postrender import yamlnodes
-from postrender.errors import InputError
+from tests.support.paths import ISTIO_GOLDEN
+from tests.support.helpers import NATIVE_FOR_ALL, POLICY_HEADER, policy, render, run_cli
+from tests.support.hostile_inputs import ANNOTATION_LINE, POD, PYTHON_TAGS, alias_bomb, input_error, pod_with
+from postrender.core import yamlnodes
+from postrender.core.errors import InputError
 
 
 # --- aliases ---------------------------------------------------------------------------------
@@ -294,14 +294,14 @@ def test_the_reported_template_is_what_was_written(mode, annotations, expected):
 
 def test_a_billion_laughs_proxy_config_annotation_is_not_expanded():
     """convert (and check's findings) read proxy.istio.io/config as YAML: with guards, since it is input."""
-    from postrender import convert
+    from postrender.core import convert, istio
 
     bomb = "x:\n" + alias_bomb() + "holdApplicationUntilProxyStarts: true\n"
-    assert convert._holds_application({convert.PROXY_CONFIG_ANNOTATION: bomb}, False) is False
+    assert convert._holds_application({istio.PROXY_CONFIG_ANNOTATION: bomb}, False) is False
     deep = "holdApplicationUntilProxyStarts: true\nx: " + "[" * 100_000 + "]" * 100_000 + "\n"
-    assert convert._holds_application({convert.PROXY_CONFIG_ANNOTATION: deep}, False) is False
+    assert convert._holds_application({istio.PROXY_CONFIG_ANNOTATION: deep}, False) is False
     fine = "holdApplicationUntilProxyStarts: true\n"
-    assert convert._holds_application({convert.PROXY_CONFIG_ANNOTATION: fine}, False) is True
+    assert convert._holds_application({istio.PROXY_CONFIG_ANNOTATION: fine}, False) is True
 
 
 @pytest.mark.parametrize("content", [
@@ -313,7 +313,7 @@ def test_a_hostile_file_in_an_argo_cd_directory_app_is_a_clean_error(tmp_path, c
     """The repo-server reads a directory app's files: a bomb or deep nesting must not take it down."""
     import io as io_
 
-    from postrender.argocd_sources import read_directory
+    from postrender.argocd.sources import read_directory
 
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "bomb.yaml").write_text(content)

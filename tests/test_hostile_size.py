@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from helpers import NATIVE_FOR_ALL
-from hostile_inputs import ANNOTATION_LINE, POD, pod_with
+from tests.support.helpers import NATIVE_FOR_ALL
+from tests.support.hostile_inputs import ANNOTATION_LINE, POD, pod_with
 
 MEASURE_PEAK = """
 import resource, sys

@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
-from helpers import installed_command
-from kustomize_tools import (HAVE_KPT, HAVE_KUBECTL, POOL, kpt_eval, key, objects, selected, sidecar_policy,
+from tests.support.paths import CORPUS
+from tests.support.helpers import installed_command
+from tests.support.kustomize_tools import (HAVE_KPT, HAVE_KUBECTL, POOL, kpt_eval, key, objects, selected, sidecar_policy,
                              without_orchestrator_annotations)
 
 pytestmark = pytest.mark.skipif(not HAVE_KPT, reason="kpt is not installed")

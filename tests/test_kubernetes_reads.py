@@ -15,14 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
-from helpers import render
-from postrender import reemit
-from postrender.errors import InputError
-from postrender.policy import parse_policy
-from support.kubeyaml import KubeYAMLError
-from reference import apply_mode, normalise, workloads
-from unusual_yaml import ODD_LINE_BREAKS, policies, unusual_streams, workload_text
+from tests.support.paths import ROOT
+from tests.support.helpers import render
+from postrender.core import reemit
+from postrender.core.errors import InputError
+from postrender.core.policy import parse_policy
+from tests.support.kubeyaml import KubeYAMLError
+from tests.support.reference import apply_mode, normalise, workloads
+from tests.support.unusual_yaml import ODD_LINE_BREAKS, policies, unusual_streams, workload_text
 
 EXAMPLES = int(os.environ.get("SIDECAR_POLICY_EXAMPLES", "300"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,7 +118,7 @@ def test_a_directive_before_the_first_marker_is_read(kube_yaml) -> None:
     ("    args: 7", 9), ("    securityContext: 5", 9), ("    command: [{a: b}]", 9)])
 @pytest.mark.parametrize("quiet", [[], ["-q"]])
 def test_a_manifest_kubernetes_would_refuse_is_exit_1_at_its_place(field: str, line: int, quiet: list[str]) -> None:
-    from helpers import run_command
+    from tests.support.helpers import run_command
 
     stream = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: {app: x}\nspec:\n  containers:\n"
               f"  - name: app\n{field}\n").encode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.kubeyaml import KubeYAMLError
+from tests.support.kubeyaml import KubeYAMLError
 
 
 def test_scalars_resolve_as_go_yaml_does(kube_yaml) -> None:

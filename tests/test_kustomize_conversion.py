@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ISTIO_GOLDEN
-from helpers import post_render
-from kustomize_tools import HAVE_KUBECTL, POOL, key, kustomize_build, objects
+from tests.support.paths import ISTIO_GOLDEN
+from tests.support.helpers import post_render
+from tests.support.kustomize_tools import HAVE_KUBECTL, POOL, key, kustomize_build, objects
 
-from postrender.engine import Options
-from postrender.flux import patches_yaml
-from postrender.patches import translate
-from postrender.policy import parse_policy
-from postrender.rendered import resolve
+from postrender.core.engine import Options
+from postrender.flux.command import patches_yaml
+from postrender.flux.patches import translate
+from postrender.core.policy import parse_policy
+from postrender.flux.rendered import resolve
 
 pytestmark = pytest.mark.skipif(not HAVE_KUBECTL, reason="kubectl (with kustomize) is not installed")
 

@@ -9,11 +9,11 @@ import re
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from helpers import policy_of, post_render
+from tests.support.helpers import policy_of, post_render
 
-from postrender.errors import UsageError
-from postrender.policy import glob_problem
-from postrender.patches import KUBERNETES_GROUPS, escape, glob_to_regex, template_buckets, translate
+from postrender.core.errors import UsageError
+from postrender.core.policy import glob_problem
+from postrender.flux.patches import KUBERNETES_GROUPS, escape, glob_to_regex, template_buckets, translate
 
 NAME_CHARS = "abz09-.[]!*?^\\"
 

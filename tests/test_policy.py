@@ -8,9 +8,9 @@ import jsonschema
 import pytest
 import yaml
 
-from postrender.errors import UsageError
-from postrender.policy import Workload, parse_policy
-from tests.helpers import POLICY_HEADER, policy_of, run_command
+from postrender.core.errors import UsageError
+from postrender.core.policy import Workload, parse_policy
+from tests.support.helpers import POLICY_HEADER, policy_of, run_command
 
 FULL_EXAMPLE = POLICY_HEADER + """\
 metadata:

@@ -16,13 +16,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import render
+from tests.support.helpers import render
 from postrender import cli
-from postrender.errors import InputError, SidecarPolicyError
-from postrender.policy import Workload, parse_policy
-from postrender.stream import read_documents
-from reference import expected, normalise, workloads
-from strategies import mutated, policies, streams
+from postrender.core.errors import InputError, SidecarPolicyError
+from postrender.core.policy import Workload, parse_policy
+from postrender.core.stream import read_documents
+from tests.support.reference import expected, normalise, workloads
+from tests.support.strategies import mutated, policies, streams
 
 # SIDECAR_POLICY_EXAMPLES=20000 for a long run by hand; CI's 300 take about 20 seconds.
 EXAMPLES = int(os.environ.get("SIDECAR_POLICY_EXAMPLES", "300"))

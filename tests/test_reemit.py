@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 
-from conftest import ISTIO_GOLDEN
-from postrender import yamlnodes
-from postrender.reemit import construct, detect_style, load_document, reemit, split_document
-from postrender.stream import read_documents
+from tests.support.paths import ISTIO_GOLDEN
+from postrender.core import yamlnodes
+from postrender.core.reemit import construct, detect_style, load_document, reemit, split_document
+from postrender.core.stream import read_documents
 
 
 def _documents(path) -> list[str]:

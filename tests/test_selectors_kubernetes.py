@@ -8,7 +8,7 @@ import os
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from postrender.selectors import SelectorError, from_object, parse_string
+from postrender.core.selectors import SelectorError, from_object, parse_string
 
 EXAMPLES = int(os.environ.get("SIDECAR_POLICY_EXAMPLES", "300"))
 SETTINGS = settings(max_examples=EXAMPLES * 3, deadline=None, suppress_health_check=[HealthCheck.too_slow])

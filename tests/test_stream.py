@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from postrender import stream
-from postrender.stream import read_documents
-from postrender.triage import NO_KIND, sniff_kind
+from postrender.core import stream
+from postrender.core.stream import read_documents
+from postrender.core.triage import NO_KIND, sniff_kind
 
 
 def split(data: bytes, read_size: int | None = None) -> list[bytes]:

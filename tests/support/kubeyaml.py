@@ -85,6 +85,6 @@ class KubeYAML:
 
 def start() -> KubeYAML:
     """A harness process (built once, cached); skipped without Go, failed under CI. Close it when done."""
-    from support.gotools import harness
+    from tests.support.gotools import harness
 
     return KubeYAML(harness("kubeyaml"))

@@ -1,0 +1,238 @@
+"""read -> decide -> edit -> write, one document at a time: the one core every front end uses."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import BinaryIO, Callable, NamedTuple
+
+from yaml.nodes import MappingNode, Node
+
+from postrender.core import anchors, conversion, podshape, textedit, triage, yamlnodes
+from postrender.core.conversion import apply_decision
+from postrender.core.errors import InputError, Location
+from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
+from postrender.core.policy import Policy, Rule, Workload
+from postrender.core.stream import BOM, Document, read_documents
+from postrender.core.workloads import FoundWorkload, KindTable, find_workloads
+
+_STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
+_OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+
+
+def _refuse_shared_template(template: MappingNode, shared: set[int]) -> None:
+    """An edit of text that stands in several places (a YAML anchor and its aliases) would change
+    them all: another workload's decision, or an object that is no workload at all."""
+    node: Node | None = template
+    for part, step in _EDITED_PATH:
+        if node is None:
+            return
+        if id(node) in shared:
+            raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
+                                     "an edit here would change both (write it out in full)", node)
+        node = yamlnodes.get(node, step)
+
+
+# What an annotation edit may touch, outermost first: (what to call it, the key inside it).
+_EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annotations"),
+                ("pod template's annotations", ANNOTATION), ("annotation", ""))
+
+
+class Options(NamedTuple):
+    namespace: str = ""  # for documents that leave metadata.namespace out
+    kube_version: tuple[int, int] | None = None
+    input_name: str = "<stdin>"
+
+
+class Outcome:
+    """What happened to one workload: reports, findings and warnings are built from these.
+
+    A plain class, not a dataclass: importing dataclasses costs every run ~12% of start-up.
+    """
+
+    def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str,
+                 template_node: MappingNode, converted: dict | None = None):
+        self.workload = workload
+        self.rule = rule  # None: the fallback decided
+        self.mode = mode  # native | regular | default | keep
+        self.action = action  # set | replaced | removed | unchanged | converted | kept
+        self.template_node = template_node
+        self.converted = converted  # the template after a conversion
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.workload!r}, rule={self.rule!r}, mode={self.mode!r}, action={self.action!r})"
+
+    @cached_property
+    def template(self) -> dict:
+        """The pod template as plain data, as it is written out."""
+        if self.converted is not None:
+            return self.converted
+        data = yamlnodes.construct(self.template_node) or {}
+        apply_decision(data, self.mode)
+        return data
+
+
+class Summary:
+    """What a run learnt about the policy as a whole: which rules decided at least one workload."""
+
+    def __init__(self) -> None:
+        self.matched_rules: set[int] = set()
+
+    def unmatched_rules(self, policy: Policy) -> list[Rule]:
+        return [rule for rule in policy.rules if rule.index not in self.matched_rules]
+
+
+def run(
+    policy: Policy,
+    source: BinaryIO,
+    sink: BinaryIO,
+    options: Options = Options(),
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> Summary:
+    """Post-render a stream; every document is written, in order, as soon as it is decided."""
+    processor = _Processor(policy, options, on_outcome)
+    for document in read_documents(source):
+        sink.write(processor.process(document))
+    return processor.summary
+
+
+class _Processor:
+    def __init__(self, policy: Policy, options: Options, on_outcome: Callable[[Outcome], None] | None):
+        self.policy = policy
+        self.options = options
+        self.kinds: KindTable = policy.kinds
+        self.on_outcome = on_outcome
+        self.summary = Summary()
+
+    def process(self, document: Document) -> bytes:
+        text = self._decode(document)
+        kind = triage.sniff_kind(document.raw)
+        if kind is not None and not self.kinds.may_hold_workloads(kind.decode("ascii")):
+            return document.raw
+        has_bom = text.startswith("\ufeff")
+        body = text[1:] if has_bom else text
+        stray_bom = _STRAY_BOM.search(body)
+        if stray_bom is not None:
+            line = document.line + body.count("\n", 0, stray_bom.start())
+            raise InputError("a byte order mark (U+FEFF) inside the stream: only the stream's first "
+                             "bytes may be one (concatenated files? save them without a BOM)",
+                             self._location(document, line))
+        try:
+            root = yamlnodes.compose(body)
+            edited = self._edit(document, body, root)
+        except (yamlnodes.NodeError, textedit.EditError) as error:
+            if isinstance(error, textedit.EditError) and triage.has_other_line_breaks(document.raw):
+                raise self._line_break_error(document, body) from None  # the cause, rather than its symptom
+            raise self._error(document, error) from None
+        if edited is None:
+            return document.raw
+        return (BOM if has_bom else b"") + edited.encode("utf-8")
+
+    def _edit(self, document: Document, body: str, root: Node | None) -> str | None:
+        doc_text = textedit.DocumentText(body)
+        splices: list[textedit.Splice] = []
+        converting = self._conversion(root, body)
+        shared: set[int] | None = None
+        for found in find_workloads(root, self.kinds):
+            if found.template is None:
+                continue
+            podshape.check_workload(found.node, found.template)
+            workload = self._workload(document, found)
+            rule, mode = self.policy.decide(workload)
+            if rule is not None:
+                self.summary.matched_rules.add(rule.index)
+            changes, action = self._annotate(doc_text, found.template, mode)
+            if changes:
+                shared = anchors.shared_nodes(root, body) if shared is None else shared
+                _refuse_shared_template(found.template, shared)
+            splices.extend(changes)
+            converted = None
+            if converting is not None:
+                location = self._location(document, workload.line)
+                converted = converting.apply(found, mode, location)
+                action = "converted" if converted is not None else action
+            if self.on_outcome is not None:
+                outcome = Outcome(workload, rule, mode, action, found.template, converted)
+                outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
+                self.on_outcome(outcome)
+        if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
+            raise self._line_break_error(document, body)
+        if converting is not None and converting.changed:
+            return converting.emit(body)  # containers moved: re-emitted, every decision in its data
+        return doc_text.apply(splices) if splices else None
+
+    def _line_break_error(self, document: Document, body: str) -> InputError:
+        """Edits find lines by LF; a YAML 1.1 reader also breaks them at CR, NEL, LS and PS."""
+        found = _OTHER_LINE_BREAK.search(body)
+        assert found is not None
+        name = {"\r": "a CR without LF", "\x85": "NEL, U+0085", "\u2028": "LS, U+2028", "\u2029": "PS, U+2029"}[found.group()]
+        line = document.line + body.count("\n", 0, found.start())
+        column = found.start() - body.rfind("\n", 0, found.start())
+        return InputError(f"a line break other than LF or CRLF ({name}) in a document that must be edited: "
+                          "sidecar-policy edits only LF or CRLF lines (convert the file's line ends)",
+                          self._location(document, line, column))
+
+    def _conversion(self, root: Node | None, body: str) -> conversion.DocumentConversion | None:
+        """The document's data, loaded only when the policy converts and Istio injected something here."""
+        if root is None or not self.policy.convert_injected or not conversion.may_convert(body):
+            return None
+        return conversion.DocumentConversion(
+            root,
+            mesh_default=self.policy.mesh_default,
+            hold_application=self.policy.hold_application,
+            kube_version=self.options.kube_version,
+        )
+
+    @staticmethod
+    def _annotate(doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:
+        if mode == "keep":
+            return [], "kept"
+        had = yamlnodes.get(template, "metadata", "annotations")
+        present = yamlnodes.lookup(had, ANNOTATION) is not None if isinstance(had, MappingNode) else False
+        if mode == "default":
+            splices = textedit.remove_annotation(doc_text, template, ANNOTATION)
+            return splices, "removed" if splices else "unchanged"
+        splices = textedit.set_annotation(doc_text, template, ANNOTATION, ANNOTATION_VALUES[mode])
+        if not splices:
+            return [], "unchanged"
+        return splices, "replaced" if present else "set"
+
+    def _workload(self, document: Document, found: FoundWorkload) -> Workload:
+        metadata = yamlnodes.get(found.node, "metadata")
+        template_metadata = yamlnodes.get(found.template, "metadata")
+        return Workload(
+            kind=found.kind,
+            api_version=found.api_version,
+            name=yamlnodes.scalar_text(yamlnodes.get(metadata, "name")) or "",
+            namespace=yamlnodes.scalar_text(yamlnodes.get(metadata, "namespace")) or self.options.namespace,
+            labels=yamlnodes.string_map(yamlnodes.get(metadata, "labels")),
+            pod_labels=yamlnodes.string_map(yamlnodes.get(template_metadata, "labels")),
+            document=document.index,
+            source=document.source,
+            line=document.line + found.node.start_mark.line,
+        )
+
+    def _decode(self, document: Document) -> str:
+        try:
+            return document.raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = document.line + document.raw[: error.start].count(b"\n")
+            raise InputError(
+                f"not UTF-8: byte 0x{document.raw[error.start]:02x} cannot be decoded",
+                self._location(document, line),
+            ) from None
+
+    def _error(self, document: Document, error: yamlnodes.NodeError | textedit.EditError) -> InputError:
+        if isinstance(error, textedit.EditError):
+            line, column = error.node.start_mark.line, error.node.start_mark.column
+        else:
+            line, column = error.line, error.column
+        location = self._location(
+            document,
+            None if line is None else document.line + line,
+            None if column is None else column + 1,
+        )
+        return InputError(error.message, location)
+
+    def _location(self, document: Document, line: int | None, column: int | None = None) -> Location:
+        return Location(self.options.input_name, document.index, document.source, line, column)

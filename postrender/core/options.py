@@ -1,0 +1,122 @@
+"""The command-line options every front end shares, the engine Options they become, and the inputs they name.
+
+Here, not in cli.py, so that a front end can build its parser without importing the command
+dispatcher that sits above it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from typing import Sequence
+
+from postrender.core.diagnostics import LOG_FILE_ENV
+from postrender.core.errors import UsageError
+
+POLICY_ENV = "SIDECAR_POLICY"
+NAMESPACE_ENVS = ("HELM_NAMESPACE", "ARGOCD_APP_NAMESPACE")
+_KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports mistakes as UsageError, so they reach --log-file like any error."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse imports shutil (and bz2, lzma) for the terminal width on every parser built:
+        # ~8% of start-up. Same width, from os.
+        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    """Options every command that applies a policy shares."""
+    parser.add_argument("--policy", metavar="PATH", default=os.environ.get(POLICY_ENV),
+                        help=f"the SidecarPolicy file (default: ${POLICY_ENV})")
+    parser.add_argument("--namespace", metavar="NS", default=None,
+                        help="namespace of documents that leave metadata.namespace out "
+                             f"(default: ${' or $'.join(NAMESPACE_ENVS)}, else empty)")
+    parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
+                        help="the target cluster's Kubernetes version (default: $KUBE_VERSION)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
+    parser.add_argument("--log-file", metavar="PATH", default=None,
+                        help=f"also append warnings and errors to this file (default: ${LOG_FILE_ENV}); "
+                             "Helm 4 hides a post-renderer's stderr when it fails")
+
+
+def options_from(args: argparse.Namespace, input_name: str = "<stdin>"):
+    from postrender.core.engine import Options
+
+    namespace = args.namespace
+    if namespace is None:
+        namespace = next((os.environ[name] for name in NAMESPACE_ENVS if os.environ.get(name)), "")
+    return Options(namespace=namespace, kube_version=parse_kube_version(args.kube_version), input_name=input_name)
+
+
+def parse_kube_version(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    match = _KUBE_VERSION.match(text.strip())
+    if not match:
+        raise UsageError(f"--kube-version/KUBE_VERSION must look like 1.29 or v1.29.3, not {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def require_policy(args: argparse.Namespace):
+    from postrender.core.policy import load_policy
+
+    if not args.policy:
+        raise UsageError(f"no policy: pass --policy PATH or set {POLICY_ENV}")
+    return load_policy(args.policy)
+
+
+def inputs(files: Sequence[str]) -> list:
+    """(name, open binary stream) for each input, all opened before anything is written: a file
+    that cannot be read is a usage error with nothing on stdout, not a stream cut short."""
+    if not files:
+        if sys.stdin is None:
+            raise UsageError("stdin is closed: pass the manifests on stdin or as FILE arguments")
+        return [("<stdin>", _NoClose(sys.stdin.buffer))]
+    opened = []
+    try:
+        for name in files:
+            try:
+                opened.append((name, open(name, "rb")))
+            except OSError as error:
+                raise UsageError(f"cannot read {name}: {error.strerror}") from None
+    except BaseException:
+        for _, handle in opened:
+            handle.close()
+        raise
+    return opened
+
+
+class _NoClose:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None

@@ -1,0 +1,147 @@
+"""`explain` and `check`: what the policy decided for each workload, and what to worry about.
+
+Both run the engine exactly as a post-render would, into a sink that discards the manifests,
+and collect one Row per workload (plus one per rule with findings). The same findings reach
+the normal post-render run as warnings through `RenderWarnings`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from postrender.core.diagnostics import Diagnostics
+from postrender.core.errors import EXIT_CHECK, EXIT_OK, Location, UsageError
+from postrender.reports.findings import ALL_CHECKS, SEVERITIES, WARNING, Assessment, Finding, Review, at_least, describe_rule
+from postrender.core.policy import Rule
+from postrender.core import options
+from postrender.reports.rows import POLICY_KIND, Row
+
+def workload_row(outcome, assessment: Assessment, input_name: str) -> Row:
+    workload, rule = outcome.workload, outcome.rule
+    return Row(
+        workload.kind, workload.namespace, workload.name,
+        None if rule is None else (rule.name or rule.index),
+        outcome.mode, assessment.sidecar, outcome.action, assessment.findings,
+        Location(input_name, workload.document, workload.source, workload.line),
+        f"{workload.kind} {workload.namespace}/{workload.name}" if workload.namespace else f"{workload.kind} {workload.name}",
+    )
+
+
+def rule_rows(policy, review: Review) -> list[Row]:
+    """One row per rule with findings, in the policy's order."""
+    found: dict[int, tuple[Rule, list[Finding]]] = {}  # by index: a Rule holds a dict, so it is not hashable
+    for rule, finding in review.rules():
+        found.setdefault(rule.index, (rule, []))[1].append(finding)
+    return [
+        Row(POLICY_KIND, "", policy.origin, rule.name or rule.index, rule.sidecar, "", None, findings,
+            Location(file=policy.origin, line=rule.line), describe_rule(rule))
+        for rule, findings in found.values()
+    ]
+
+
+class _NullSink:
+    """explain and check never write manifests."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def collect(policy, args: argparse.Namespace, review: Review) -> list[Row]:
+    """Run the policy over the inputs (stdin or FILE arguments); one Row per workload, then per rule."""
+    from postrender.core.engine import run
+
+    rows: list[Row] = []
+    for name, source in options.inputs(args.files):
+        with source:
+            run(policy, source, _NullSink(), options.options_from(args, name),
+                on_outcome=lambda outcome, name=name: rows.append(workload_row(outcome, review.workload(outcome), name)))
+    return rows + rule_rows(policy, review)
+
+
+class RenderWarnings:
+    """The post-render run's hook: each finding at warning or above becomes one stderr line."""
+
+    def __init__(self, policy, kube_version: tuple[int, int] | None, diagnostics: Diagnostics):
+        self.policy = policy
+        self.review = Review(policy, kube_version)
+        self.diagnostics = diagnostics
+
+    def on_outcome(self, input_name: str) -> Callable:
+        def warn(outcome) -> None:
+            assessment = self.review.workload(outcome)
+            if assessment.findings:
+                self._warn(workload_row(outcome, assessment, input_name))
+
+        return warn
+
+    def finish(self) -> None:
+        for row in rule_rows(self.policy, self.review):
+            self._warn(row)
+
+    def _warn(self, row: Row) -> None:
+        for finding in row.findings:
+            if at_least(finding.severity, WARNING):
+                self.diagnostics.warn(warning_line(row.location, row.subject, finding))
+
+
+def warning_line(location: Location, subject: str, finding: Finding) -> str:
+    """One stderr line; the severity is spelled out only when it is worse than the `warning:` prefix."""
+    severity = f" ({finding.severity})" if finding.severity != WARNING else ""
+    return f"{location}: {finding.code}{severity} {subject}: {finding.message}"
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = options.ArgumentParser(prog=f"sidecar-policy {prog}", description=description)
+    options.add_policy_options(parser)
+    parser.add_argument("--ignore", metavar="CODE", action="append", default=[],
+                        help="leave out findings with this code or name (repeatable, or comma-separated)")
+    parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
+    return parser
+
+
+def _review(policy, args: argparse.Namespace) -> Review:
+    ignore = frozenset(code.strip() for value in args.ignore for code in value.split(",") if code.strip())
+    known = {check.code for check in ALL_CHECKS} | {check.slug for check in ALL_CHECKS}
+    unknown = sorted(ignore - known)
+    if unknown:
+        raise UsageError(f"--ignore: unknown finding {', '.join(unknown)}; known: "
+                             + ", ".join(check.code for check in ALL_CHECKS))
+    return Review(policy, options.parse_kube_version(args.kube_version), ignore)
+
+
+def explain(argv: Sequence[str], diagnostics: Diagnostics) -> int:
+    """Show, per workload, the rule that decided, the sidecar mode, the action and the findings."""
+    from postrender.reports import formats
+
+    parser = _parser("explain", explain.__doc__ or "")
+    parser.add_argument("-o", "--output", choices=sorted(formats.EXPLAIN_FORMATS), default="table",
+                        help="table (default, for people), json, or markdown (for a pull-request comment)")
+    args = parser.parse_args(argv)
+    diagnostics.configure(args)
+    policy = options.require_policy(args)
+    rows = collect(policy, args, _review(policy, args))
+    sys.stdout.write(formats.EXPLAIN_FORMATS[args.output](rows, policy, sys.stdout))
+    return EXIT_OK
+
+
+def check(argv: Sequence[str], diagnostics: Diagnostics) -> int:
+    """Print the findings; exit 3 when one reaches --fail-on (a CI gate and pre-commit hook)."""
+    from postrender.reports import formats
+
+    parser = _parser("check", check.__doc__ or "")
+    parser.add_argument("--fail-on", choices=SEVERITIES, default="error",
+                        help="the lowest severity that fails the check (default: error)")
+    parser.add_argument("--format", choices=sorted(formats.CHECK_FORMATS), default="text",
+                        help="text (default), or github for GitHub Actions annotations")
+    args = parser.parse_args(argv)
+    diagnostics.configure(args)
+    policy = options.require_policy(args)
+    rows = collect(policy, args, _review(policy, args))
+    sys.stdout.write(formats.CHECK_FORMATS[args.format](rows, args.fail_on))
+    failing = any(at_least(f.severity, args.fail_on) for row in rows for f in row.findings)
+    return EXIT_CHECK if failing else EXIT_OK

@@ -1,0 +1,312 @@
+"""What to worry about in a policy's decisions: a registry of small checks, each with a stable code.
+
+Workload checks look at one Outcome (the pod template as it is written out) and the policy;
+rule checks look at how the rules fared over the whole stream. Every check yields one-line
+messages that say what to do; its code and severity are fixed in the registry, so `--ignore`,
+the README table and CI annotations can rely on them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Callable, Iterable, Iterator, NamedTuple
+
+from postrender.core import istio
+from postrender.core.engine import Outcome
+from postrender.core.istio import ANNOTATION, INJECT_ANNOTATION, PROXY, PROXY_CONFIG_ANNOTATION, PROXY_UID, TEMPLATES_ANNOTATION
+from postrender.core.policy import Match, Policy, Rule
+
+INFO, WARNING, ERROR = "info", "warning", "error"
+SEVERITIES = (INFO, WARNING, ERROR)  # in rising order
+
+COMPLETING_KINDS = frozenset({"Job", "CronJob"})
+
+
+class Finding(NamedTuple):
+    severity: str  # info | warning | error
+    code: str  # stable, e.g. SP101
+    message: str  # one line that says what to do
+
+
+def at_least(severity: str, threshold: str) -> bool:
+    return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
+
+
+class Pod:
+    """The parts of a pod template the checks read, as plain data (absent parts are empty)."""
+
+    def __init__(self, template: dict):
+        metadata = template.get("metadata") or {}
+        self.annotations: dict = metadata.get("annotations") or {}
+        self.labels: dict = metadata.get("labels") or {}
+        self.spec: dict = template.get("spec") or {}
+        self.containers: list[dict] = [c for c in self.spec.get("containers") or () if isinstance(c, dict)]
+        self.init_containers: list[dict] = [c for c in self.spec.get("initContainers") or () if isinstance(c, dict)]
+
+    @staticmethod
+    def text(mapping: dict, key: str) -> str:
+        """A label or annotation as Kubernetes would read it (an unquoted YAML boolean as true/false)."""
+        value = mapping.get(key)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return "" if value is None else str(value)
+
+    @property
+    def injection_off_by(self) -> str:
+        """Why Istio will not inject this pod, or "" (pkg/kube/inject/inject.go injectRequired)."""
+        if self.spec.get("hostNetwork") is True:
+            return "hostNetwork: true"
+        # The label is Istio's newer API and wins over the annotation; only "false" switches it off.
+        if INJECT_ANNOTATION in self.labels:
+            return f'the label {INJECT_ANNOTATION}: "false"' if self.text(self.labels, INJECT_ANNOTATION) == "false" else ""
+        return f'the annotation {INJECT_ANNOTATION}: "false"' if self.text(self.annotations, INJECT_ANNOTATION) == "false" else ""
+
+    @property
+    def is_gateway(self) -> bool:
+        """An Istio gateway: istio-proxy is the pod's own container, not an injected sidecar."""
+        if "gateway" in (name.strip() for name in self.text(self.annotations, TEMPLATES_ANNOTATION).split(",")):
+            return True
+        return any(
+            c.get("name") == PROXY and (c.get("image") == "auto" or "router" in (c.get("args") or ()))
+            for c in self.containers
+        )
+
+
+class Context:
+    """One workload's outcome, with what several checks derive from it computed once."""
+
+    def __init__(self, outcome: Outcome, policy: Policy, kube_version: tuple[int, int] | None):
+        self.outcome = outcome
+        self.policy = policy
+        self.kube_version = kube_version
+
+    @cached_property
+    def pod(self) -> Pod:
+        return Pod(self.outcome.template)
+
+    @cached_property
+    def sidecar(self) -> str:
+        """What the pod will run: native, regular, or none (no injection, or a gateway)."""
+        if self.pod.is_gateway or self.pod.injection_off_by:
+            return "none"
+        # Istio's injection template: any value but "false" means native; absent means the mesh default.
+        value = self.written
+        if not value:
+            return self.policy.mesh_default
+        return "regular" if value == "false" else "native"
+
+    @property
+    def written(self) -> str:
+        """The nativeSidecar annotation as written out ("" when absent)."""
+        return self.pod.text(self.pod.annotations, ANNOTATION)
+
+    @cached_property
+    def matching_rules(self) -> list[Rule]:
+        return [rule for rule in self.policy.rules if rule.match.matches(self.outcome.workload)]
+
+    @property
+    def how(self) -> str:
+        """How the workload got its sidecar mode, for messages."""
+        rule = self.outcome.rule
+        by = f"by {describe_rule(rule)}" if rule else f"by fallback: {self.policy.fallback}"
+        if self.outcome.mode in ("default", "keep") and not self.written:
+            return f"{by}, through meshDefault: {self.policy.mesh_default}"
+        return by
+
+
+def describe_rule(rule: Rule) -> str:
+    return f"rule {rule.index} '{rule.name}'" if rule.name else f"rule {rule.index}"
+
+
+def is_catch_all(rule: Rule) -> bool:
+    """A rule without conditions: overlapping it is the point, not a mistake."""
+    return rule.match == Match()
+
+
+# --- workload checks: each yields messages for one workload ---------------------------------
+
+
+def job_regular(ctx: Context) -> Iterator[str]:
+    if ctx.outcome.workload.kind in COMPLETING_KINDS and ctx.sidecar == "regular":
+        yield (f"istio-proxy ends up a regular sidecar ({ctx.how}), so the {ctx.outcome.workload.kind}'s pods "
+               "never complete while it runs: decide native for it")
+
+
+def native_before_1_29(ctx: Context) -> Iterator[str]:
+    version = ctx.kube_version
+    # Only where native is written out: a mesh default of native is the mesh's business, not a choice here.
+    if istio.native_sidecars_on(version) or ctx.written != "true" or ctx.sidecar != "native":
+        return
+    if version == istio.NATIVE_SIDECARS_ALPHA:
+        yield ("native sidecars on Kubernetes 1.28 need the SidecarContainers feature gate, which is off by "
+               "default; without it istio-proxy blocks pod start-up: turn the gate on, or decide regular until 1.29")
+    else:
+        yield (f"native sidecars need Kubernetes 1.29 and the cluster is {version[0]}.{version[1]}: the API server "
+               "drops restartPolicy from init containers and istio-proxy blocks pod start-up; decide regular")
+
+
+def _app_containers(pod: Pod) -> Iterator[tuple[str, dict]]:
+    """(`init container` | `container`, container) for every container but Istio's own."""
+    for where, containers in (("init container", pod.init_containers), ("container", pod.containers)):
+        for container in containers:
+            if container.get("name") not in istio.INJECTED_CONTAINERS:
+                yield where, container
+
+
+def quitquitquit(ctx: Context) -> Iterator[str]:
+    if ctx.sidecar != "native":
+        return
+    for where, container in _app_containers(ctx.pod):
+        words = [str(word) for key in ("command", "args") for word in container.get(key) or ()]
+        if any("/quitquitquit" in word for word in words):
+            yield (f"{where} {container.get('name')!r} calls /quitquitquit: a native sidecar stops by itself "
+                   "when the pod's containers finish; remove the call")
+
+
+def init_uid_1337(ctx: Context) -> Iterator[str]:
+    if ctx.sidecar != "native":
+        return
+    pod_uid = (ctx.pod.spec.get("securityContext") or {}).get("runAsUser")
+    for where, container in _app_containers(ctx.pod):
+        uid = (container.get("securityContext") or {}).get("runAsUser", pod_uid)
+        if where == "init container" and uid == PROXY_UID:
+            yield (f"init container {container.get('name')!r} runs as UID {PROXY_UID}, so its traffic bypasses "
+                   "the mesh: with a native sidecar the proxy is up before init containers; drop that runAsUser")
+
+
+def exclude_outbound(ctx: Context) -> Iterator[str]:
+    if ctx.sidecar != "native":
+        return
+    for key in istio.EXCLUDE_OUTBOUND_ANNOTATIONS:
+        if key in ctx.pod.annotations:
+            yield (f"{key} is set: if it lets init containers reach the network before the proxy, a native "
+                   "sidecar makes it unnecessary; remove it")
+
+
+def hold_application(ctx: Context) -> Iterator[str]:
+    if ctx.sidecar == "native" and istio.hold_application(ctx.pod.annotations) is True:
+        yield (f"holdApplicationUntilProxyStarts in {PROXY_CONFIG_ANNOTATION} is ignored for a native sidecar, which "
+               "always starts first: remove it")
+
+
+def injection_disabled(ctx: Context) -> Iterator[str]:
+    reason = ctx.pod.injection_off_by
+    if reason and not ctx.pod.is_gateway:
+        yield f"Istio does not inject this pod ({reason}), so the policy has no effect on it"
+
+
+def gateway(ctx: Context) -> Iterator[str]:
+    if ctx.pod.is_gateway:
+        yield ("an Istio gateway: istio-proxy is its main container, not a sidecar, so the policy has no effect; "
+               "leave gateways out of rules")
+
+
+def overridden(ctx: Context) -> Iterator[str]:
+    decided = ctx.outcome.rule
+    for rule in ctx.matching_rules[1:]:
+        if decided is not None and rule.sidecar != decided.sidecar and not is_catch_all(rule):
+            yield (f"{describe_rule(rule)} also matches and would decide {rule.sidecar}, but {describe_rule(decided)} "
+                   f"comes first and decides {decided.sidecar}: reorder the rules if that is not intended")
+
+
+class Check(NamedTuple):
+    code: str
+    severity: str
+    slug: str
+    find: Callable  # (Context) -> messages, or (RuleContext) -> messages
+
+
+# The registry: one line per finding. Codes are stable; never renumber, only add.
+WORKLOAD_CHECKS: tuple[Check, ...] = (
+    Check("SP101", ERROR, "job-regular-sidecar", job_regular),
+    Check("SP102", ERROR, "native-before-1.29", native_before_1_29),
+    Check("SP201", WARNING, "quitquitquit", quitquitquit),
+    Check("SP202", WARNING, "init-container-uid-1337", init_uid_1337),
+    Check("SP203", INFO, "exclude-outbound", exclude_outbound),
+    Check("SP204", INFO, "hold-application", hold_application),
+    Check("SP301", INFO, "injection-disabled", injection_disabled),
+    Check("SP302", INFO, "istio-gateway", gateway),
+    Check("SP403", INFO, "rule-overridden", overridden),
+)
+
+
+# --- rule checks: each yields messages for one rule, after the whole stream -----------------
+
+
+class RuleContext(NamedTuple):
+    rule: Rule
+    matched: int  # workloads the rule's match selects
+    decided: int  # workloads it decided (it came first)
+    winners: list[Rule]  # the earlier rules that decided the workloads it matched
+
+
+def unmatched(ctx: RuleContext) -> Iterator[str]:
+    if ctx.matched == 0:
+        yield "matches no workload: fix its match, or delete it if the manifests no longer need it"
+
+
+def shadowed(ctx: RuleContext) -> Iterator[str]:
+    if ctx.matched and not ctx.decided and not is_catch_all(ctx.rule):
+        earlier = ", ".join(describe_rule(rule) for rule in ctx.winners)
+        matched = "the workload it matches is" if ctx.matched == 1 else f"all {ctx.matched} workloads it matches are"
+        yield f"never decides: {matched} decided first by {earlier}; move it above, or delete it"
+
+
+RULE_CHECKS: tuple[Check, ...] = (
+    Check("SP401", WARNING, "rule-unmatched", unmatched),
+    Check("SP402", WARNING, "rule-shadowed", shadowed),
+)
+ALL_CHECKS = WORKLOAD_CHECKS + RULE_CHECKS
+
+
+def _run(checks: Iterable[Check], context, ignore: frozenset[str]) -> list[Finding]:
+    return [
+        Finding(check.severity, check.code, message)
+        for check in checks
+        if check.code not in ignore and check.slug not in ignore
+        for message in check.find(context)
+    ]
+
+
+class Assessment(NamedTuple):
+    sidecar: str  # what the pod will run: native | regular | none
+    findings: list[Finding]
+
+
+class Review:
+    """Findings for one run: call `workload()` per Outcome in stream order, `rules()` at the end.
+
+    Plain classes here, not dataclasses: the post-render run builds a Review, and importing
+    dataclasses costs every run ~12% of start-up.
+    """
+
+    def __init__(self, policy: Policy, kube_version: tuple[int, int] | None = None,
+                 ignore: frozenset[str] = frozenset()):
+        self.policy = policy
+        self.kube_version = kube_version
+        self.ignore = ignore
+        self._matched: dict[int, int] = {}
+        self._decided: dict[int, int] = {}
+        self._winners: dict[int, dict[int, Rule]] = {}
+
+    def workload(self, outcome: Outcome) -> Assessment:
+        ctx = Context(outcome, self.policy, self.kube_version)
+        self._count(ctx)
+        return Assessment(ctx.sidecar, _run(WORKLOAD_CHECKS, ctx, self.ignore))
+
+    def rules(self) -> list[tuple[Rule, Finding]]:
+        found = []
+        for rule in self.policy.rules:
+            ctx = RuleContext(rule, self._matched.get(rule.index, 0), self._decided.get(rule.index, 0),
+                              sorted(self._winners.get(rule.index, {}).values()))
+            found.extend((rule, finding) for finding in _run(RULE_CHECKS, ctx, self.ignore))
+        return found
+
+    def _count(self, ctx: Context) -> None:
+        matching = ctx.matching_rules
+        for position, rule in enumerate(matching):
+            self._matched[rule.index] = self._matched.get(rule.index, 0) + 1
+            if position == 0:
+                self._decided[rule.index] = self._decided.get(rule.index, 0) + 1
+            else:
+                self._winners.setdefault(rule.index, {})[matching[0].index] = matching[0]

@@ -8,21 +8,25 @@ never an internal error, never a wrong manifest, never a workload passed over.
 
 from __future__ import annotations
 
-import io
 import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.paths import ROOT
-from tests.support.helpers import render
 from postrender.core import reemit
 from postrender.core.errors import InputError
 from postrender.core.policy import parse_policy
+from tests.support.helpers import render
 from tests.support.kubeyaml import KubeYAMLError
+from tests.support.paths import ROOT
 from tests.support.reference import apply_mode, normalise, workloads
-from tests.support.unusual_yaml import ODD_LINE_BREAKS, policies, unusual_streams, workload_text
+from tests.support.unusual_yaml import (
+    ODD_LINE_BREAKS,
+    policies,
+    unusual_streams,
+    workload_text,
+)
 
 EXAMPLES = int(os.environ.get("SIDECAR_POLICY_EXAMPLES", "300"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -179,10 +179,12 @@ def _represent_str(dumper: yaml.representer.SafeRepresenter, value: str) -> yaml
 
 # go-yaml v2's resolver (go.yaml.in/yaml/v2 resolve.go, which sigs.k8s.io/yaml and so kubectl and
 # the API server's clients read with): YAML 1.1's words, then by the first character a number.
-_GO_YAML_WORDS = frozenset(
-    "y Y yes Yes YES true True TRUE on On ON n N no No NO false False FALSE off Off OFF ~ null Null NULL "
-    ".nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF <<".split()
-)
+_GO_YAML_WORDS = frozenset((
+    "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
+    "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF",
+    "~", "null", "Null", "NULL", "<<",
+    ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
+))
 # strconv.ParseInt/ParseUint(s, 0, 64) after `_` is removed, the "0b"/"-0b" forms, and yamlStyleFloat;
 # wider than Go where it is cheaper (a value out of int64's range): quoting a string is always safe.
 _GO_YAML_NUMBER = re.compile(

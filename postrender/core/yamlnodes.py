@@ -226,7 +226,7 @@ def entries(mapping: MappingNode) -> Iterator[tuple[ScalarNode, Node]]:
             yield key, value
 
 
-def merged_entries(mapping: MappingNode) -> Iterator[tuple[Node, Node]]:
+def merged_entries(mapping: MappingNode) -> Iterator[tuple[ScalarNode, Node]]:
     """The pairs the mapping's merge keys (`<<`) give, first source first; a key may come twice.
 
     Iterative, and each merged mapping is read once: merge chains and repeated aliases must

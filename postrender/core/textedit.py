@@ -71,8 +71,15 @@ class DocumentText:
 
 def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str) -> list[Splice]:
     """Splices that make template.metadata.annotations[key] the string `value` (none if it is)."""
-    if yamlnodes.is_string(yamlnodes.get(template, "metadata", "annotations", key), value):
-        return []  # (before any refusal: what needs no edit is never refused)
+    try:
+        return _set_annotation(doc, template, key, value)
+    except EditError:
+        if yamlnodes.is_string(yamlnodes.get(template, "metadata", "annotations", key), value):
+            return []  # what needs no edit is never refused
+        raise
+
+
+def _set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str) -> list[Splice]:
     owner, path = template, ["metadata", "annotations"]
     while path:
         pair = _own_pair(owner, path[0])

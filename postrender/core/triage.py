@@ -38,16 +38,19 @@ _KIND_VALUE = re.compile(rb"[ \t]*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:[ \t]+#.*)?\r?"
 _UNUSUAL = rb"(?:[?!&*{\[\"'%@`|><\t]|\xef\xbb\xbf|---[ \t]+[^#\s])"
 _KIND_KEY_LINES = _LineStart(_KIND_KEY)
 _UNUSUAL_LINES = _LineStart(_UNUSUAL)
-_LONE_CR = re.compile(rb"\r(?!\n)")
 _CONTENT = re.compile(rb"^(?!(?:---|\.\.\.)(?:[ \t\r\n]|$))[ \t]*[^\s#]", re.MULTILINE)
 
 
 def has_other_line_breaks(raw: bytes) -> bool:
     """Whether lines also break at CR, NEL, LS or PS: YAML 1.1 readers (libyaml, go-yaml's
     scannerc.go is_break) break lines there too, so a key can start a line the patterns cannot see."""
-    if b"\r" in raw and _LONE_CR.search(raw):
+    # Single bytes first (memchr: several times faster than a regex or a longer pattern, and this
+    # runs on every document); the UTF-8 sequences only when their last byte is there.
+    if b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
         return True
-    return b"\xc2\x85" in raw or b"\xe2\x80\xa8" in raw or b"\xe2\x80\xa9" in raw
+    if b"\x85" in raw and b"\xc2\x85" in raw:
+        return True
+    return (b"\xa8" in raw or b"\xa9" in raw) and (b"\xe2\x80\xa8" in raw or b"\xe2\x80\xa9" in raw)
 
 
 def sniff_kind(raw: bytes) -> bytes | None:

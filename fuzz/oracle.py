@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import io
-import json
+import re
 import sys
 from pathlib import Path
 
@@ -75,13 +75,18 @@ def _reference_data(raw: bytes, policy: FuzzPolicy):
 
 
 def _must_parse(raw: bytes) -> None:
-    """libyaml reads it, or it is JSON (libyaml refuses the surrogate pairs JSON may hold)."""
-    try:
-        list(yaml.compose_all(raw, Loader=yaml.CSafeLoader))
-    except yaml.YAMLError:
-        text = raw.decode("utf-8")
-        body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith(("%", "---", "#")))
-        json.loads(body)
+    """libyaml reads it, once JSON's surrogate-pair escapes (which libyaml refuses) are written as
+    the one escape YAML has for such a character."""
+    text = _SURROGATE_PAIR.sub(_one_escape, raw.decode("utf-8"))
+    list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
+
+
+_SURROGATE_PAIR = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def _one_escape(match: re.Match[str]) -> str:
+    high, low = int(match.group(1), 16), int(match.group(2), 16)
+    return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
 
 
 def check(policy: FuzzPolicy, data: bytes) -> None:

@@ -92,16 +92,25 @@ def require_policy(args: argparse.Namespace):
     return load_policy(args.policy)
 
 
-def inputs(files: Sequence[str]):
+def inputs(files: Sequence[str]) -> list:
+    """(name, open binary stream) for each input, all opened before anything is written: a file
+    that cannot be read is a usage error with nothing on stdout, not a stream cut short."""
     if not files:
-        yield "<stdin>", _NoClose(sys.stdin.buffer)
-        return
-    for name in files:
-        try:
-            handle = open(name, "rb")
-        except OSError as error:
-            raise UsageError(f"cannot read {name}: {error.strerror}") from None
-        yield name, handle
+        if sys.stdin is None:
+            raise UsageError("stdin is closed: pass the manifests on stdin or as FILE arguments")
+        return [("<stdin>", _NoClose(sys.stdin.buffer))]
+    opened = []
+    try:
+        for name in files:
+            try:
+                opened.append((name, open(name, "rb")))
+            except OSError as error:
+                raise UsageError(f"cannot read {name}: {error.strerror}") from None
+    except BaseException:
+        for _, handle in opened:
+            handle.close()
+        raise
+    return opened
 
 
 class _NoClose:

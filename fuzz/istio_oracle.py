@@ -23,8 +23,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workloads", type=int, default=2000, help="per batch, setting and direction")
     parser.add_argument("--seed", type=int, default=None, help="the first batch's seed (then +1 per batch)")
     parser.add_argument("--version", action="append", help="an Istio release (default: all tested ones)")
-    parser.add_argument("--without-go-yaml-only", action="store_true",
-                        help="leave out strings only Kubernetes reads as numbers or bools (1e6, y): issue 15's class")
     args = parser.parse_args(argv)
 
     from tests.support.istio_injector import VERSIONS, injector
@@ -38,8 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             for settings in SETTINGS:
                 for target in ("native", "regular"):
-                    failure = check_batch(istio, settings, target, args.workloads, seed,
-                                          go_yaml_only=not args.without_go_yaml_only)
+                    failure = check_batch(istio, settings, target, args.workloads, seed)
                     if failure is not None:
                         failures += 1
                         print(failure, file=sys.stderr)

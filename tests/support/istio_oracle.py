@@ -37,11 +37,9 @@ SETTINGS = (
 )
 
 
-def check_batch(
-    istio: Injector, settings: MeshSettings, target: str, count: int, seed: int, *, go_yaml_only: bool = True
-) -> str | None:
+def check_batch(istio: Injector, settings: MeshSettings, target: str, count: int, seed: int) -> str | None:
     """None when converting `count` workloads drawn from `seed` into `target` gives Istio's own `target` form."""
-    generator = WorkloadGenerator(seed, go_yaml_only=go_yaml_only)
+    generator = WorkloadGenerator(seed)
     generator.mesh_intercepts = settings.intercepts
     if settings.sets_proxy_lifecycle:
         # A user preStop would hide the mesh's preStop hook, and the pod would no longer show that the

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.support.paths import CORPUS
 
 from postrender import __version__
 from postrender.argocd.install import DEFAULT_IMAGE, render_install, yaml_string
 from postrender.cli import main
 from postrender.core.errors import UsageError
+from tests.support.paths import CORPUS
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = ROOT / "argocd-plugin"

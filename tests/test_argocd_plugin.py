@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.support.argocd_cmp import Application, PluginFailed, run_plugin
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.support.paths import CORPUS
 from tests.support.helm_contract import (
     FILENAME_ANNOTATION,
     HOOK_ANNOTATION,
@@ -37,6 +35,7 @@ from tests.support.helm_contract import (
     run_like_helm4,
     split_rendered,
 )
+from tests.support.paths import CORPUS
 
 CHART_OUTPUT = CORPUS / "ingress-nginx-cloud-deploy-helm-4.0.15-with-source-comments.yaml"
 # The corpus' Namespace was added by kustomize after Helm; under Helm 4 it would come from a template.

@@ -77,9 +77,9 @@ def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagno
     """Render, apply the policy, and write the whole stream only once everything has succeeded."""
     from postrender.argocd.env import AppEnv, repository_root
     from postrender.argocd.sources import render
-    from postrender.core.options import parse_kube_version
     from postrender.core.engine import Options, run
     from postrender.core.istio import NATIVE_SIDECARS_ALPHA
+    from postrender.core.options import parse_kube_version
     from postrender.reports.command import RenderWarnings
 
     env = AppEnv.from_environ(environ)

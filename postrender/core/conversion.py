@@ -16,6 +16,7 @@ from postrender.core.errors import InputError, Location
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES, NATIVE, STATUS_ANNOTATION
 from postrender.core.workloads import FoundWorkload
 
+
 def may_convert(body: str) -> bool:
     """Cheap test before loading: only Istio-injected pods carry this annotation."""
     return STATUS_ANNOTATION in body

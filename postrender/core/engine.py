@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cached_property
-from typing import BinaryIO, Callable, NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from yaml.nodes import MappingNode, Node
 
@@ -127,7 +128,7 @@ class _Processor:
                 action = "converted" if converted is not None else action
             if self.on_outcome is not None:
                 outcome = Outcome(workload, rule, mode, action, found.template, converted)
-                outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
+                _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
         if converting is not None and converting.changed:
             return converting.emit(body)  # containers moved: re-emitted, every decision in its data

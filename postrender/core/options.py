@@ -10,7 +10,7 @@ import argparse
 import os
 import re
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from postrender.core.diagnostics import LOG_FILE_ENV
 from postrender.core.errors import UsageError

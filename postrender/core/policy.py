@@ -7,8 +7,9 @@ policy file, line and column.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from fnmatch import translate
-from typing import Callable, Mapping, NamedTuple
+from typing import NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 

@@ -7,7 +7,8 @@ objects that lack the key; an empty selector matches everything.
 from __future__ import annotations
 
 import re
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 # Label keys: optional DNS-subdomain prefix, then a name of up to 63 characters.
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"

@@ -8,7 +8,8 @@ by a read, and memory is bounded by the largest document.
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
 
 BOM = b"\xef\xbb\xbf"
 READ_SIZE = 1 << 20

@@ -8,7 +8,7 @@ aliases can make a small text stand for a huge tree (billion laughs).
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import yaml  # the core has imported it already
 
-from postrender.core.options import ArgumentParser, add_policy_options, options_from, require_policy
 from postrender.core.diagnostics import Diagnostics
+from postrender.core.options import ArgumentParser, add_policy_options, options_from, require_policy
 from postrender.flux.patches import Patch, translate
 
 _RENDERED_HELP = ("the chart rendered once (e.g. `helm template`): resolves rules a kustomize target cannot "

@@ -13,8 +13,8 @@ from yaml.nodes import MappingNode, SequenceNode
 
 from postrender.core import textedit, yamlnodes
 from postrender.core.errors import Location, UsageError
-from postrender.flux.patches import is_ours
 from postrender.core.stream import read_documents
+from postrender.flux.patches import is_ours
 
 API_GROUP = "helm.toolkit.fluxcd.io/"
 

@@ -16,7 +16,8 @@ workload once and each decision of such a rule becomes one exact patch.
 from __future__ import annotations
 
 import re
-from typing import Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from postrender.core.engine import Outcome
 from postrender.core.errors import UsageError

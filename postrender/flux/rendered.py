@@ -19,10 +19,10 @@ import yaml
 
 from postrender.core.engine import Options, Outcome, Summary, run
 from postrender.core.errors import UsageError
-from postrender.flux.patches import CONVERTED_MARK, Patch, exact_target
 from postrender.core.policy import Policy, Workload
 from postrender.core.stream import read_documents
 from postrender.core.workloads import api_group
+from postrender.flux.patches import CONVERTED_MARK, Patch, exact_target
 
 
 class Rendered(NamedTuple):

@@ -16,17 +16,17 @@ import io
 import json
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from postrender.krm import resourcelist
 from postrender.core import yamlnodes
-from postrender.core.options import ArgumentParser, options_from
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.engine import Options, Outcome, run
 from postrender.core.errors import InputError, Location, SidecarPolicyError
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
+from postrender.core.options import ArgumentParser, options_from
 from postrender.core.policy import parse_policy
 from postrender.core.stream import read_documents
+from postrender.krm import resourcelist
 
 ITEMS = "items"  # the engine's input name: errors located there point at an item
 

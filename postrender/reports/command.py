@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
+from postrender.core import options
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_CHECK, EXIT_OK, Location, UsageError
-from postrender.reports.findings import ALL_CHECKS, SEVERITIES, WARNING, Assessment, Finding, Review, at_least, describe_rule
 from postrender.core.policy import Rule
-from postrender.core import options
+from postrender.reports.findings import ALL_CHECKS, SEVERITIES, WARNING, Assessment, Finding, Review, at_least, describe_rule
 from postrender.reports.rows import POLICY_KIND, Row
+
 
 def workload_row(outcome, assessment: Assessment, input_name: str) -> Row:
     workload, rule = outcome.workload, outcome.rule

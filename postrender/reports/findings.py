@@ -8,8 +8,9 @@ the README table and CI annotations can rely on them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 from postrender.core import istio
 from postrender.core.engine import Outcome

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from postrender.reports.findings import SEVERITIES, Finding, at_least
 from postrender.reports.rows import POLICY_KIND, Row

@@ -6,11 +6,15 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, BinaryIO
 
 from postrender import __version__
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError
 from postrender.core.options import ArgumentParser, add_policy_options, inputs, options_from, parse_kube_version, require_policy
+
+if TYPE_CHECKING:
+    from postrender.core.options import Input
 
 USAGE_EXAMPLE = """\
 examples:
@@ -58,7 +62,7 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
 class _SeparatingSink:
     """Writes several files as one stream: a file's last document must not run into the next file's first."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self.last = b""  # the last byte written; b"" before anything
 
@@ -67,7 +71,7 @@ class _SeparatingSink:
             self.stream.write(data)
             self.last = data[-1:]
 
-    def separate(self, source) -> None:
+    def separate(self, source: Input) -> None:
         if not self.last or not hasattr(source, "peek"):
             return
         if self.last != b"\n":
@@ -90,7 +94,8 @@ def _lazy(module: str, function: str) -> Callable[[Sequence[str], Diagnostics], 
     def command(argv: Sequence[str], diagnostics: Diagnostics) -> int:
         from importlib import import_module
 
-        return getattr(import_module(f"postrender.{module}"), function)(argv, diagnostics)
+        entry: Callable[[Sequence[str], Diagnostics], int] = getattr(import_module(f"postrender.{module}"), function)
+        return entry(argv, diagnostics)
 
     command.__doc__ = f"postrender.{module}.{function}"
     return command

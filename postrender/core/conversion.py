@@ -34,7 +34,7 @@ class DocumentConversion:
 
     def apply(self, found: FoundWorkload, mode: str, location: Location) -> dict[str, Any] | None:
         """Apply `mode` to the workload's template data; the template when its proxy was converted."""
-        template = self._objects[id(found.template)]
+        template: dict[str, Any] = self._objects[id(found.template)]
         apply_decision(template, mode)
         target = convert.target_form(mode, self.mesh_default)
         outer = self._kube_inject_metadata(found)

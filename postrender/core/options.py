@@ -10,10 +10,17 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from postrender.core.diagnostics import LOG_FILE_ENV
 from postrender.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from io import BufferedReader
+
+    from postrender.core.engine import Options
+    from postrender.core.policy import Policy
 
 POLICY_ENV = "SIDECAR_POLICY"
 NAMESPACE_ENVS = ("HELM_NAMESPACE", "ARGOCD_APP_NAMESPACE")
@@ -23,13 +30,14 @@ _KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports mistakes as UsageError, so they reach --log-file like any error."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
     def _get_formatter(self) -> argparse.HelpFormatter:
         # argparse imports shutil (and bz2, lzma) for the terminal width on every parser built:
         # ~8% of start-up. Same width, from os.
-        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)
+        # typeshed's formatter_class promises only `prog`; every argparse formatter takes `width` too.
+        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)  # type: ignore[call-arg]
 
 
 def _terminal_columns() -> int:
@@ -38,7 +46,7 @@ def _terminal_columns() -> int:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
         columns = 0
-    if columns <= 0:
+    if columns <= 0 and sys.__stdout__ is not None:
         try:
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
         except (AttributeError, ValueError, OSError):
@@ -61,7 +69,7 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                              "Helm 4 hides a post-renderer's stderr when it fails")
 
 
-def options_from(args: argparse.Namespace, input_name: str = "<stdin>"):
+def options_from(args: argparse.Namespace, input_name: str = "<stdin>") -> Options:
     from postrender.core.engine import Options
 
     namespace = args.namespace
@@ -79,7 +87,7 @@ def parse_kube_version(text: str | None) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
-def require_policy(args: argparse.Namespace):
+def require_policy(args: argparse.Namespace) -> Policy:
     from postrender.core.policy import load_policy
 
     if not args.policy:
@@ -87,9 +95,10 @@ def require_policy(args: argparse.Namespace):
     return load_policy(args.policy)
 
 
-def inputs(files: Sequence[str]):
+def inputs(files: Sequence[str]) -> Iterator[tuple[str, Input]]:
+    """Each input by name, to be read inside `with`: stdin (never closed), else each file in turn."""
     if not files:
-        yield "<stdin>", _NoClose(sys.stdin.buffer)
+        yield "<stdin>", _NoClose(sys.stdin.buffer)  # type: ignore[arg-type]  # typeshed: BinaryIO; a BufferedReader
         return
     for name in files:
         try:
@@ -100,14 +109,18 @@ def inputs(files: Sequence[str]):
 
 
 class _NoClose:
-    def __init__(self, stream):
+    def __init__(self, stream: BufferedReader) -> None:
         self.stream = stream
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         return self.stream.read(size)
 
-    def __enter__(self):
+    def __enter__(self) -> _NoClose:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
+
+
+if TYPE_CHECKING:
+    Input = BufferedReader | _NoClose

@@ -7,7 +7,7 @@ objects that lack the key; an empty selector matches everything.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 # Label keys: optional DNS-subdomain prefix, then a name of up to 63 characters.
@@ -128,7 +128,7 @@ def _tokenize(text: str) -> list[str]:
     return tokens
 
 
-def _parse_set(key: str, take) -> frozenset[str]:
+def _parse_set(key: str, take: Callable[[], str]) -> frozenset[str]:
     if take() != "(":
         raise SelectorError(f"expected '(' after 'in'/'notin' for key {key!r}")
     values: list[str] = []
@@ -163,7 +163,7 @@ def from_object(value: Mapping) -> Selector:
     return Selector(tuple(requirements))
 
 
-def _expression(expression) -> Requirement:
+def _expression(expression: object) -> Requirement:
     if not isinstance(expression, Mapping):
         raise SelectorError("each matchExpressions entry must be a mapping with key, operator and values")
     unknown = set(expression) - {"key", "operator", "values"}

@@ -27,7 +27,7 @@ class Source(Protocol):
 
 
 class Document(NamedTuple):
-    index: int  # 1-based position in the stream
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing here calls; 1-based position in the stream
     raw: bytes  # exactly as read, marker line included
     line: int  # 1-based line of its first byte in the stream
 
@@ -67,7 +67,7 @@ def _split(source: Source) -> Iterator[bytes]:
                 continue
             # Cut the document off before handing it out, so a huge one is held once, not twice.
             position = max(match.end() - boundary, 0)
-            match = found = None  # they hold the old buffer: drop it before the consumer works on the document
+            del match, found  # they hold the old buffer: drop it before the consumer works on the document
             document = _copy(pending, 0, boundary)
             pending = _drop_front(pending, boundary)
             complete -= boundary
@@ -106,6 +106,6 @@ def _next_marker(data: bytearray, position: int, end: int) -> tuple[int, re.Matc
     return None if match is None else (match.start() + 1, match)
 
 
-def _line_end(data: bytes, position: int) -> int:
+def _line_end(data: bytes | bytearray, position: int) -> int:
     newline = data.find(b"\n", position)
     return len(data) if newline < 0 else newline + 1

@@ -265,13 +265,13 @@ def _json6902_remove(path: tuple[str, ...]) -> str:
     return _dump([operation.operation])
 
 
-def _dump(data) -> str:
+def _dump(data: object) -> str:
     import yaml
 
     return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False)
 
 
-def is_ours(post_renderer) -> bool:
+def is_ours(post_renderer: object) -> bool:
     """True for a `postRenderers[]` entry this module generated (found by its patches' marks)."""
     if not isinstance(post_renderer, dict) or set(post_renderer) != {"kustomize"}:
         return False
@@ -281,7 +281,7 @@ def is_ours(post_renderer) -> bool:
     return all(_is_our_patch(patch) for patch in kustomize["patches"])
 
 
-def _is_our_patch(patch) -> bool:
+def _is_our_patch(patch: object) -> bool:
     import yaml
 
     if not isinstance(patch, dict) or not isinstance(patch.get("patch"), str):

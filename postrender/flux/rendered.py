@@ -71,7 +71,7 @@ def _documents(data: bytes, wanted: set[int]) -> dict[int, object]:
             for document in read_documents(io.BytesIO(data)) if document.index in wanted}
 
 
-def _object(document, workload: Workload) -> dict:
+def _object(document: object, workload: Workload) -> dict:
     """The workload's object: the document itself, or its item in a `kind: List` (kustomize splits lists)."""
     if isinstance(document, dict) and document.get("kind") == workload.kind:
         if (document.get("metadata") or {}).get("name") == workload.name:

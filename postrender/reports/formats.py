@@ -9,10 +9,13 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from postrender.reports.findings import SEVERITIES, Finding, at_least
 from postrender.reports.rows import POLICY_KIND, Row
+
+if TYPE_CHECKING:
+    from postrender.core.policy import Policy
 
 _COLOURS = {"error": "31", "warning": "33", "info": "36", "header": "1"}  # ANSI SGR codes
 _FALLBACK = "(fallback)"
@@ -67,7 +70,7 @@ def _distinct_codes(findings: list[Finding]) -> list[Finding]:
 _HEADERS = ("KIND", "NAMESPACE", "NAME", "RULE", "SIDECAR", "ACTION", "FINDINGS")
 
 
-def table(rows: list[Row], policy, stream: TextIO) -> str:
+def table(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     colour = colour_enabled(stream)
     cells = [(row.kind, row.namespace or "-", row.name, _rule_text(row), _sidecar_text(row), row.action or "-")
              for row in rows]
@@ -86,7 +89,7 @@ def table(rows: list[Row], policy, stream: TextIO) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(rows: list[Row], policy, stream: TextIO) -> str:
+def to_json(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     objects = [
         {
             "kind": row.kind,
@@ -111,7 +114,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown(rows: list[Row], policy, stream: TextIO) -> str:
+def markdown(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     lines = [f"### sidecar-policy: {_code(policy.origin)}", "", _summary(rows), ""]
     lines += ["| Kind | Namespace | Name | Rule | Sidecar | Action | Findings |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -127,7 +130,7 @@ def markdown(rows: list[Row], policy, stream: TextIO) -> str:
     return "\n".join(lines) + "\n"
 
 
-EXPLAIN_FORMATS: dict[str, Callable[[list[Row], object, TextIO], str]] = {
+EXPLAIN_FORMATS: dict[str, Callable[[list[Row], Policy, TextIO], str]] = {
     "table": table,
     "json": to_json,
     "markdown": markdown,

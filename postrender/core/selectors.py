@@ -16,6 +16,7 @@ _KEY_RE = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}$")
 _VALUE_RE = re.compile(rf"^({_NAME})?$")
 _TOKEN_RE = re.compile(r"\s*(==|!=|=|!|\(|\)|,|[^\s=!(),]+)")
 _BLANK_RE = re.compile(r"\s*\Z")
+_PUNCTUATION = frozenset({"==", "!=", "=", "!", "(", ")", ","})
 
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
@@ -101,16 +102,19 @@ def parse_string(text: str) -> Selector:
                 requirements.append(Requirement(key, "Exists"))
             elif operator in ("=", "==", "!="):
                 take()
-                value = take()
+                # `a=` means the empty value (apimachinery pkg/labels/selector.go, parseExactValue)
+                value = "" if peek() in (None, ",") else take()
                 op = "NotIn" if operator == "!=" else "In"
                 requirements.append(Requirement(key, op, _check_values(key, [value])))
             elif operator in ("in", "notin"):
                 take()
-                requirements.append(Requirement(key, "In" if operator == "in" else "NotIn", _parse_set(key, take)))
+                requirements.append(Requirement(key, "In" if operator == "in" else "NotIn", _parse_set(key, take, peek)))
             else:
                 raise SelectorError(f"expected an operator after {key!r} in {text!r}, found {operator!r}")
         if peek() is not None and take() != ",":
             raise SelectorError(f"expected ',' between requirements in {text!r}")
+        if peek() is None and tokens[-1] == ",":  # as apimachinery: a comma must be followed by a requirement
+            raise SelectorError(f"expected a requirement after the last ',' in {text!r}")
     return Selector(tuple(requirements))
 
 
@@ -128,20 +132,38 @@ def _tokenize(text: str) -> list[str]:
     return tokens
 
 
-def _parse_set(key: str, take: Callable[[], str]) -> frozenset[str]:
+def _parse_set(key: str, take: Callable[[], str], peek: Callable[[], str | None]) -> frozenset[str]:
+    """The value set after in/notin, read as apimachinery reads it (pkg/labels/selector.go parseValues,
+    parseIdentifiersList): `()` is the empty value, and commas stand for empty values with its quirks
+    (`(a,)` holds a and "", `(,,)` is an error)."""
     if take() != "(":
         raise SelectorError(f"expected '(' after 'in'/'notin' for key {key!r}")
+    if peek() == ")":
+        take()
+        return _check_values(key, [""])
     values: list[str] = []
     while True:
         token = take()
-        if token == ")" and not values:
-            raise SelectorError(f"empty value set for key {key!r}")
-        values.append(token)
-        separator = take()
-        if separator == ")":
-            return _check_values(key, values)
-        if separator != ",":
-            raise SelectorError(f"expected ',' or ')' in the value set of {key!r}")
+        if token == ",":
+            if not values:
+                values.append("")
+            if peek() == ")":
+                take()
+                return _check_values(key, [*values, ""])
+            if peek() == ",":
+                take()
+                values.append("")
+        elif token in _PUNCTUATION:
+            raise SelectorError(f"expected a value, ',' or ')' in the value set of {key!r}, found {token!r}")
+        else:
+            values.append(token)
+            if peek() == ")":
+                take()
+                return _check_values(key, values)
+            if peek() is None:
+                take()  # raises: the selector ended inside the set
+            if peek() != ",":
+                raise SelectorError(f"expected ',' or ')' in the value set of {key!r}")
 
 
 def from_object(value: Mapping) -> Selector:

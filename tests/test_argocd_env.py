@@ -14,8 +14,18 @@ import sys
 import pytest
 import yaml
 
-from postrender.argocd.env import AppEnv, Parameter, repository_root, resolve_in_repository
-from postrender.argocd.sources import _shown_command, helm_template_argv, read_directory, source_kind
+from postrender.argocd.env import (
+    AppEnv,
+    Parameter,
+    repository_root,
+    resolve_in_repository,
+)
+from postrender.argocd.sources import (
+    _shown_command,
+    helm_template_argv,
+    read_directory,
+    source_kind,
+)
 from postrender.core.errors import InputError, UsageError
 from postrender.core.stream import read_documents
 
@@ -121,8 +131,8 @@ def test_urls_empty_and_missing_paths_are_refused(repo, reference):
 
 
 def test_helm_command_line_mirrors_argo_cds_native_helm(repo):
-    """util/helm/cmd.go `template`: --name-template, --namespace, --kube-version, --values, --set,
-    --api-versions per item, --include-crds."""
+    """util/helm/cmd.go `template`'s order: --name-template, --namespace, --kube-version, --set,
+    --values, --api-versions per item, --include-crds (the chart test compares with Argo CD itself)."""
     app = repo / "apps" / "shop"
     env = AppEnv(
         app_name="team-a_shop",
@@ -138,8 +148,8 @@ def test_helm_command_line_mirrors_argo_cds_native_helm(repo):
     values, prod = str((app / "values.yaml").resolve()), str((repo / "policies/prod.yaml").resolve())
     assert helm_template_argv(app, repo, env) == [
         "helm", "template", ".", "--name-template", "shop", "--namespace", "shop", "--kube-version", "1.30.2",
+        "--set", "image.tag=v2", "--set", "list=a\\,b", "--set", "replicas=2,x=y",
         "--values", values, "--values", values, "--values", prod,
-        "--set", "replicas=2,x=y", "--set", "image.tag=v2", "--set", "list=a\\,b",
         "--api-versions", "v1", "--api-versions", "apps/v1", "--include-crds",
     ]  # fmt: skip
 

@@ -18,14 +18,19 @@ import pytest
 import yaml
 
 from postrender import __version__
-from postrender.argocd.install import DEFAULT_IMAGE, render_install, yaml_string
+from postrender.argocd.install import (
+    DEFAULT_IMAGE,
+    image_for,
+    render_install,
+    yaml_string,
+)
 from postrender.cli import main
 from postrender.core.errors import UsageError
 from tests.support.paths import CORPUS
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = ROOT / "argocd-plugin"
-COMPONENT_FILES = ("kustomization.yaml", "plugin.yaml", "repo-server-patch.yaml")
+COMPONENT_FILES = ("kustomization.yaml", "plugin.yaml", "repo-server-patch.yaml", "argo-helm-values.yaml")
 POLICY = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  fallback: regular\n"
 
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -107,8 +112,8 @@ def test_installed_default_policy_lands_in_the_config_map(tmp_path):
 
 
 def test_checked_in_component_is_what_install_renders():
-    """argocd-plugin/ is `sidecar-policy argocd install --image sidecar-policy:<version>`: no drift."""
-    assert DEFAULT_IMAGE == f"sidecar-policy:{__version__}"
+    """argocd-plugin/ is `sidecar-policy argocd install --argocd-version v3.5.0`: no drift."""
+    assert DEFAULT_IMAGE == image_for("v3.5.0") == f"ghcr.io/sidecar-policy/argocd-cmp:{__version__}-helm4"
     for name, content in render_install(DEFAULT_IMAGE).items():
         assert (PLUGIN_DIR / name).read_text() == content, f"argocd-plugin/{name} is stale: re-run the install command"
 
@@ -127,6 +132,54 @@ def test_install_command_writes_the_files(tmp_path, capsys):
     patch = yaml.safe_load((out / "repo-server-patch.yaml").read_text())
     assert patch[0]["value"]["image"] == "ghcr.io/acme/sidecar-policy:9.9@sha256:" + "a" * 64
     assert capsys.readouterr().out == ""  # stdout stays for manifests
+
+
+@pytest.mark.parametrize(
+    "version, helm",
+    [("v2.14.21", 3), ("2.14", 3), ("v3.4.13", 3), ("v3.5.0-rc1", 4), ("v3.5.0", 4), ("3.5.7", 4), ("v3.6.1", 4), ("v4.0.0", 4)],
+)
+def test_the_image_has_the_helm_major_of_the_users_argo_cd(version, helm):
+    """Argo CD ships Helm 3 up to 3.4 and Helm 4 from 3.5 (hack/tool-versions.sh at v3.4.7 and v3.5.0)."""
+    assert image_for(version) == f"ghcr.io/sidecar-policy/argocd-cmp:{__version__}-helm{helm}"
+
+
+@pytest.mark.parametrize("argv", [[], ["--argocd-version", "latest"], ["--argocd-version", "v3.5.0", "--image", "x:1"]])
+def test_install_needs_exactly_one_of_argocd_version_and_image(tmp_path, capsys, argv):
+    assert main(["argocd", "install", *argv, "-o", str(tmp_path / "o")]) == 2
+    assert "--argocd-version" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_argo_helm_values_add_the_same_sidecar_as_the_component():
+    """The argo-cd chart mounts argocd-cmp-cm's `<plugin>.yaml` key, written from configs.cmp.plugins
+    (argoproj/argo-helm charts/argo-cd/templates/argocd-configs/argocd-cmp-cm.yaml), and adds
+    repoServer.extraContainers, repoServer.volumes and extraObjects as given (templates/argocd-repo-server/
+    deployment.yaml, templates/extra-manifests.yaml). No chart can be fetched here, so this compares with
+    the Component, which is built with the real kustomize above."""
+    files = render_install("registry.example/sidecar-policy:1.2.3", POLICY)
+    values = yaml.safe_load(files["argo-helm-values.yaml"])
+    component_sidecar = yaml.safe_load(files["repo-server-patch.yaml"])[0]["value"]
+    plugin = yaml.safe_load(files["plugin.yaml"])
+
+    assert values["configs"]["cmp"] == {"create": True, "plugins": {"sidecar-policy": plugin["spec"]}}
+    (sidecar,) = values["repoServer"]["extraContainers"]
+    rename = {"argocd-cmp-cm": "sidecar-policy-plugin", "sidecar-policy-default": "sidecar-policy-plugin"}
+    for mount in sidecar["volumeMounts"]:
+        mount["name"] = rename.get(mount["name"], mount["name"])
+        if mount.get("subPath") == "sidecar-policy.yaml":  # the chart's key for plugin `sidecar-policy`
+            mount["subPath"] = "plugin.yaml"
+    assert sidecar == component_sidecar
+    volumes = {v["name"]: v for v in values["repoServer"]["volumes"]}
+    assert volumes["argocd-cmp-cm"]["configMap"]["name"] == "argocd-cmp-cm"
+    assert volumes["sidecar-policy-default"]["configMap"]["name"] == "sidecar-policy-default"
+    assert volumes["sidecar-policy-tmp"] == {"name": "sidecar-policy-tmp", "emptyDir": {}}
+    (config_map,) = values["extraObjects"]
+    assert config_map["metadata"]["name"] == "sidecar-policy-default"
+    assert config_map["data"] == {"default-policy.yaml": POLICY}
+
+    without_default = yaml.safe_load(render_install("x:1")["argo-helm-values.yaml"])
+    assert "extraObjects" not in without_default
+    assert all(m["mountPath"] != "/etc/sidecar-policy" for m in without_default["repoServer"]["extraContainers"][0]["volumeMounts"])
 
 
 def test_install_refuses_a_broken_default_policy(tmp_path, capsys):

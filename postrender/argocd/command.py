@@ -5,7 +5,9 @@ kustomize or plain files, see argocd.sources) and pipes the result through the c
 
   init      plugin.yaml `init`: build a chart's dependencies when they are not vendored
   generate  plugin.yaml `generate`: render the app in the current directory, apply the policy,
-            print the stream; any failure exits non-zero with nothing on stdout
+            print the stream; any failure exits non-zero with nothing on stdout.
+            `generate -- COMMAND ...` renders with another plugin's command instead, `generate -`
+            takes the rendered stream on stdin (chaining after or inside another plugin)
   install   write the kustomize Component that adds the sidecar (see argocd.install)
 
 The policy is the first of (documented in docs/argocd.md):
@@ -51,30 +53,53 @@ def main(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     parser = ArgumentParser(prog="sidecar-policy argocd", description="Argo CD config-management plugin front end.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     commands.add_parser("init", help="build a chart's dependencies (plugin.yaml init)")
-    commands.add_parser("generate", help="render the app in the current directory and apply the policy")
+    generate_command = commands.add_parser("generate", help="render the app in the current directory and apply the policy")
+    generate_command.add_argument(
+        "render_command",
+        nargs="*",
+        metavar="-- COMMAND",
+        help="render with this command instead (another plugin's generate, run without a shell), then apply the "
+        "policy; `-` reads the rendered stream from stdin (a plugin in a chain, e.g. argocd-lovely-plugin's LOVELY_PLUGINS)",
+    )
     install = commands.add_parser("install", help="write the kustomize Component that installs the sidecar")
-    install.add_argument("--image", required=True, help="the sidecar image, e.g. registry.example/sidecar-policy:0.1.0")
+    flavour = install.add_mutually_exclusive_group(required=True)
+    flavour.add_argument(
+        "--argocd-version", metavar="VERSION", help="the Argo CD you run (e.g. v3.4.2): picks the image with its Helm major"
+    )
+    flavour.add_argument("--image", help="your own sidecar image instead, e.g. registry.example/sidecar-policy:0.1.0")
     install.add_argument("--default-policy", metavar="FILE", help="a cluster-wide default SidecarPolicy")
     install.add_argument("--output-dir", "-o", default="argocd-plugin", help="where to write (default: %(default)s)")
     args = parser.parse_args(list(argv))
     from pathlib import Path
 
     if args.command == "init":
+        from postrender.argocd.env import AppEnv
+        from postrender.argocd.helm import helm_source
         from postrender.argocd.sources import build_chart_dependencies
 
-        build_chart_dependencies(Path.cwd(), diagnostics.stream)
+        pass_credentials = helm_source(AppEnv.from_environ(os.environ)).pass_credentials
+        build_chart_dependencies(Path.cwd(), diagnostics.stream, pass_credentials)
         return 0
     if args.command == "generate":
-        return generate(Path.cwd(), os.environ, sys.stdout.buffer, diagnostics)
-    from postrender.argocd.install import write_install
+        return generate(Path.cwd(), os.environ, sys.stdout.buffer, diagnostics, args.render_command, sys.stdin.buffer)
+    from postrender.argocd.install import image_for, write_install
 
-    for path in write_install(Path(args.output_dir), args.image, args.default_policy):
+    image = args.image or image_for(args.argocd_version)
+    for path in write_install(Path(args.output_dir), image, args.default_policy):
         print(f"wrote {path}", file=diagnostics.stream)
     return 0
 
 
-def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagnostics: Diagnostics) -> int:
-    """Render, apply the policy, and write the whole stream only once everything has succeeded."""
+def generate(
+    app_dir: Path,
+    environ: Mapping[str, str],
+    stdout: BinaryIO,
+    diagnostics: Diagnostics,
+    render_command: Sequence[str] = (),
+    stdin: BinaryIO | None = None,
+) -> int:
+    """Render (with `render_command` when given), apply the policy, and write the whole stream only
+    once everything has succeeded."""
     from postrender.argocd.env import AppEnv, repository_root
     from postrender.argocd.sources import render
     from postrender.core.engine import Options, run
@@ -86,14 +111,21 @@ def generate(app_dir: Path, environ: Mapping[str, str], stdout: BinaryIO, diagno
     repo_root = repository_root(app_dir, env.source_path)
     policy = find_policy(app_dir, repo_root, env, environ)  # a bad policy fails before helm runs
     kube_version = parse_kube_version(env.kube_version)
-    rendered = render(
-        app_dir,
-        repo_root,
-        env,
-        skip_files=(POLICY_FILE,),
-        stderr=diagnostics.stream,
-        kustomize_options=environ.get(KUSTOMIZE_OPTIONS_VAR, ""),
-    )
+    if list(render_command) == ["-"] and stdin is not None:  # a plugin in another plugin's chain
+        rendered = stdin.read()
+    elif render_command:  # chained after another plugin: its exit status counts, its stdout is the stream
+        from postrender.argocd.sources import run_tool
+
+        rendered = run_tool(list(render_command), app_dir, diagnostics.stream)
+    else:
+        rendered = render(
+            app_dir,
+            repo_root,
+            env,
+            skip_files=(POLICY_FILE,),
+            stderr=diagnostics.stream,
+            kustomize_options=environ.get(KUSTOMIZE_OPTIONS_VAR, ""),
+        )
 
     options = Options(namespace=env.namespace, kube_version=kube_version, input_name=f"{app_dir.name or '.'} (rendered)")
     # The post-renderer's warnings (native on 1.28, behind an alpha gate, is SP102); below 1.28 native

@@ -24,6 +24,18 @@ from pathlib import Path
 from postrender.core.errors import UsageError
 
 ENV_PREFIX = "ARGOCD_ENV_"
+# The build environment (repository.go newEnv): what Argo CD substitutes into Helm parameters and paths.
+BUILD_ENV_NAMES = (
+    "ARGOCD_APP_NAME",
+    "ARGOCD_APP_NAMESPACE",
+    "ARGOCD_APP_PROJECT_NAME",
+    "ARGOCD_APP_REVISION",
+    "ARGOCD_APP_REVISION_SHORT",
+    "ARGOCD_APP_REVISION_SHORT_8",
+    "ARGOCD_APP_SOURCE_REPO_URL",
+    "ARGOCD_APP_SOURCE_PATH",
+    "ARGOCD_APP_SOURCE_TARGET_REVISION",
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,7 @@ class AppEnv:
     source_path: str = ""
     parameters: tuple[Parameter, ...] = ()
     plugin_env: tuple[tuple[str, str], ...] = ()  # ARGOCD_ENV_* with the prefix removed
+    build_env: tuple[tuple[str, str], ...] = ()  # the BUILD_ENV_NAMES that are set
 
     @property
     def release_name(self) -> str:
@@ -78,6 +91,7 @@ class AppEnv:
             plugin_env=tuple(
                 (key[len(ENV_PREFIX):], value) for key, value in sorted(environ.items()) if key.startswith(ENV_PREFIX)
             ),
+            build_env=tuple((name, environ[name]) for name in BUILD_ENV_NAMES if name in environ),
         )
 
 

@@ -47,7 +47,7 @@ def render(
     if kind == "kustomize":
         return run_tool(kustomize_argv(kustomize_options), app_dir, stderr)
     if kind == "helm":
-        return run_tool(helm_template_argv(app_dir, repo_root, env), app_dir, stderr)
+        return render_chart(app_dir, repo_root, env, stderr)
     return read_directory(app_dir, repo_root, set(skip_files), stderr)
 
 
@@ -64,26 +64,63 @@ def kustomize_argv(build_options: str = "") -> list[str]:
         raise UsageError(f"SIDECAR_POLICY_KUSTOMIZE_BUILD_OPTIONS: {error}") from None
 
 
-def helm_template_argv(app_dir: Path, repo_root: Path, env: AppEnv) -> list[str]:
+def render_chart(app_dir: Path, repo_root: Path, env: AppEnv, stderr: TextIO) -> bytes:
+    """`helm template` as Argo CD's Helm source runs it; inline values go through a private temp file."""
+    import tempfile
+
+    from postrender.argocd.helm import helm_source
+
+    source = helm_source(env)
+    with tempfile.TemporaryDirectory(prefix="sidecar-policy-values-") as scratch:
+        extra_values = None
+        if source.values_yaml:
+            extra_values = Path(scratch) / "values.yaml"
+            extra_values.write_text(source.values_yaml, encoding="utf-8")
+        return run_tool(helm_template_argv(app_dir, repo_root, env, extra_values), app_dir, stderr)
+
+
+def helm_template_argv(app_dir: Path, repo_root: Path, env: AppEnv, extra_values: Path | None = None) -> list[str]:
+    """util/helm/cmd.go `template`'s command line for the app (see argocd.helm for each field)."""
+    from postrender.argocd.helm import (
+        clean_set_value,
+        envsubst,
+        helm_source,
+        resolved_value_files,
+    )
+
+    source = helm_source(env)
+    build_env = dict(env.build_env)
     argv = ["helm", "template", "."]
-    if env.release_name:
-        argv += ["--name-template", env.release_name]
-    if env.namespace:
-        argv += ["--namespace", env.namespace]
-    if env.kube_version:
-        argv += ["--kube-version", env.kube_version]
-    # Environment first, then parameters: helm lets the later value win, and parameters are the
-    # structured, more specific way to set them.
-    for path in _values_files(env):
-        argv += ["--values", str(resolve_in_repository(app_dir, repo_root, path, "Helm values file"))]
+    if source.release_name or env.release_name:  # Argo CD always has one; a bare local run may not
+        argv += ["--name-template", source.release_name or env.release_name]
+    if source.namespace or env.namespace:
+        argv += ["--namespace", source.namespace or env.namespace]
+    if source.kube_version or env.kube_version:
+        argv += ["--kube-version", source.kube_version or env.kube_version]
+    # One value per key, as Argo CD's maps hold them: the map parameter overrides spec.source.helm's.
+    sets = dict(source.set)
+    helm_parameters = env.parameter(HELM_PARAMETERS_PARAMETER)
+    sets.update(dict(helm_parameters.map or ()) if helm_parameters else {})
+    for flag, pairs in (("--set", sets.items()), ("--set-string", source.set_string)):
+        for key, value in pairs:
+            argv += [flag, f"{key}={clean_set_value(envsubst(value, build_env))}"]
+    for key, path in source.set_file:
+        resolved = resolve_in_repository(app_dir, repo_root, envsubst(path, build_env), "Helm file parameter")
+        argv += ["--set-file", f"{key}={clean_set_value(str(resolved))}"]
     if env.env(HELM_SET_ENV):
         argv += ["--set", env.env(HELM_SET_ENV)]
-    helm_parameters = env.parameter(HELM_PARAMETERS_PARAMETER)
-    for key, value in (helm_parameters.map or ()) if helm_parameters else ():
-        argv += ["--set", f"{key}={_escape_set_value(value)}"]
-    for api_version in env.api_versions:
+    values = resolved_value_files(source, app_dir, repo_root, build_env)
+    values += [str(resolve_in_repository(app_dir, repo_root, path, "Helm values file")) for path in _values_files(env)]
+    for path in values + ([str(extra_values)] if extra_values else []):
+        argv += ["--values", path]
+    for api_version in source.api_versions or env.api_versions:
         argv += ["--api-versions", api_version]
-    argv.append("--include-crds")
+    if not source.skip_crds:
+        argv.append("--include-crds")
+    if source.skip_schema_validation:
+        argv.append("--skip-schema-validation")
+    if source.skip_tests:
+        argv.append("--skip-tests")
     return argv
 
 
@@ -93,11 +130,6 @@ def _values_files(env: AppEnv) -> list[str]:
     if parameter is not None:
         files += list(parameter.array or ()) + ([parameter.string] if parameter.string else [])
     return files
-
-
-def _escape_set_value(value: str) -> str:
-    # A map entry is one value: its commas must not start a new key (Argo CD's cleanSetParameters).
-    return re.sub(r"(?<!\\),", r"\\,", value)
 
 
 def run_tool(argv: list[str], cwd: Path, stderr: TextIO) -> bytes:
@@ -229,7 +261,7 @@ def _is_object(document: object) -> bool:
     return isinstance(document, dict) and isinstance(document.get("kind"), str) and bool(document["kind"])
 
 
-def build_chart_dependencies(app_dir: Path, stderr: TextIO) -> None:
+def build_chart_dependencies(app_dir: Path, stderr: TextIO, pass_credentials: bool = False) -> None:
     """`init`: fetch a chart's dependencies unless they are already vendored in charts/.
 
     `helm dependency build` only finds repositories that were added first (helm/helm#8036), so
@@ -254,7 +286,8 @@ def build_chart_dependencies(app_dir: Path, stderr: TextIO) -> None:
         repository = dependency.get("repository", "") if isinstance(dependency, dict) else ""
         if isinstance(repository, str) and repository.startswith(("https://", "http://")):
             name = "sidecar-policy-" + hashlib.sha256(repository.encode()).hexdigest()[:12]
-            _echo(run_tool(["helm", "repo", "add", "--force-update", name, repository], app_dir, stderr), stderr)
+            add = ["helm", "repo", "add", "--force-update"] + (["--pass-credentials"] if pass_credentials else [])
+            _echo(run_tool([*add, name, repository], app_dir, stderr), stderr)
     _echo(run_tool(["helm", "dependency", "build"], app_dir, stderr), stderr)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import agree
 import kustomize
+import pods
 import report
 import streams
 from measure import SHORT_RUN_REPEAT_FACTOR, SHORT_RUN_SECONDS, SLOW_RUN_REPEAT, SLOW_RUN_SECONDS, BenchError, Command, Measurement, measure_together
@@ -53,7 +54,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where inputs and results.json go (default bench/.work)")
     parser.add_argument("--full-parse-limit", type=int, default=STREAM_10K,
                         help="skip the PyYAML full parse above this many documents (default 10000)")
+    parser.add_argument("--pods-scales",
+                        help="comma-separated scales of the `pods` cluster dump, ~300 pods each (default 2,20)")
     args = parser.parse_args(argv)
+    args.pods_scales = sorted({int(scale) for scale in (args.pods_scales or ("1,3" if args.quick else "2,20")).split(",")})
     quick_sizes, full_sizes = "1000,10000", "1000,10000,100000"
     args.sizes = sorted({int(size) for size in (args.sizes or (quick_sizes if args.quick else full_sizes)).split(",")})
     args.repeat = args.repeat or (2 if args.quick else 5)
@@ -258,6 +262,7 @@ class Bench:
                             report.STREAM_10K_VS_KUSTOMIZE if tenk else None)
         self.scaling(startup, ours)
         self.memory(ours)
+        pods.run(self, self.args.pods_scales)
         for docs in self.args.sizes:
             if docs > self.args.full_parse_limit:
                 self.notes.append(f"PyYAML full parse skipped at {docs:,} docs (above --full-parse-limit; no target)")

@@ -13,6 +13,14 @@
 #   5. python3 / python, when that interpreter has the package installed
 set -u
 
+# Helm 4 collects a plugin's stderr and throws it away (internal/plugin/runtime_subprocess.go
+# runPostrenderer, v4.3.1), so a user would see only 'plugin "sidecar-policy" exited with error'.
+# At a terminal, write our messages to it instead: every error and warning is seen, with no flag.
+# Without one (CI), stderr stays as it is and --log-file / SIDECAR_POLICY_LOG_FILE keep them.
+if [ ! -t 2 ] && (: >/dev/tty) 2>/dev/null; then
+    exec 2>/dev/tty
+fi
+
 # Helm 4 discards a plugin's stderr, so a failure here must also reach the log file the user asked
 # sidecar-policy to write (--log-file PATH, --log-file=PATH or SIDECAR_POLICY_LOG_FILE).
 log_file=${SIDECAR_POLICY_LOG_FILE:-}

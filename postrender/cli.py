@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from postrender import __version__
 from postrender.core.diagnostics import Diagnostics
-from postrender.core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError
+from postrender.core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
 from postrender.core.options import ArgumentParser, add_policy_options, inputs, options_from, parse_kube_version, require_policy
+
+FAIL_ON_ENV = "SIDECAR_POLICY_FAIL_ON"
+FAIL_ON_SEVERITIES = ("warning", "error")  # findings.SEVERITIES above info, named here to keep start-up light
 
 if TYPE_CHECKING:
     from postrender.core.options import Input
@@ -22,7 +25,7 @@ examples:
   sidecar-policy --policy policy.yaml < rendered.yaml > post-rendered.yaml
   sidecar-policy schema > sidecar-policy.schema.json
 
-exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed,
+exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed (or a pods restart),
             4 a tool we ran failed, 70 internal error, 130 interrupted
 """
 
@@ -38,16 +41,23 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_policy_options(parser)
+    parser.add_argument("--fail-on", choices=FAIL_ON_SEVERITIES, default=os.environ.get(FAIL_ON_ENV) or None,
+                        help="fail (exit 3) when a finding reaches this severity: Helm shows a "
+                             f"post-renderer's warnings only when it fails (default: ${FAIL_ON_ENV})")
     parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
     args = parser.parse_args(argv)
     diagnostics.configure(args)
+    if args.fail_on not in (None, *FAIL_ON_SEVERITIES):  # argparse checks choices only on the command line
+        raise UsageError(f"{FAIL_ON_ENV} must be one of {', '.join(FAIL_ON_SEVERITIES)}, not {args.fail_on!r}")
     policy = require_policy(args)
     from postrender.core.engine import run
     from postrender.reports.command import RenderWarnings
 
     sink = _SeparatingSink(sys.stdout.buffer)
-    # Findings (issue 7) go to stderr as they are found; with nowhere to show them, skip the work.
-    warnings = RenderWarnings(policy, parse_kube_version(args.kube_version), diagnostics) if diagnostics.shows_warnings else None
+    # Findings go to stderr as they are found; with nowhere to show them and nothing to fail on, skip the work.
+    warnings = None
+    if diagnostics.shows_warnings or args.fail_on:
+        warnings = RenderWarnings(policy, parse_kube_version(args.kube_version), diagnostics, args.fail_on)
     for name, source in inputs(args.files):
         with source:
             sink.separate(source)
@@ -55,6 +65,8 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
             run(policy, source, sink, options_from(args, name), on_outcome=on_outcome)
     sink.stream.flush()
     if warnings is not None:
+        if not sink.last and not args.files:
+            warnings.empty_input()
         warnings.finish()
     return 0
 
@@ -106,6 +118,7 @@ COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
     "explain": _lazy("reports.command", "explain"),
     "check": _lazy("reports.command", "check"),
+    "pods": _lazy("reports.pods", "pods"),
     "argocd": _lazy("argocd.command", "main"),
     "flux": _lazy("flux.command", "flux"),
     "kustomize": _lazy("flux.command", "kustomize"),

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.support.helm import USED as HELM_USED
+from tests.support.helm import helm3, helm4  # noqa: F401 (session fixtures for every test module)
 from tests.support.paths import ROOT
 
 # CI must be reproducible: the same examples on every run, so a red run can be replayed and a
@@ -21,3 +23,10 @@ def snapshot(snapshot):
     default = Path(snapshot.snapshot_dir)  # tests/snapshots/<module>/<test>[/<parameters>]
     snapshot.snapshot_dir = ROOT / "snapshots" / default.relative_to(ROOT / "tests" / "snapshots")
     return snapshot
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say which real Helm binaries ran: a skipped build must not pass for a tested version."""
+    if HELM_USED:
+        terminalreporter.write_line("real Helm used: " + ", ".join(
+            f"{version} ({path})" for version, path in sorted(HELM_USED.items())))

@@ -20,13 +20,14 @@ def test_quick_benchmark_prints_its_table(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sizes", "20,200", "--repeat", "1",
          "--bundle", str(CORPUS / "istio-bookinfo.yaml"), "--kustomize-budget", "5",
-         "--tool", str(tool), "--work", str(tmp_path)],
+         "--tool", str(tool), "--work", str(tmp_path), "--pods-scales", "1,2"],
         capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     table = done.stdout
     assert table.startswith("sidecar-policy benchmark: ")
     for row in ("start-up: small chart", "bundle: istio-bookinfo", "stream (20 docs", "stream (200 docs",
-                "CPU time per doc, 20 / 200 docs", "peak RSS, 20 / 200 docs"):
+                "CPU time per doc, 20 / 200 docs", "peak RSS, 20 / 200 docs", "pods: cluster dump (",
+                "pods: CPU time per pod", "pods: peak RSS per pod"):
         assert row in table
     for baseline in ("python -c pass", "PyYAML C full parse", "cat"):
         assert baseline in table

@@ -44,17 +44,49 @@ def test_python_dash_m_runs_the_same_command():
     assert result.stdout.decode().strip() == f"sidecar-policy {__version__}"
 
 
-def test_namespace_comes_from_the_flag_then_helm_then_argocd(policy):
+def test_namespace_comes_from_the_flag_then_argocd_and_is_never_guessed(policy):
+    def run(args, env=None):
+        return run_command(["--policy", policy, *args], DEPLOYMENT, env)
+
     def annotated(args, env=None):
-        result = run_command(["--policy", policy, *args], DEPLOYMENT, env)
+        result = run(args, env)
         assert result.returncode == 0, result.stderr
         return b"nativeSidecar" in result.stdout
 
-    assert not annotated([])  # charts leave the namespace out: it is "" then
     assert annotated(["--namespace", "team-a"])
-    assert annotated([], {"HELM_NAMESPACE": "team-a"})
     assert annotated([], {"ARGOCD_APP_NAMESPACE": "team-b"})
-    assert not annotated(["--namespace", "prod"], {"HELM_NAMESPACE": "team-a"})
+    assert not annotated(["--namespace", "prod"], {"ARGOCD_APP_NAMESPACE": "team-a"})
+    assert not annotated(["--namespace="])  # said explicitly: no namespace
+    # Nobody said (HELM_NAMESPACE is not taken: `helm -n` overrides it for Helm, not for us): the
+    # namespace rule cannot decide, and that is an error, not a silent miss.
+    for env in (None, {"HELM_NAMESPACE": "team-a"}):
+        result = run([], env)
+        assert result.returncode == 1 and result.stdout == b""
+        assert b"--namespace" in result.stderr and b"Deployment api" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "env", "code"), [
+    ([], {}, 0),
+    (["--fail-on=error"], {}, 0),  # SP401 is a warning
+    (["--fail-on=warning"], {}, 3),
+    ([], {"SIDECAR_POLICY_FAIL_ON": "warning"}, 3),
+    (["--fail-on=error"], {"SIDECAR_POLICY_FAIL_ON": "warning"}, 0),  # the flag wins
+    ([], {"SIDECAR_POLICY_FAIL_ON": "warnings"}, 2),
+])
+def test_fail_on_turns_findings_into_a_failed_render(policy, args, env, code):
+    result = run_command(["--policy", policy, "--namespace=prod", *args], DEPLOYMENT, env)
+    assert result.returncode == code, result.stderr
+    if code == 3:
+        assert b"error: " in result.stderr and b"SP401 rule 1 'team-ns'" in result.stderr
+    if code == 2:
+        assert b"SIDECAR_POLICY_FAIL_ON" in result.stderr and result.stdout == b""
+
+
+def test_a_mistyped_argument_reaches_the_log_file(policy, tmp_path):
+    """Helm 4 without a terminal shows nothing of ours: even a usage error must be in the log."""
+    log = tmp_path / "sidecar-policy.log"
+    result = run_command([f"--polcy={policy}", f"--log-file={log}"], DEPLOYMENT)
+    assert result.returncode == 2 and "--polcy" in log.read_text()
 
 
 def test_policy_from_the_environment(policy):
@@ -75,11 +107,11 @@ def test_a_mistyped_option_is_one_line_and_exit_2(policy):
 
 
 def test_unmatched_rules_warn_unless_quiet(policy):
-    result = run_command(["--policy", policy], DEPLOYMENT)
+    result = run_command(["--policy", policy, "--namespace=prod"], DEPLOYMENT)
     assert result.returncode == 0
     assert result.stderr.decode() == (f"sidecar-policy: warning: {policy}:5: SP401 rule 1 'team-ns': matches no workload: "
                                       "fix its match, or delete it if the manifests no longer need it\n")
-    assert run_command(["--policy", policy, "--quiet"], DEPLOYMENT).stderr == b""
+    assert run_command(["--policy", policy, "--namespace=prod", "--quiet"], DEPLOYMENT).stderr == b""
 
 
 def test_files_as_arguments_are_read_in_order(policy, tmp_path):
@@ -125,5 +157,5 @@ def test_broken_workloads_name_file_document_source_and_line(policy, document, m
 def test_documents_that_cannot_be_workloads_are_not_parsed(policy):
     """A CRD is passed through as bytes: even YAML that would not parse is not ours to judge."""
     crd = b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec: {unclosed: [\n"
-    result = run_command(["--policy", policy], crd + b"---\n" + DEPLOYMENT.removeprefix(b"---\n"))
+    result = run_command(["--policy", policy, "--namespace=team-a"], crd + b"---\n" + DEPLOYMENT.removeprefix(b"---\n"))
     assert result.returncode == 0 and result.stdout.startswith(crd)

@@ -98,7 +98,7 @@ def test_explain_reads_several_files_in_order(capsys, monkeypatch):
     corpus = str(CORPUS / CORPUS_FILES["kyverno"])
     _, out, _ = main(["explain", "--policy", EXAMPLE_POLICY, "-o", "json", EXAMPLE_MANIFESTS, corpus], capsys, monkeypatch)
     names = [row["name"] for row in json.loads(out) if row["kind"] != "SidecarPolicy"]
-    assert names[0] == "web" and names[-1] == "kyverno-cleanup-update-requests" and len(names) == 7 + 5
+    assert names[0] == "web" and names[-1] == "kyverno-cleanup-update-requests" and len(names) == 8 + 5
 
 
 class _Terminal(io.StringIO):
@@ -144,14 +144,16 @@ def test_coloured_table_stays_aligned(monkeypatch):
 
 # --- check ------------------------------------------------------------------------------------
 
+FIELD_ERRORS = "container-restart-policy,init-container-restart-policy,SP503,SP504,SP505"  # codes or names
+
 
 @pytest.mark.parametrize("extra, expected", [
-    ([], EXIT_CHECK),  # default --fail-on error: SP101 and SP102 are errors
+    ([], EXIT_CHECK),  # default --fail-on error: SP101, SP102 and SP501-SP505 are errors
     (["--fail-on", "error"], EXIT_CHECK),
-    (["--ignore", "SP101,SP102"], EXIT_OK),  # warnings remain, below the default threshold
-    (["--ignore", "SP101,SP102", "--fail-on", "warning"], EXIT_CHECK),
-    (["--ignore", "SP101", "--ignore", "SP102,SP201,SP202,SP401,SP402", "--fail-on", "warning"], EXIT_OK),
-    (["--ignore", "SP101,SP102,SP201,SP202,SP401,SP402", "--fail-on", "info"], EXIT_CHECK),
+    (["--ignore", f"SP101,SP102,{FIELD_ERRORS}"], EXIT_OK),  # warnings remain, below the default threshold
+    (["--ignore", f"SP101,SP102,{FIELD_ERRORS}", "--fail-on", "warning"], EXIT_CHECK),
+    (["--ignore", "SP101", "--ignore", f"SP102,{FIELD_ERRORS},SP201,SP202,SP401,SP402", "--fail-on", "warning"], EXIT_OK),
+    (["--ignore", f"SP101,SP102,{FIELD_ERRORS},SP201,SP202,SP401,SP402", "--fail-on", "info"], EXIT_CHECK),
 ])
 def test_check_exit_code_follows_fail_on(extra, expected, capsys, monkeypatch):
     code, out, err = main(example("check", *extra), capsys, monkeypatch)
@@ -216,10 +218,11 @@ def test_render_prints_warning_and_error_findings_one_line_each():
     result = render(["--policy", EXAMPLE_POLICY, "--kube-version", "1.28", EXAMPLE_MANIFESTS])
     assert result.returncode == EXIT_OK
     lines = result.stderr.decode().splitlines()
-    expected = {"SP101": 2, "SP102": 2, "SP201": 1, "SP202": 1, "SP401": 1, "SP402": 1}  # infos are explain's
+    expected = {"SP101": 2, "SP102": 2, "SP201": 1, "SP202": 1, "SP401": 1, "SP402": 1,  # infos are explain's
+                "SP501": 2, "SP502": 1, "SP503": 2, "SP504": 1, "SP505": 1}
     assert sorted(line.split(": ")[3].split(" ")[0] for line in lines) == sorted(c for c, n in expected.items() for _ in range(n))
     assert all(line.startswith("sidecar-policy: warning: ") for line in lines)
-    assert any(line.startswith("sidecar-policy: warning: examples/findings/manifests.yaml:71 document 4 "
+    assert any(line.startswith("sidecar-policy: warning: examples/findings/manifests.yaml:115 document 5 "
                                "(shop/templates/migrate-job.yaml): SP101 (error) Job shop/migrate: ") for line in lines)
 
 

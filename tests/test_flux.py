@@ -56,7 +56,8 @@ def test_the_post_renderers_are_the_kustomize_patches():
 
 def test_the_fallback_comes_first_and_the_first_rule_last():
     """kustomize lets a later patch overwrite an earlier one; the policy lets the first rule win."""
-    origins = [patch.origin.split(" ")[0] for patch in translate(load_policy(str(FLUX_POLICY)))]
+    patches = translate(load_policy(str(FLUX_POLICY)))
+    origins = [patch.origin.split(" ")[0] for patch in patches if "borrows its pod template" not in patch.origin]
     order = list(dict.fromkeys(origins))
     assert order == ["fallback:", "bare-pods-unset", "controllers-by-label", "hooks-regular"]
 
@@ -168,3 +169,14 @@ def test_helmrelease_shapes_it_cannot_edit_in_place_are_usage_errors(tmp_path):
     other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n")
     done = sidecar_policy("flux", "--policy", str(EXAMPLE_POLICY), "--helmrelease", str(other))
     assert done.returncode == 2 and b"no HelmRelease (helm.toolkit.fluxcd.io/*) in the file" in done.stderr
+
+
+def test_a_release_that_keeps_hooks_from_post_renderers_is_a_warning(tmp_path):
+    """helm-controller api/v2/helmrelease_types.go: nohooks sends no hooks to the post-renderers."""
+    release = tmp_path / "release.yaml"
+    for strategy, warned in (("nohooks", True), ("combined", False)):
+        release.write_text(HELMRELEASE.read_text().replace("spec:\n", f"spec:\n  postRenderStrategy: {strategy}\n", 1))
+        done = sidecar_policy("flux", "--policy", str(EXAMPLE_POLICY), "--helmrelease", str(release))
+        assert done.returncode == 0
+        assert (b"spec.postRenderStrategy is nohooks" in done.stderr) == warned
+        assert f"postRenderStrategy: {strategy}".encode() in done.stdout

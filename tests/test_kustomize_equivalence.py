@@ -17,18 +17,18 @@ from postrender.core.policy import Policy, parse_policy
 from postrender.flux.command import patches_yaml
 from postrender.flux.patches import translate
 from tests.support.helpers import post_render
-from tests.support.kustomize_tools import HAVE_KUBECTL, POOL, annotations, kustomize_build, selected, sidecar_policy
+from tests.support.kustomize_tools import HAVE_KUBECTL, POOL, annotations, borrowers, kustomize_build, selected, sidecar_policy
 from tests.support.paths import CORPUS
 
 pytestmark = pytest.mark.skipif(not HAVE_KUBECTL, reason="kubectl (with kustomize) is not installed")
 
 HEADER = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nmetadata: {name: test}\n"
 POLICIES = {
-    # kinds only; Deployments and StatefulSets regular, Jobs native, the rest kept.
+    # kinds only; Deployments and StatefulSets regular, Jobs and Rollouts native, the rest kept.
     "kinds": """
 spec:
   rules:
-  - match: {kinds: [Job, CronJob]}
+  - match: {kinds: [Job, CronJob, Rollout]}
     sidecar: native
   - match: {kinds: [Deployment, StatefulSet, PodTemplate]}
     sidecar: regular
@@ -78,12 +78,13 @@ spec:
   - match: {names: ["*"]}
     sidecar: regular
 """,
-    # rules a target cannot express, resolved with --rendered: one exact patch per workload.
+    # rules a target cannot express, resolved with --rendered: one exact patch per workload
+    # (a Rollout's too, which must still not select the Rollouts that borrow their template).
     "rendered": """
 spec:
   fallback: keep
   rules:
-  - match: {podLabels: "app in (details,reviews,web,worker)"}
+  - match: {podLabels: "app in (canary,details,reviews,web,worker)"}
     sidecar: regular
   - match: {namespaces: ["kube-*", "ingress-*", "istio-*"]}
     sidecar: native
@@ -150,6 +151,7 @@ def test_kustomize_applies_the_policy_like_sidecar_policy(case, builds):
     assert expected, "the stream has workloads"
     assert annotations(built, policy) == expected
     assert expected != annotations(before, policy), "the policy changes something here"
+    assert borrowers(built) == borrowers(before), "a Rollout with spec.workloadRef comes out as it went in"
 
 
 def test_a_rule_kustomize_cannot_express_is_refused_by_name(tmp_path):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from postrender.core.errors import UsageError
 from postrender.core.policy import glob_problem
+from postrender.flux.borrowed_templates import MARK
 from postrender.flux.patches import KUBERNETES_GROUPS, escape, glob_to_regex, template_buckets, translate
 from tests.support.helpers import policy_of, post_render
 
@@ -87,3 +88,29 @@ def test_two_objects_a_target_cannot_tell_apart_but_the_policy_decides_different
     _, decisions = post_render(stream, policy)
     with pytest.raises(UsageError, match="two Deployment objects named web that the policy decides differently"):
         translate(policy, decisions)
+
+
+def test_patches_that_cannot_select_a_rollout_get_no_guard():
+    patches = translate(policy_of("  rules:\n  - match: {kinds: [Deployment, Job]}\n    sidecar: native\n"))
+    assert patches and all("annotationSelector" not in patch.target for patch in patches)
+    assert all("borrows its pod template" not in patch.origin for patch in patches)
+
+
+@pytest.mark.parametrize("rules", [
+    "  fallback: native\n",
+    "  rules:\n  - match: {kinds: [Rollout]}\n    sidecar: regular\n",
+    "  rules:\n  - match: {names: [canary-*]}\n    sidecar: native\n",
+    "  rules:\n  - match: {labels: tier=web}\n    sidecar: default\n",
+])
+def test_every_patch_that_may_select_a_rollout_excludes_the_borrowers_inside_the_guard(rules):
+    """The mark is set by the first patches and removed by the last (kustomize runs them in order)."""
+    patches = translate(policy_of(rules))
+    rollouts = [i for i, patch in enumerate(patches) if patch.target.get("kind") in ("^Rollout$", None)]
+    marking, unmarking = rollouts[:4], rollouts[-1]
+    assert marking == [0, 1, 2, 3] and unmarking == len(patches) - 1
+    policy_patches = patches[4:-1]
+    assert any(p.target.get("kind") == "^Rollout$" for p in policy_patches)
+    for patch in policy_patches:
+        selects_rollouts = patch.target.get("kind") == "^Rollout$"
+        assert (patch.target.get("annotationSelector") == f"!{MARK}") == selects_rollouts, patch
+    assert patches[-1].target["annotationSelector"] == MARK

@@ -22,6 +22,9 @@ _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 
 class Options(NamedTuple):
     namespace: str = ""  # for documents that leave metadata.namespace out
+    # False: nobody said which namespace those documents go to (Helm never tells a post-renderer),
+    # so a rule that matches on namespaces cannot decide them: that is an error, never a silent miss.
+    namespace_known: bool = True
     kube_version: tuple[int, int] | None = None
     input_name: str = "<stdin>"
 
@@ -127,6 +130,8 @@ class Engine:
                 continue
             workload = self._workload(document, found)
             rule, mode = self.policy.decide(workload)
+            if not workload.namespace and not self.options.namespace_known:
+                self._require_namespace(document, workload, rule)
             if rule is not None:
                 self.summary.matched_rules.add(rule.index)
             changes, action = self._annotate(doc_text, found.template, mode)
@@ -183,6 +188,20 @@ class Engine:
             source=document.source,
             line=document.line + found.node.start_mark.line,
         )
+
+    def _require_namespace(self, document: Document, workload: Workload, decided: Rule | None) -> None:
+        """Refuse when a rule up to the deciding one would need the namespace nobody gave."""
+        for rule in self.policy.rules:
+            if rule.match.namespaces is not None and rule.match._replace(namespaces=None).matches(workload):
+                named = f"rule {rule.index}" + (f" {rule.name!r}" if rule.name else "")
+                raise InputError(
+                    f"{workload.kind} {workload.name} has no metadata.namespace and no namespace was given, so "
+                    f"{named} (match.namespaces) cannot decide it: pass --namespace NS (under Helm: "
+                    "--post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
+                    self._location(document, workload.line),
+                )
+            if rule is decided:
+                return
 
     def _decode(self, document: Document) -> str:
         try:

@@ -40,11 +40,58 @@ VALIDATION = "istio-validation"
 CORE_DUMP = "enable-core-dump"  # older injection templates add it as an init container
 INJECTED_CONTAINERS = frozenset({PROXY, INIT, VALIDATION})
 PROXY_UID = 1337  # istio-proxy's UID: iptables lets its traffic bypass the proxy
+# pilot-agent's boolean variable (a proxyMetadata entry, or istio-proxy's env): on SIGTERM, the proxy
+# drains until its active connections reach zero (istio/istio pilot/cmd/pilot-agent/options/options.go).
+EXIT_ON_ZERO = "EXIT_ON_ZERO_ACTIVE_CONNECTIONS"
 DEFAULT_STATUS_PORT = "15020"  # values.global.proxy.statusPort in Istio's chart
 
 # Kubernetes' SidecarContainers feature gate.
 NATIVE_SIDECARS_ALPHA = (1, 28)  # the gate exists, off unless the cluster's operator turned it on
 NATIVE_SIDECARS_ON = (1, 29)  # on by default
+# Kubernetes' ContainerRestartRules feature gate (kube_features.go at v1.34.0 and v1.37.2): alpha and
+# off in 1.34, which then drops restartPolicy outside initContainers (pkg/api/pod/util.go
+# dropContainerRestartRules); on by default from 1.35, when a regular container may have one.
+CONTAINER_RESTART_RULES_ON = (1, 35)
+
+
+# Which form Istio injects into a pod that does not say (istio/istio at tags 1.23.0 to 1.27.0):
+# ENABLE_NATIVE_SIDECARS defaulted to false up to 1.26 (pilot/pkg/features/experimental.go) and
+# to `auto` from 1.27 (pilot/pkg/features/pilot.go); `auto` injects native only where the kubelet
+# is 1.33 or later (pkg/kube/inject/webhook.go, DetectNativeSidecar); the compatibility profiles
+# for 1.26 and older set it back to "false" (manifests/helm-profiles/compatibility-version-1.26.yaml).
+NATIVE_DEFAULT_SINCE = (1, 27)
+AUTO_NATIVE_KUBELET = (1, 33)
+
+# How the injection template reads the annotation (injection-template.yaml, `$nativeSidecar`):
+# from 1.27 any non-empty value but "false" means native and an empty one the default; in 1.24 to
+# 1.26 only "true" meant native and any other value set meant regular; before 1.24 it was not read.
+ANNOTATION_SINCE = (1, 24)
+READS_ANY_BUT_FALSE, READS_ONLY_TRUE, READS_NOTHING = "any-but-false", "only-true", "nothing"
+
+
+def default_form(istio_version: tuple[int, int], kube_version: tuple[int, int] | None) -> str:
+    """The form a mesh of this Istio version injects by default (kubelet version unknown: 1.33+)."""
+    if istio_version < NATIVE_DEFAULT_SINCE:
+        return REGULAR
+    return REGULAR if kube_version is not None and kube_version < AUTO_NATIVE_KUBELET else NATIVE
+
+
+def annotation_reading(istio_version: tuple[int, int] | None) -> str:
+    """How this Istio version reads the annotation (unknown: as today's does)."""
+    if istio_version is None or istio_version >= NATIVE_DEFAULT_SINCE:
+        return READS_ANY_BUT_FALSE
+    return READS_ONLY_TRUE if istio_version >= ANNOTATION_SINCE else READS_NOTHING
+
+
+def injected_form(value: str | None, mesh_default: str, reading: str = READS_ANY_BUT_FALSE) -> str:
+    """The form Istio injects for a pod whose annotation is `value` (None: absent)."""
+    if reading == READS_NOTHING or value is None:
+        return mesh_default
+    if reading == READS_ONLY_TRUE:
+        return NATIVE if value == "true" else REGULAR
+    if not value:
+        return mesh_default
+    return REGULAR if value == "false" else NATIVE
 
 
 def native_sidecars_on(kube_version: tuple[int, int] | None) -> bool:

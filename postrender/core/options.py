@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from postrender.core.policy import Policy
 
 POLICY_ENV = "SIDECAR_POLICY"
-NAMESPACE_ENVS = ("HELM_NAMESPACE", "ARGOCD_APP_NAMESPACE")
+# Argo CD sets ARGOCD_APP_NAMESPACE for its plugins. HELM_NAMESPACE is not read: Helm never sets it
+# for a post-renderer, and when a user exports it, `helm -n other` overrides it for Helm but not
+# in the environment the post-renderer inherits (tests/test_helm_real.py).
+NAMESPACE_ENVS = ("ARGOCD_APP_NAMESPACE",)
 _KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 
 
@@ -60,7 +63,8 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                         help=f"the SidecarPolicy file (default: ${POLICY_ENV})")
     parser.add_argument("--namespace", metavar="NS", default=None,
                         help="namespace of documents that leave metadata.namespace out "
-                             f"(default: ${' or $'.join(NAMESPACE_ENVS)}, else empty)")
+                             f"(default: ${' or $'.join(NAMESPACE_ENVS)}; without either, a rule that "
+                             "matches on namespaces and meets such a document is an error)")
     parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
                         help="the target cluster's Kubernetes version (default: $KUBE_VERSION)")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
@@ -74,8 +78,9 @@ def options_from(args: argparse.Namespace, input_name: str = "<stdin>") -> Optio
 
     namespace = args.namespace
     if namespace is None:
-        namespace = next((os.environ[name] for name in NAMESPACE_ENVS if os.environ.get(name)), "")
-    return Options(namespace=namespace, kube_version=parse_kube_version(args.kube_version), input_name=input_name)
+        namespace = next((os.environ[name] for name in NAMESPACE_ENVS if os.environ.get(name)), None)
+    return Options(namespace=namespace or "", namespace_known=namespace is not None,
+                   kube_version=parse_kube_version(args.kube_version), input_name=input_name)
 
 
 def parse_kube_version(text: str | None) -> tuple[int, int] | None:

@@ -91,7 +91,9 @@ def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: st
         return []
     end = node.end_mark.index
     tail = doc.newline if isinstance(node, ScalarNode) and node.style in ("|", ">") else ""
-    return [Splice(node.start_mark.index, end, json.dumps(value) + tail)]
+    # An empty value (`key:`) has no text of its own, right after the colon: `key:"true"` would be one plain scalar.
+    head = " " if node.start_mark.index == end else ""
+    return [Splice(node.start_mark.index, end, head + json.dumps(value) + tail)]
 
 
 def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> list[Splice]:

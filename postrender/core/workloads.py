@@ -37,8 +37,17 @@ BUILTIN_KINDS: tuple[TemplateKind, ...] = (
     _kind("ReplicaSet", ["apps", "extensions"], "spec.template"),
     _kind("Job", ["batch"], "spec.template"),
     _kind("CronJob", ["batch"], "spec.jobTemplate.spec.template"),
-    _kind("Rollout", ["argoproj.io"], "spec.template"),  # Argo Rollouts; with workloadRef it has none
+    _kind("Rollout", ["argoproj.io"], "spec.template"),  # Argo Rollouts
 )
+
+# (API group, kind) -> the field that, when it holds a mapping, makes the object borrow its pod
+# template from another object. Argo Rollouts: a Rollout with spec.workloadRef takes the template of
+# the Deployment it names, and its own must stay empty (no labels, no annotations: argoproj/argo-rollouts
+# pkg/apis/rollouts/v1alpha1/types.go EmptyTemplate, rollout/templateref.go Resolve). Such an
+# object is not a workload to edit, whatever its own spec.template holds.
+BORROWED_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("argoproj.io", "Rollout"): ("spec", "workloadRef"),
+}
 
 
 def api_group(api_version: str) -> str:
@@ -72,6 +81,14 @@ class KindTable:
         return None
 
 
+def _borrows_template(root: MappingNode, kind: str, api_version: str | None) -> bool:
+    """An object without apiVersion is taken by its kind, as the kind table takes it."""
+    for (group, borrowing_kind), reference in BORROWED_TEMPLATES.items():
+        if kind == borrowing_kind and (api_version is None or api_group(api_version) == group):
+            return isinstance(yamlnodes.get(root, *reference), MappingNode)
+    return False
+
+
 class FoundWorkload(NamedTuple):
     """A workload object in a composed document, with its pod template node (None if it has none)."""
 
@@ -93,6 +110,8 @@ def find_workloads(root: Node | None, table: KindTable) -> Iterator[FoundWorkloa
     entry = table.find(kind, api_version)
     if entry is not None:
         template = yamlnodes.get(root, *entry.template_path) if entry.template_path else root
+        if _borrows_template(root, kind, api_version):
+            template = None
         yield FoundWorkload(root, kind, api_version, template if isinstance(template, MappingNode) else None, entry)
     elif is_list_kind(kind):
         items = yamlnodes.get(root, "items")

@@ -40,6 +40,9 @@ def flux(argv: Sequence[str], diagnostics: Diagnostics) -> int:
         text = helmrelease.read(args.helmrelease)
         if args.namespace is None:
             args.namespace = helmrelease.target_namespace(text, args.helmrelease)
+        if helmrelease.post_render_strategy(text, args.helmrelease) == "nohooks":
+            diagnostics.warn(f"{args.helmrelease}: spec.postRenderStrategy is nohooks, so Helm hooks (Jobs that "
+                             "run before or after an install) do not get these patches: use combined to include them")
         patches = _patches(policy, args, diagnostics)
         sys.stdout.write(helmrelease.merge(text, args.helmrelease, post_renderer_yaml(patches, _header(args))))
     else:

@@ -40,6 +40,13 @@ def target_namespace(text: str, path: str) -> str:
     return ""
 
 
+def post_render_strategy(text: str, path: str) -> str:
+    """spec.postRenderStrategy of the first HelmRelease ("" when unset): whether hooks are post-rendered."""
+    for _, root in _releases(text, path):
+        return yamlnodes.scalar_text(yamlnodes.get(root, "spec", "postRenderStrategy")) or ""
+    return ""
+
+
 def merge(text: str, path: str, entry: str) -> str:
     """The file with `entry` (a block-sequence item at column 0) in every HelmRelease's spec.postRenderers."""
     out: list[str] = []

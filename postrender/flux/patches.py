@@ -11,6 +11,9 @@ the rules follow from last to first.
 Rules a target cannot express (podLabels, namespace globs, kinds whose API group a regex
 cannot describe) are resolved against a rendered chart: the core engine decides every
 workload once and each decision of such a rule becomes one exact patch.
+
+Targets that may select a kind whose objects can borrow their pod template (an Argo Rollout with
+spec.workloadRef) exclude the borrowers by an annotation that borrowed_templates.py sets first.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ MARKER_NAME = "sidecar-policy"
 # Kubernetes' own API groups: their kinds are all known, so a target that pairs one of their kinds
 # with another of these groups (batch/Deployment) cannot select an object that exists.
 KUBERNETES_GROUPS = frozenset(["", "apps", "batch", "extensions"])
-# First line of our JSON6902 patches that are not about the annotation (rendered.py): a YAML comment,
-# which kustomize drops when it reads the patch, marks them as ours.
-CONVERTED_MARK = "# sidecar-policy: "
+# First line of our JSON6902 patches that are not about the annotation (rendered.py,
+# borrowed_templates.py): a YAML comment, which kustomize drops when it reads the patch, marks them as ours.
+JSON6902_MARK = "# sidecar-policy: "
 _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 _POINTER_KEY = ANNOTATION.replace("~", "~0").replace("/", "~1")
 
@@ -102,7 +105,9 @@ def translate(policy: Policy, decisions: Sequence[Outcome] | None = None, render
         else:
             origin = f"{decider.origin}, as decided in {rendered_name or 'the rendered chart'}"
             patches += _exact_patches(policy, decider.rule, decisions or (), origin)
-    return patches
+    from postrender.flux.borrowed_templates import guard  # it builds on this module's Patch
+
+    return guard(patches)
 
 
 def template_buckets(policy: Policy) -> tuple[list[Bucket], dict[str, str]]:
@@ -255,20 +260,25 @@ def _strategic_merge(path: tuple[str, ...], kind: str, value: str | None) -> str
         template = {step: template}
     metadata = {"name": MARKER_NAME, **template.pop("metadata", {})}
     document = {"kind": kind, "metadata": metadata, **template}
-    return _dump(document)
+    return dump_yaml(document)
 
 
 def _json6902_remove(path: tuple[str, ...]) -> str:
     import jsonpatch  # a dependency of ours; built with it so the pointer is escaped per RFC 6901
 
     operation = jsonpatch.RemoveOperation({"op": "remove", "path": jsonpatch.JsonPointer.from_parts(list(path)).path})
-    return _dump([operation.operation])
+    return dump_yaml([operation.operation])
 
 
-def _dump(data: object) -> str:
+def dump_yaml(data: object) -> str:
     import yaml
 
-    return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False)
+    return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False, width=1 << 16)
+
+
+def marked_json6902(origin: str, operations: list[dict]) -> str:
+    """An RFC 6902 patch text that is ours but not about the annotation, saying where it comes from."""
+    return f"{JSON6902_MARK}{origin}\n{dump_yaml(operations)}"
 
 
 def is_ours(post_renderer: object) -> bool:
@@ -286,7 +296,7 @@ def _is_our_patch(patch: object) -> bool:
 
     if not isinstance(patch, dict) or not isinstance(patch.get("patch"), str):
         return False
-    if patch["patch"].startswith(CONVERTED_MARK):
+    if patch["patch"].startswith(JSON6902_MARK):
         return True
     try:
         body = yaml.load(patch["patch"], Loader=yaml.CSafeLoader)

@@ -22,7 +22,7 @@ from postrender.core.errors import UsageError
 from postrender.core.policy import Policy, Workload
 from postrender.core.stream import read_documents
 from postrender.core.workloads import api_group
-from postrender.flux.patches import CONVERTED_MARK, Patch, exact_target
+from postrender.flux.patches import Patch, exact_target, marked_json6902
 
 
 class Rendered(NamedTuple):
@@ -86,6 +86,5 @@ def _json6902(old: dict, new: dict, workload: Workload, path: str) -> Patch:
     import jsonpatch
 
     operations = jsonpatch.make_patch(old, new).patch
-    text = yaml.dump(operations, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False, width=1 << 16)
     origin = f"istio-proxy of {workload.kind} {workload.name} converted as in {path}"
-    return Patch(exact_target(workload.api_version, workload.kind, workload.name), f"{CONVERTED_MARK}{origin}\n{text}", origin)
+    return Patch(exact_target(workload.api_version, workload.kind, workload.name), marked_json6902(origin, operations), origin)

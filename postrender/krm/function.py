@@ -42,7 +42,8 @@ def krm(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     )
     # The policy is the functionConfig; these two may come from the environment (kpt fn eval --env).
     parser.add_argument("--namespace", metavar="NS", default=None,
-                        help="namespace of items that leave metadata.namespace out (default: $HELM_NAMESPACE or $ARGOCD_APP_NAMESPACE, else empty)")
+                        help="namespace of items that leave metadata.namespace out (default: $ARGOCD_APP_NAMESPACE; "
+                             "without it, a namespace rule meeting such an item is an error)")
     parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
                         help="the target cluster's Kubernetes version, for convertInjected (default: $KUBE_VERSION)")
     args = parser.parse_args(argv)

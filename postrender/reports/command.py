@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from postrender.core import options
 from postrender.core.diagnostics import Diagnostics
-from postrender.core.errors import EXIT_CHECK, EXIT_OK, Location, UsageError
+from postrender.core.errors import EXIT_CHECK, EXIT_OK, Location, SidecarPolicyError, UsageError
 from postrender.core.policy import Rule
 from postrender.reports.findings import ALL_CHECKS, SEVERITIES, WARNING, Assessment, Finding, Review, at_least, describe_rule
 from postrender.reports.rows import POLICY_KIND, Row
@@ -47,7 +47,7 @@ def rule_rows(policy: Policy, review: Review) -> list[Row]:
     ]
 
 
-class _NullSink:
+class NullSink:
     """explain and check never write manifests."""
 
     def write(self, data: bytes) -> int:
@@ -64,17 +64,24 @@ def collect(policy: Policy, args: argparse.Namespace, review: Review) -> list[Ro
             def add(outcome: Outcome, name: str = name) -> None:
                 rows.append(workload_row(outcome, review.workload(outcome), name))
 
-            run(policy, source, _NullSink(), options.options_from(args, name), on_outcome=add)
+            run(policy, source, NullSink(), options.options_from(args, name), on_outcome=add)
     return rows + rule_rows(policy, review)
 
 
 class RenderWarnings:
-    """The post-render run's hook: each finding at warning or above becomes one stderr line."""
+    """The post-render run's hook: each finding at warning or above becomes one stderr line.
 
-    def __init__(self, policy: Policy, kube_version: tuple[int, int] | None, diagnostics: Diagnostics):
+    With `fail_on`, findings at that severity or above are errors and `finish` fails the run:
+    Helm shows a post-renderer's stderr only when it fails.
+    """
+
+    def __init__(self, policy: Policy, kube_version: tuple[int, int] | None, diagnostics: Diagnostics,
+                 fail_on: str | None = None):
         self.policy = policy
         self.review = Review(policy, kube_version)
         self.diagnostics = diagnostics
+        self.fail_on = fail_on
+        self.failing = 0
 
     def on_outcome(self, input_name: str) -> Callable[[Outcome], None]:
         def warn(outcome: Outcome) -> None:
@@ -84,14 +91,29 @@ class RenderWarnings:
 
         return warn
 
+    def empty_input(self) -> None:
+        """Nothing on stdin: Helm 3's `template --output-dir` writes the files itself and hands the
+        post-renderer an empty stream (pkg/action/action.go renderResources, v3.22.0)."""
+        self._report(WARNING, "no manifests on stdin; `helm template --output-dir` (Helm 3) writes its files "
+                              "without post-rendering them: redirect stdout to a file instead")
+
     def finish(self) -> None:
         for row in rule_rows(self.policy, self.review):
             self._warn(row)
+        if self.failing:
+            raise SidecarPolicyError(f"{self.failing} finding(s) at or above --fail-on={self.fail_on}, "
+                                     "so the render fails (see the lines above)", exit_code=EXIT_CHECK)
 
     def _warn(self, row: Row) -> None:
         for finding in row.findings:
-            if at_least(finding.severity, WARNING):
-                self.diagnostics.warn(warning_line(row.location, row.subject, finding))
+            self._report(finding.severity, warning_line(row.location, row.subject, finding))
+
+    def _report(self, severity: str, line: str) -> None:
+        if self.fail_on and at_least(severity, self.fail_on):
+            self.failing += 1
+            self.diagnostics.error(line)
+        elif at_least(severity, WARNING):
+            self.diagnostics.warn(line)
 
 
 def warning_line(location: Location, subject: str, finding: Finding) -> str:

@@ -16,6 +16,7 @@ from postrender.core import istio
 from postrender.core.engine import Outcome
 from postrender.core.istio import ANNOTATION, INJECT_ANNOTATION, PROXY, PROXY_CONFIG_ANNOTATION, PROXY_UID, TEMPLATES_ANNOTATION
 from postrender.core.policy import Match, Policy, Rule
+from postrender.reports import container_fields as fields
 
 INFO, WARNING, ERROR = "info", "warning", "error"
 SEVERITIES = (INFO, WARNING, ERROR)  # in rising order
@@ -90,11 +91,7 @@ class Context:
         """What the pod will run: native, regular, or none (no injection, or a gateway)."""
         if self.pod.is_gateway or self.pod.injection_off_by:
             return "none"
-        # Istio's injection template: any value but "false" means native; absent means the mesh default.
-        value = self.written
-        if not value:
-            return self.policy.mesh_default
-        return "regular" if value == "false" else "native"
+        return istio.injected_form(self.written, self.policy.mesh_default)
 
     @property
     def written(self) -> str:
@@ -190,6 +187,34 @@ def hold_application(ctx: Context) -> Iterator[str]:
                "always starts first: remove it")
 
 
+def _proxy_containers(pod: Pod) -> Iterator[dict]:
+    """istio-proxy as the template declares it: Istio merges such a container into the one it injects."""
+    return (c for c in pod.init_containers + pod.containers if c.get("name") == PROXY)
+
+
+def proxy_prestop_sleep(ctx: Context) -> Iterator[str]:
+    if ctx.sidecar != "native":
+        return
+    for container in _proxy_containers(ctx.pod):
+        pre_stop = (container.get("lifecycle") or {}).get("preStop") or {}
+        words = [str(word) for word in (pre_stop.get("exec") or {}).get("command") or ()]
+        if "sleep" in pre_stop or any("sleep" in word for word in words):
+            yield ("istio-proxy has a preStop that sleeps, to outlive the app containers: a native sidecar is "
+                   "stopped only after they exit; remove the preStop")
+
+
+def exit_on_zero_connections(ctx: Context) -> Iterator[str]:
+    if ctx.sidecar != "native":
+        return
+    env = {e.get("name"): e.get("value") for c in _proxy_containers(ctx.pod) for e in c.get("env") or ()
+           if isinstance(e, dict)}
+    metadata = (istio.proxy_config(ctx.pod.annotations) or {}).get("proxyMetadata")
+    settings = [env.get(istio.EXIT_ON_ZERO), metadata.get(istio.EXIT_ON_ZERO) if isinstance(metadata, dict) else None]
+    if any(str(value).lower() in ("1", "t", "true") for value in settings):  # as Go's strconv.ParseBool reads it
+        yield (f"{istio.EXIT_ON_ZERO} keeps istio-proxy up until connections drain, so that it outlives the app "
+               "containers: a native sidecar is stopped only after they exit; remove it")
+
+
 def injection_disabled(ctx: Context) -> Iterator[str]:
     reason = ctx.pod.injection_off_by
     if reason and not ctx.pod.is_gateway:
@@ -225,9 +250,17 @@ WORKLOAD_CHECKS: tuple[Check, ...] = (
     Check("SP202", WARNING, "init-container-uid-1337", init_uid_1337),
     Check("SP203", INFO, "exclude-outbound", exclude_outbound),
     Check("SP204", INFO, "hold-application", hold_application),
+    Check("SP205", INFO, "proxy-prestop-sleep", proxy_prestop_sleep),
+    Check("SP206", INFO, "exit-on-zero-active-connections", exit_on_zero_connections),
     Check("SP301", INFO, "injection-disabled", injection_disabled),
     Check("SP302", INFO, "istio-gateway", gateway),
     Check("SP403", INFO, "rule-overridden", overridden),
+    # Native-sidecar field mistakes Kubernetes rejects or drops (container_fields.py).
+    Check("SP501", ERROR, "container-restart-policy", fields.container_restart_policy),
+    Check("SP502", ERROR, "init-container-restart-policy", fields.init_container_restart_policy),
+    Check("SP503", ERROR, "container-grace-period", fields.container_grace_period),
+    Check("SP504", ERROR, "init-container-sidecar-fields", fields.init_container_sidecar_fields),
+    Check("SP505", ERROR, "sidecar-before-1.29", fields.sidecar_before_1_29),
 )
 
 

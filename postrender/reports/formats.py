@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from postrender.reports.findings import SEVERITIES, Finding, at_least
@@ -27,7 +27,7 @@ def colour_enabled(stream: TextIO) -> bool:
     return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
 
 
-def _paint(text: str, style: str, colour: bool) -> str:
+def paint(text: str, style: str, colour: bool) -> str:
     return f"\033[{_COLOURS[style]}m{text}\033[0m" if colour and text else text
 
 
@@ -70,17 +70,24 @@ def _distinct_codes(findings: list[Finding]) -> list[Finding]:
 _HEADERS = ("KIND", "NAMESPACE", "NAME", "RULE", "SIDECAR", "ACTION", "FINDINGS")
 
 
+def aligned(headers: Sequence[str], cells: Sequence[Sequence[str]], last: Sequence[str], colour: bool) -> list[str]:
+    """A header line and one line per row: columns padded to their widest cell, then `last` unpadded
+    (it may hold colour codes, which would throw widths off)."""
+    widths = [max([len(header)] + [len(cell[i]) for cell in cells]) for i, header in enumerate(headers[:-1])]
+    lines = [paint("  ".join(h.ljust(w) for h, w in zip(headers, widths)) + "  " + headers[-1], "header", colour)]
+    lines += ["  ".join(text.ljust(width) for text, width in zip(cell, widths)) + "  " + end
+              for cell, end in zip(cells, last)]
+    return lines
+
+
 def table(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     colour = colour_enabled(stream)
     cells = [(row.kind, row.namespace or "-", row.name, _rule_text(row), _sidecar_text(row), row.action or "-")
              for row in rows]
-    widths = [max([len(header)] + [len(cell[i]) for cell in cells]) for i, header in enumerate(_HEADERS[:-1])]
-    lines = [_paint("  ".join(h.ljust(w) for h, w in zip(_HEADERS, widths)) + "  " + _HEADERS[-1], "header", colour)]
-    for row, cell in zip(rows, cells):
-        codes = " ".join(_paint(f.code, f.severity, colour) for f in _distinct_codes(row.findings)) or "-"
-        lines.append("  ".join(text.ljust(width) for text, width in zip(cell, widths)) + "  " + codes)
+    codes = [" ".join(paint(f.code, f.severity, colour) for f in _distinct_codes(row.findings)) or "-" for row in rows]
+    lines = aligned(_HEADERS, cells, codes, colour)
     details = [
-        f"  {_paint(f.severity.ljust(7), f.severity, colour)}  {f.code}  {row.subject}: {f.message}"
+        f"  {paint(f.severity.ljust(7), f.severity, colour)}  {f.code}  {row.subject}: {f.message}"
         for row in rows for f in _ordered(row.findings)
     ]
     if details:
@@ -105,25 +112,31 @@ def to_json(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     return json.dumps(objects, indent=2, ensure_ascii=False) + "\n"
 
 
-def _code(text: str) -> str:
+def code_span(text: str) -> str:
     """A Markdown code span: names stay literal (no emphasis from `_`), pipes cannot break the table."""
     return "`" + text.replace("`", "'").replace("|", "\\|") + "`" if text else "—"
 
 
-def _cell(text: str) -> str:
+def markdown_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def markdown_table(headers: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table; cells are Markdown already (see code_span and markdown_cell)."""
+    return ["| " + " | ".join(line) + " |" for line in [headers, ["---"] * len(headers), *cells]]
+
+
+_MARKDOWN_HEADERS = ("Kind", "Namespace", "Name", "Rule", "Sidecar", "Action", "Findings")
+
+
 def markdown(rows: list[Row], policy: Policy, stream: TextIO) -> str:
-    lines = [f"### sidecar-policy: {_code(policy.origin)}", "", _summary(rows), ""]
-    lines += ["| Kind | Namespace | Name | Rule | Sidecar | Action | Findings |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for row in rows:
-        codes = " ".join(f"{f.code} ({f.severity})" for f in _distinct_codes(row.findings)) or "—"
-        rule = "*fallback*" if row.rule is None else _code(_rule_text(row))
-        lines.append(f"| {row.kind} | {_code(row.namespace)} | {_code(row.name)} | {rule} "
-                     f"| {_sidecar_text(row)} | {row.action or '—'} | {codes} |")
-    details = [f"- **{f.severity}** `{f.code}` {_code(row.subject)}: {_cell(f.message)}"
+    lines = [f"### sidecar-policy: {code_span(policy.origin)}", "", _summary(rows), ""]
+    lines += markdown_table(_MARKDOWN_HEADERS, [
+        (row.kind, code_span(row.namespace), code_span(row.name),
+         "*fallback*" if row.rule is None else code_span(_rule_text(row)), _sidecar_text(row), row.action or "—",
+         " ".join(f"{f.code} ({f.severity})" for f in _distinct_codes(row.findings)) or "—")
+        for row in rows])
+    details = [f"- **{f.severity}** `{f.code}` {code_span(row.subject)}: {markdown_cell(f.message)}"
                for row in rows for f in _ordered(row.findings)]
     if details:
         lines += ["", "#### Findings", ""] + details

@@ -81,6 +81,12 @@ def annotations(text: str, policy: Policy) -> dict[tuple, str | None]:
     return found
 
 
+def borrowers(text: str) -> dict[tuple, dict]:
+    """Argo Rollouts that borrow their pod template (spec.workloadRef), by identity."""
+    return {key(obj): obj for obj in objects(text)
+            if obj.get("kind") == "Rollout" and isinstance((obj.get("spec") or {}).get("workloadRef"), dict)}
+
+
 def without_orchestrator_annotations(obj: dict) -> dict:
     """The object as a plain stream would carry it: kpt's own annotations (path, index, id) removed."""
     metadata = obj.get("metadata")

@@ -69,6 +69,8 @@ def workloads(obj, custom_kind: bool):
     if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
         return
     path = template_path(obj, custom_kind)
+    if obj["kind"] == "Rollout" and isinstance(_mapping(obj.get("spec")).get("workloadRef"), dict):
+        return  # it borrows the template of the workload it names, and its own must stay empty
     if path is not None:
         template = obj
         for step in path:

@@ -103,6 +103,8 @@ def workload(draw, custom_kind: bool) -> dict:
     document["metadata"] = metadata
     if kind == "Rollout" and draw(st.integers(0, 4)) == 0:
         document["spec"] = {"workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}}
+        if draw(st.booleans()):
+            document["spec"]["template"] = {}  # empty, which Argo Rollouts accepts beside workloadRef
         return document
     template = draw(pod_template())
     if "labels" in metadata and isinstance(template.get("metadata"), dict) and draw(st.booleans()):

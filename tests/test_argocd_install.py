@@ -9,7 +9,6 @@ What the sidecar must look like comes from Argo CD's config-management-plugins g
 from __future__ import annotations
 
 import copy
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -210,61 +209,7 @@ def test_templates_are_sandboxed():
         SandboxedEnvironment().from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}").render()
 
 
-# --- Dockerfile ----------------------------------------------------------------------------------
-
-
-DOCKERFILE = (PLUGIN_DIR / "Dockerfile").read_text()
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
-    joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)
-    return [
-        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line.strip() else "")
-        for line in joined.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-
-
-def test_dockerfile_runs_as_uid_999_on_a_slim_python():
-    steps = instructions()
-    froms = [args for op, args in steps if op == "FROM"]
-    assert froms[-1].startswith("python:3.") and "slim" in froms[-1]
-    users = [args for op, args in steps if op == "USER"]
-    assert users and users[-1].split(":")[0] == "999"  # the last USER wins
-    assert any(op == "RUN" and "--uid 999" in args for op, args in steps)
-
-
-def test_dockerfile_downloads_are_pinned_by_checksum():
-    adds = [args for op, args in instructions() if op == "ADD"]
-    assert adds, "helm and kustomize come from their release tarballs"
-    for args in adds:
-        assert re.search(r"--checksum=sha256:[0-9a-f]{64}\b", args), args
-        assert "https://" in args
-    assert any("get.helm.sh/helm-v" in args for args in adds)
-    versions = dict(re.findall(r"^ARG (HELM_VERSION|KUSTOMIZE_VERSION)=(\S+)$", DOCKERFILE, re.MULTILINE))
-    assert re.fullmatch(r"\d+\.\d+\.\d+", versions["HELM_VERSION"])  # an exact release, not latest
-    assert re.fullmatch(r"\d+\.\d+\.\d+", versions["KUSTOMIZE_VERSION"])
-
-
-def test_dockerfile_installs_this_package_and_the_plugin_config():
-    steps = instructions()
-    assert any(op == "COPY" and "postrender" in args for op, args in steps)
-    assert any(op == "RUN" and "pip install" in args and "/src" in args for op, args in steps)
-    assert any(op == "COPY" and args.endswith("/home/argocd/cmp-server/config/plugin.yaml") for op, args in steps)
-    # Every file the build copies from the repository exists (the build context is the repo root).
-    for op, args in steps:
-        if op == "COPY" and "--from=" not in args:
-            sources = [part for part in args.split()[:-1] if not part.startswith("--")]
-            for source in sources:
-                if source != "README.md":  # the README is the lead's, spliced in on main
-                    assert (ROOT / source).exists(), source
-
-
-def test_dockerfile_keeps_tools_writable_under_tmp():
-    # readOnlyRootFilesystem in the Component: helm must not write to $HOME/.cache in the image.
-    for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-        assert re.search(rf"{variable}=/tmp/", DOCKERFILE), variable
+# The image definition, argocd-plugin/Dockerfile, is checked in tests/test_image.py.
 
 
 @pytest.mark.parametrize("argv", [["argocd"], ["argocd", "deploy"], ["argocd", "install"], ["argocd", "generate", "x"]])

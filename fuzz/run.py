@@ -1,7 +1,8 @@
 """Fuzz the engine for a time budget: `python fuzz/run.py --seconds 600`.
 
 With atheris (coverage-guided, libFuzzer) when it is installed, else hypothesis at scale.
-Seeds: the bundled example and the shared corpus, cut into documents. A finding is saved to
+Seeds: the bundled example and the shared corpus, cut into documents, and the unusual YAML of
+tests/unusual_yaml.py. A finding is saved to
 fuzz/findings/ and the exit code is non-zero.
 """
 
@@ -39,6 +40,10 @@ def seed_corpus(directory: Path) -> Path:
         for document in read_documents(io.BytesIO(source.read_bytes())):
             if len(document.raw) <= MAX_LEN:
                 (directory / f"{source.parent.name}-{source.stem}-{document.index}").write_bytes(policy + document.raw)
+    from tests.support.unusual_yaml import seed_documents  # valid but unusual YAML (issue 15), under every policy
+
+    for index, text in enumerate(seed_documents()):
+        (directory / f"unusual-{index}").write_bytes(bytes([index % 4]) + text.encode("utf-8"))
     return directory
 
 

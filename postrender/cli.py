@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from postrender import __version__
 from postrender.core.diagnostics import Diagnostics
-from postrender.core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
+from postrender.core.errors import EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
 from postrender.core.options import ArgumentParser, add_policy_options, inputs, options_from, parse_kube_version, require_policy
 
 FAIL_ON_ENV = "SIDECAR_POLICY_FAIL_ON"
@@ -131,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     diagnostics = Diagnostics(log_file=_log_file_argument(argv))
     command = COMMANDS.get(argv[0]) if argv else None
     try:
+        if sys.stdout is None:  # started with stdout closed (`>&-`): nowhere to write
+            raise UsageError("stdout is closed: nowhere to write the output")
         if command is not None:
             return command(argv[1:], diagnostics)
         return render(argv, diagnostics)
@@ -139,9 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away: what it got is incomplete, and it should know
         _silence_stdout()
-        return 1
+        diagnostics.error("stdout was closed before all of the output was written (broken pipe)")
+        return EXIT_INPUT
     except SystemExit as exit_:  # argparse's --help and --version (its errors are UsageErrors)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     except Exception as error:  # a bug: one line for the user, the details where asked

@@ -25,6 +25,16 @@ def snapshot(snapshot):
     return snapshot
 
 
+@pytest.fixture(scope="session")
+def kube_yaml():
+    """Kubernetes' own YAML reader and label-selector parser (tests/support/kubeyaml.py), one process per session."""
+    from tests.support.kubeyaml import start
+
+    reader = start()
+    yield reader
+    reader.close()
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """Say which real Helm binaries ran: a skipped build must not pass for a tested version."""
     if HELM_USED:

@@ -267,12 +267,12 @@ def test_a_workload_written_on_its_marker_line_is_not_skipped(prefix):
 @pytest.mark.parametrize("metadata", ["labe 9080", "[a, b]", "7"])
 @pytest.mark.parametrize("fallback", ["default", "keep"])
 def test_a_template_whose_metadata_is_no_mapping_is_reported_not_crashed_on(metadata, fallback):
-    """Outcome.template (what reports read) assumed metadata was a mapping: AttributeError."""
+    """Outcome.template (what reports read) assumed metadata was a mapping: AttributeError. Such a
+    manifest is the user's mistake (issue 15): exit 1 at the field, whatever the decision."""
     data = f"apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    metadata: {metadata}\n".encode()
-    outcomes: list = []
-    out = render(policy(POLICY_HEADER + f"spec:\n  fallback: {fallback}\n"), data, outcomes=outcomes)
-    assert out == data
-    assert outcomes[0].template["metadata"] == yaml.safe_load(data)["spec"]["template"]["metadata"]
+    with pytest.raises(InputError) as caught:
+        render(policy(POLICY_HEADER + f"spec:\n  fallback: {fallback}\n"), data, outcomes=[])
+    assert caught.value.location.line == 5 and "template.metadata must be a mapping" in caught.value.message
 
 
 @pytest.mark.parametrize("mode, annotations, expected", [

@@ -41,7 +41,11 @@ class Diagnostics:
         self._emit(f"{PROGRAM}: error: {message}")
 
     def _emit(self, line: str) -> None:
-        print(line, file=self.stream, flush=True)
+        if self.stream is not None:  # stderr closed (`2>&-`): print(file=None) would write to stdout
+            try:
+                print(line, file=self.stream, flush=True)
+            except OSError:
+                pass  # a message that cannot be shown must not turn into another error
         if self.log_file:
             self._log(line)
 

@@ -9,7 +9,7 @@ from typing import NamedTuple, Protocol
 
 from yaml.nodes import MappingNode, Node
 
-from postrender.core import conversion, textedit, triage, yamlnodes
+from postrender.core import anchors, conversion, podshape, textedit, triage, yamlnodes
 from postrender.core.conversion import apply_decision
 from postrender.core.errors import InputError, Location
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
@@ -18,6 +18,25 @@ from postrender.core.stream import BOM, Document, Source, read_documents
 from postrender.core.workloads import FoundWorkload, KindTable, find_workloads
 
 _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
+_OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+
+
+def _refuse_shared_template(template: MappingNode, shared: set[int]) -> None:
+    """An edit of text that stands in several places (a YAML anchor and its aliases) would change
+    them all: another workload's decision, or an object that is no workload at all."""
+    node: Node | None = template
+    for part, step in _EDITED_PATH:
+        if node is None:
+            return
+        if id(node) in shared:
+            raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
+                                     "an edit here would change both (write it out in full)", node)
+        node = yamlnodes.get(node, step)
+
+
+# What an annotation edit may touch, outermost first: (what to call it, the key inside it).
+_EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annotations"),
+                ("pod template's annotations", ANNOTATION), ("annotation", ""))
 
 
 class Options(NamedTuple):
@@ -116,6 +135,8 @@ class Engine:
             root = yamlnodes.compose(body)
             edited = self._edit(document, body, root)
         except (yamlnodes.NodeError, textedit.EditError) as error:
+            if isinstance(error, textedit.EditError) and triage.has_other_line_breaks(document.raw):
+                raise self._line_break_error(document, body) from None  # the cause, rather than its symptom
             raise self._error(document, error) from None
         if edited is None:
             return document.raw
@@ -125,9 +146,11 @@ class Engine:
         doc_text = textedit.DocumentText(body)
         splices: list[textedit.Splice] = []
         converting = self._conversion(root, body)
+        shared: set[int] | None = None
         for found in find_workloads(root, self.kinds):
             if found.template is None:
                 continue
+            podshape.check_workload(found.node, found.template)
             workload = self._workload(document, found)
             rule, mode = self.policy.decide(workload)
             if not workload.namespace and not self.options.namespace_known:
@@ -135,6 +158,9 @@ class Engine:
             if rule is not None:
                 self.summary.matched_rules.add(rule.index)
             changes, action = self._annotate(doc_text, found.template, mode)
+            if changes:
+                shared = anchors.shared_nodes(root, body) if shared is None else shared
+                _refuse_shared_template(found.template, shared)
             splices.extend(changes)
             converted = None
             if converting is not None:
@@ -145,9 +171,22 @@ class Engine:
                 outcome = Outcome(workload, rule, mode, action, found.template, converted)
                 _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
+        if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
+            raise self._line_break_error(document, body)
         if converting is not None and converting.changed:
             return converting.emit(body)  # containers moved: re-emitted, every decision in its data
         return doc_text.apply(splices) if splices else None
+
+    def _line_break_error(self, document: Document, body: str) -> InputError:
+        """Edits find lines by LF; a YAML 1.1 reader also breaks them at CR, NEL, LS and PS."""
+        found = _OTHER_LINE_BREAK.search(body)
+        assert found is not None
+        name = {"\r": "a CR without LF", "\x85": "NEL, U+0085", "\u2028": "LS, U+2028", "\u2029": "PS, U+2029"}[found.group()]
+        line = document.line + body.count("\n", 0, found.start())
+        column = found.start() - body.rfind("\n", 0, found.start())
+        return InputError(f"a line break other than LF or CRLF ({name}) in a document that must be edited: "
+                          "sidecar-policy edits only LF or CRLF lines (convert the file's line ends)",
+                          self._location(document, line, column))
 
     def _conversion(self, root: Node | None, body: str) -> conversion.DocumentConversion | None:
         """The document's data, loaded only when the policy converts and Istio injected something here."""

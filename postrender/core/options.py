@@ -10,7 +10,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from postrender.core.diagnostics import LOG_FILE_ENV
@@ -100,17 +100,25 @@ def require_policy(args: argparse.Namespace) -> Policy:
     return load_policy(args.policy)
 
 
-def inputs(files: Sequence[str]) -> Iterator[tuple[str, Input]]:
-    """Each input by name, to be read inside `with`: stdin (never closed), else each file in turn."""
+def inputs(files: Sequence[str]) -> Sequence[tuple[str, Input]]:
+    """(name, open binary stream) for each input, all opened before anything is written: a file
+    that cannot be read is a usage error with nothing on stdout, not a stream cut short."""
     if not files:
-        yield "<stdin>", _NoClose(sys.stdin.buffer)  # type: ignore[arg-type]  # typeshed: BinaryIO; a BufferedReader
-        return
-    for name in files:
-        try:
-            handle = open(name, "rb")
-        except OSError as error:
-            raise UsageError(f"cannot read {name}: {error.strerror}") from None
-        yield name, handle
+        if sys.stdin is None:
+            raise UsageError("stdin is closed: pass the manifests on stdin or as FILE arguments")
+        return [("<stdin>", _NoClose(sys.stdin.buffer))]  # type: ignore[arg-type]  # typeshed: BinaryIO; a BufferedReader
+    opened: list[tuple[str, BufferedReader]] = []
+    try:
+        for name in files:
+            try:
+                opened.append((name, open(name, "rb")))
+            except OSError as error:
+                raise UsageError(f"cannot read {name}: {error.strerror}") from None
+    except BaseException:
+        for _, handle in opened:
+            handle.close()
+        raise
+    return opened
 
 
 class _NoClose:

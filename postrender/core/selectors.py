@@ -7,18 +7,24 @@ objects that lack the key; an empty selector matches everything.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import NamedTuple
 
-# Label keys: optional DNS-subdomain prefix, then a name of up to 63 characters.
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_KEY_RE = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}$")
-_VALUE_RE = re.compile(rf"^({_NAME})?$")
-_TOKEN_RE = re.compile(r"\s*(==|!=|=|!|\(|\)|,|[^\s=!(),]+)")
-_BLANK_RE = re.compile(r"\s*\Z")
-_PUNCTUATION = frozenset({"==", "!=", "=", "!", "(", ")", ","})
+# Label keys and values (k8s.io/apimachinery/pkg/util/validation validation.go: IsQualifiedName,
+# IsDNS1123Subdomain, IsValidLabelValue), matched whole.
+_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+_KEY_RE = re.compile(rf"(?:(?=[^/]{{1,253}}/){_DNS_LABEL}(?:\.{_DNS_LABEL})*/)?{_NAME}")
+_VALUE_RE = re.compile(rf"(?:{_NAME})?")
+# labels.Parse's lexer (pkg/labels/selector.go): whitespace is space, tab, CR, LF; an operator is the
+# longest run of =!()<>, that is a token; anything else up to those is an identifier.
+_TOKEN_RE = re.compile(r"[ \t\r\n]*(==|!=|=|!|\(|\)|,|<|>|[^ \t\r\n=!(),<>]+)")
+_BLANK_RE = re.compile(r"[ \t\r\n]*\Z")
+_KEYWORDS = ("in", "notin")  # operators after a key, identifiers everywhere else
+_SYMBOLS = frozenset(["==", "!=", "=", "!", "(", ")", ",", "<", ">"])
 
-OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")  # a LabelSelector object's (metav1)
+# The string form also has Gt and Lt (`replicas>2`): an integer label compared with an integer.
 
 
 class SelectorError(ValueError):
@@ -38,6 +44,11 @@ class Requirement(NamedTuple):
             return not present
         if self.operator == "In":
             return present and labels[self.key] in self.values
+        if self.operator in ("Gt", "Lt"):
+            number, limit = _integer(labels.get(self.key)), _integer(next(iter(self.values)))
+            if number is None or limit is None:
+                return False
+            return number > limit if self.operator == "Gt" else number < limit
         return not present or labels[self.key] not in self.values
 
     def __str__(self) -> str:
@@ -46,6 +57,8 @@ class Requirement(NamedTuple):
             return self.key
         if self.operator == "DoesNotExist":
             return f"!{self.key}"
+        if self.operator in ("Gt", "Lt"):
+            return f"{self.key}{'>' if self.operator == 'Gt' else '<'}{ordered[0]}"
         if self.operator == "In":
             return f"{self.key}={ordered[0]}" if len(ordered) == 1 else f"{self.key} in ({','.join(ordered)})"
         return f"{self.key}!={ordered[0]}" if len(ordered) == 1 else f"{self.key} notin ({','.join(ordered)})"
@@ -62,60 +75,115 @@ class Selector(NamedTuple):
         return ",".join(str(requirement) for requirement in self.requirements)
 
 
+def _integer(text: str | None) -> int | None:
+    """strconv.ParseInt(text, 10, 64)."""
+    if text is None or not re.fullmatch(r"[-+]?[0-9]+", text):
+        return None
+    number = int(text)
+    return number if -(1 << 63) <= number < (1 << 63) else None
+
+
 def _check_key(key: str) -> str:
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):
         raise SelectorError(f"invalid label key {key!r}")
     return key
 
 
 def _check_values(key: str, values: list[str]) -> frozenset[str]:
     for value in values:
-        if not isinstance(value, str) or not _VALUE_RE.match(value):
+        if not isinstance(value, str) or not _VALUE_RE.fullmatch(value):
             raise SelectorError(f"invalid label value {value!r} for key {key!r}")
     return frozenset(values)
 
 
 def parse_string(text: str) -> Selector:
-    """Parse Kubernetes' string form; raise SelectorError naming the offending part."""
-    tokens = _tokenize(text)
-    requirements: list[Requirement] = []
-    position = 0
+    """Parse Kubernetes' string form as labels.Parse does; raise SelectorError naming the offending part."""
+    return _Parser(text).selector()
 
-    def take() -> str:
-        nonlocal position
-        if position >= len(tokens):
-            raise SelectorError(f"unexpected end of selector {text!r}")
-        position += 1
-        return tokens[position - 1]
 
-    def peek() -> str | None:
-        return tokens[position] if position < len(tokens) else None
+def _is_identifier(token: str | None) -> bool:
+    return token is not None and token not in _SYMBOLS
 
-    while position < len(tokens):
-        token = take()
-        if token == "!":
-            requirements.append(Requirement(_check_key(take()), "DoesNotExist"))
-        else:
-            key = _check_key(token)
-            operator = peek()
-            if operator in (None, ","):
-                requirements.append(Requirement(key, "Exists"))
-            elif operator in ("=", "==", "!="):
-                take()
-                # `a=` means the empty value (apimachinery pkg/labels/selector.go, parseExactValue)
-                value = "" if peek() in (None, ",") else take()
-                op = "NotIn" if operator == "!=" else "In"
-                requirements.append(Requirement(key, op, _check_values(key, [value])))
-            elif operator in ("in", "notin"):
-                take()
-                requirements.append(Requirement(key, "In" if operator == "in" else "NotIn", _parse_set(key, take, peek)))
+
+class _Parser:
+    """labels.Parse's grammar over the tokens of one selector."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.position = 0
+
+    def take(self) -> str | None:
+        self.position += 1
+        return self.tokens[self.position - 1] if self.position <= len(self.tokens) else None
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def end(self) -> SelectorError:
+        return SelectorError(f"unexpected end of selector {self.text!r}")
+
+    def selector(self) -> Selector:
+        requirements: list[Requirement] = []
+        while self.position < len(self.tokens):
+            requirements.append(self.requirement())
+            separator = self.take()
+            if separator is None:
+                break
+            if separator != ",":
+                raise SelectorError(f"expected ',' between requirements in {self.text!r}, found {separator!r}")
+            following = self.peek()
+            if not _is_identifier(following) and following != "!":
+                raise SelectorError(f"expected a requirement after ',' in {self.text!r}")
+        return Selector(tuple(requirements))
+
+    def requirement(self) -> Requirement:
+        negated = self.peek() == "!"
+        if negated:
+            self.take()
+        key = self.take()
+        if key is None:
+            raise self.end()
+        if not _is_identifier(key):
+            raise SelectorError(f"expected a label key in {self.text!r}, found {key!r}")
+        _check_key(key)
+        if negated or self.peek() in (None, ","):
+            return Requirement(key, "DoesNotExist" if negated else "Exists")
+        operator = self.take()
+        if operator in _KEYWORDS:
+            return Requirement(key, "In" if operator == "in" else "NotIn", _check_values(key, self.value_set(key)))
+        if operator not in ("=", "==", "!=", ">", "<"):
+            raise SelectorError(f"expected an operator after {key!r} in {self.text!r}, found {operator!r}")
+        # An exact value may be empty (`app=`, `app!=`): the requirement ends there.
+        value = "" if self.peek() in (None, ",") else self.take()
+        if value != "" and not _is_identifier(value):
+            raise SelectorError(f"expected a value after {key}{operator} in {self.text!r}, found {value!r}")
+        assert value is not None
+        if operator in (">", "<"):
+            if _integer(value) is None:
+                raise SelectorError(f"the value of {key}{operator} must be an integer, not {value!r}")
+            return Requirement(key, "Gt" if operator == ">" else "Lt", _check_values(key, [value]))
+        return Requirement(key, "NotIn" if operator == "!=" else "In", _check_values(key, [value]))
+
+    def value_set(self, key: str) -> list[str]:
+        """`(a, b)`; empty entries are the empty value: `()`, `(a,)`, `(,a)` and `(a,,b)` all hold ""."""
+        if self.take() != "(":
+            raise SelectorError(f"expected '(' after 'in'/'notin' for key {key!r}")
+        if ")" not in self.tokens[self.position :]:
+            raise self.end()
+        close = self.tokens.index(")", self.position)
+        inside, self.position = self.tokens[self.position : close], close + 1
+        values: list[str] = []
+        entry: list[str] = []
+        for token in [*inside, ","]:
+            if token != ",":
+                entry.append(token)
+            elif len(entry) > 1 or entry and entry[0] in _SYMBOLS:
+                raise SelectorError(f"expected a value, ',' or ')' in the value set of {key!r}, found {' '.join(entry)!r}")
             else:
-                raise SelectorError(f"expected an operator after {key!r} in {text!r}, found {operator!r}")
-        if peek() is not None and take() != ",":
-            raise SelectorError(f"expected ',' between requirements in {text!r}")
-        if peek() is None and tokens[-1] == ",":  # as apimachinery: a comma must be followed by a requirement
-            raise SelectorError(f"expected a requirement after the last ',' in {text!r}")
-    return Selector(tuple(requirements))
+                values.append(entry[0] if entry else "")
+                entry = []
+        return values
 
 
 def _tokenize(text: str) -> list[str]:
@@ -130,40 +198,6 @@ def _tokenize(text: str) -> list[str]:
         tokens.append(match.group(1))
         position = match.end()
     return tokens
-
-
-def _parse_set(key: str, take: Callable[[], str], peek: Callable[[], str | None]) -> frozenset[str]:
-    """The value set after in/notin, read as apimachinery reads it (pkg/labels/selector.go parseValues,
-    parseIdentifiersList): `()` is the empty value, and commas stand for empty values with its quirks
-    (`(a,)` holds a and "", `(,,)` is an error)."""
-    if take() != "(":
-        raise SelectorError(f"expected '(' after 'in'/'notin' for key {key!r}")
-    if peek() == ")":
-        take()
-        return _check_values(key, [""])
-    values: list[str] = []
-    while True:
-        token = take()
-        if token == ",":
-            if not values:
-                values.append("")
-            if peek() == ")":
-                take()
-                return _check_values(key, [*values, ""])
-            if peek() == ",":
-                take()
-                values.append("")
-        elif token in _PUNCTUATION:
-            raise SelectorError(f"expected a value, ',' or ')' in the value set of {key!r}, found {token!r}")
-        else:
-            values.append(token)
-            if peek() == ")":
-                take()
-                return _check_values(key, values)
-            if peek() is None:
-                take()  # raises: the selector ended inside the set
-            if peek() != ",":
-                raise SelectorError(f"expected ',' or ')' in the value set of {key!r}")
 
 
 def from_object(value: Mapping) -> Selector:

@@ -1,8 +1,9 @@
 """Bytes to documents and back, without parsing: a document's raw bytes are kept exactly.
 
 A document starts at a `---` line or after a `...` line (YAML's markers are only markers at
-column 0, even inside scalars). Only complete lines are split, so a marker is never cut in two
-by a read, and memory is bounded by the largest document.
+column 0, even inside scalars); directive lines (`%YAML 1.1`) before a `---` belong to its
+document. Only complete lines are split, so a marker is never cut in two by a read, and memory is
+bounded by the largest document.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ _MARKER = re.compile(rb"^(?:(---)|\.\.\.)(?=[ \t\r\n]|$)", re.MULTILINE)
 # The same after a newline: a leading literal lets the regex engine skip ahead instead of trying
 # every position (5-10x faster on CRD-heavy charts).
 _MARKER_AFTER_NEWLINE = re.compile(rb"\n(?:(---)|\.\.\.)(?=[ \t\r\n]|$)")
+# Directive lines, with comments and blank lines around them, and nothing else.
+_DIRECTIVES_ONLY = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*%[^\n]*\n(?:(?:%[^\n]*|[ \t]*(?:#[^\n]*)?\r?)\n)*")
 _SOURCE = re.compile(rb"^# Source: (.+?)\r?$", re.MULTILINE)
 
 
@@ -62,7 +65,8 @@ def _split(source: Source) -> Iterator[bytes]:
         while (found := _next_marker(pending, position, complete)) is not None:
             line_start, match = found
             boundary = line_start if match.group(1) else _line_end(pending, match.end())
-            if boundary == 0:
+            if boundary == 0 or (match.group(1) and _DIRECTIVES_ONLY.fullmatch(pending, 0, boundary)):
+                # (`%YAML`/`%TAG` lines belong to the document their `---` starts)
                 position = match.end()
                 continue
             # Cut the document off before handing it out, so a huge one is held once, not twice.

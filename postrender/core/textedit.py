@@ -17,7 +17,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from postrender.core import yamlnodes
 
 _ALIAS_AFTER_KEY = re.compile(r"[ \t]*:(?:\s|#[^\n]*)*\*[^\s,\[\]{}]+")
-_FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.)[ \t]*([^\s#])", re.MULTILINE)
+_FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.|%)[ \t]*([^\s#])", re.MULTILINE)
+_LINE = re.compile(r"[^\n]*\n")
 _NESTED_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( +)[^\s#-]", re.MULTILINE)
 
 
@@ -70,10 +71,20 @@ class DocumentText:
 
 def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str) -> list[Splice]:
     """Splices that make template.metadata.annotations[key] the string `value` (none if it is)."""
+    try:
+        return _set_annotation(doc, template, key, value)
+    except EditError:
+        if yamlnodes.is_string(yamlnodes.get(template, "metadata", "annotations", key), value):
+            return []  # what needs no edit is never refused
+        raise
+
+
+def _set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str) -> list[Splice]:
     owner, path = template, ["metadata", "annotations"]
     while path:
         pair = _own_pair(owner, path[0])
         if pair is None:
+            _refuse_merged(owner, path[0])
             return [_insert(doc, owner, path, key, value)]
         key_node, node = pair
         _refuse_shared(doc, key_node, node)
@@ -84,6 +95,7 @@ def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: st
         owner, path = node, path[1:]
     pair = _own_pair(owner, key)
     if pair is None:
+        _refuse_merged(owner, key)
         return [_insert(doc, owner, [], key, value)]
     key_node, node = pair
     _refuse_shared(doc, key_node, node)
@@ -91,9 +103,7 @@ def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: st
         return []
     end = node.end_mark.index
     tail = doc.newline if isinstance(node, ScalarNode) and node.style in ("|", ">") else ""
-    # An empty value (`key:`) has no text of its own, right after the colon: `key:"true"` would be one plain scalar.
-    head = " " if node.start_mark.index == end else ""
-    return [Splice(node.start_mark.index, end, head + json.dumps(value) + tail)]
+    return [Splice(node.start_mark.index, end, _before_value(doc, key_node, node) + json.dumps(value) + tail)]
 
 
 def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> list[Splice]:
@@ -108,16 +118,20 @@ def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> lis
             if step == key and yamlnodes.lookup(owner, key) is not None:
                 raise EditError(f"annotation {key} comes from a YAML merge key (<<) and cannot be removed", owner)
             return []
-        _refuse_shared(doc, *pair)
         chain.append((owner, *pair))
         owner = pair[1]
+    for _, key_node, value_node in chain:
+        _refuse_shared(doc, key_node, value_node)
     level = len(chain) - 1
     # Removing the only annotation removes `annotations:` too; `metadata:` stays, maybe empty
     # (null), which is how charts often render a template without labels.
     if len(chain[level][0].value) == 1:
         level -= 1
     mapping, key_node, value_node = chain[level]
-    return [_remove(doc, mapping, key_node, value_node)]
+    if yamlnodes.merge_gives(mapping, key_node.value):  # removing ours would bring the merged one to light
+        raise EditError(f"{key_node.value} is also given by a YAML merge key (<<); cannot remove it in place", key_node)
+    inner_key = chain[level + 1][1] if level + 1 < len(chain) else None
+    return [_remove(doc, mapping, key_node, value_node, inner_key)]
 
 
 def _own_pair(mapping: MappingNode, key: str) -> tuple[ScalarNode, Node] | None:
@@ -128,9 +142,17 @@ def _own_pair(mapping: MappingNode, key: str) -> tuple[ScalarNode, Node] | None:
     return None
 
 
+def _refuse_merged(mapping: MappingNode, key: str) -> None:
+    """A key a merge key (`<<`) gives cannot get an own twin: one reader would keep one, another the other."""
+    if yamlnodes.merge_gives(mapping, key):
+        raise EditError(f"{key} comes from a YAML merge key (<<), which an own {key} would hide; "
+                        "cannot add the annotation in place", mapping)
+
+
 def _refuse_shared(doc: DocumentText, key_node: Node, node: Node) -> None:
-    """Text reached through an alias, or anchored for use elsewhere, is not ours to edit alone."""
-    if node.start_mark.index < key_node.end_mark.index or doc.text.startswith("&", node.start_mark.index):
+    """Text reached through an alias is elsewhere, and not ours to edit alone. (An anchored node that
+    an alias uses elsewhere is refused by the engine, which sees the whole document.)"""
+    if node.start_mark.index < key_node.end_mark.index:
         raise EditError(f"{key_node.value} is shared through a YAML anchor/alias; cannot edit it in place", key_node)
 
 
@@ -218,7 +240,8 @@ def _insert_flow(doc: DocumentText, mapping: MappingNode, entry: str) -> Splice:
 def _fill_null(doc: DocumentText, owner: MappingNode, key_node: ScalarNode, null: Node, path: list[str], key: str, value: str) -> list[Splice]:
     """`metadata:` or `annotations: null` becomes a mapping holding the annotation."""
     if owner.flow_style:
-        return [Splice(null.start_mark.index, null.end_mark.index, _flow_value(doc, path, key, value))]
+        return [Splice(null.start_mark.index, null.end_mark.index, _before_value(doc, key_node, null) + _flow_value(doc, path, key, value))]
+    _refuse_explicit_key(doc, key_node)
     colon = doc.text.index(":", key_node.end_mark.index)
     splices = []
     if null.end_mark.index > colon + 1:
@@ -231,7 +254,24 @@ def _fill_null(doc: DocumentText, owner: MappingNode, key_node: ScalarNode, null
     return splices
 
 
-def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value_node: Node) -> Splice:
+def _before_value(doc: DocumentText, key_node: ScalarNode, value_node: Node) -> str:
+    """What a value written over `value_node` needs in front: a key with no value (`key:`, or `{key}`
+    in a flow mapping, as Helm renders an unset value) has no space or no colon after it."""
+    start = value_node.start_mark.index
+    if start != value_node.end_mark.index:
+        return ""
+    _refuse_explicit_key(doc, key_node)
+    return " " if ":" in doc.text[key_node.end_mark.index : start] else ": "
+
+
+def _refuse_explicit_key(doc: DocumentText, key_node: ScalarNode) -> None:
+    """`? key` (YAML's explicit key) may have no `:` at all; its value cannot be written after the key."""
+    start = key_node.start_mark.index
+    if doc.text[max(start - 64, 0) : start].rstrip(" \t\r\n").endswith("?"):
+        raise EditError(f"{key_node.value} is written as an explicit key (`? {key_node.value}`); cannot edit it in place", key_node)
+
+
+def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value_node: Node, inner_key: Node | None = None) -> Splice:
     if mapping.flow_style:
         pairs = mapping.value
         index = next(i for i, (k, _) in enumerate(pairs) if k is key_node)
@@ -243,7 +283,15 @@ def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value
     start = doc.line_start(key_node.start_mark.index)
     if doc.text[start : key_node.start_mark.index].strip():
         raise EditError(f"{key_node.value} does not start its own line; cannot remove it in place", key_node)
-    return Splice(start, doc.line_after(leaf_end(value_node, doc)), "")
+    return Splice(start, doc.line_after(leaf_end(value_node, doc)), _comment_lines(doc, key_node, inner_key))
+
+
+def _comment_lines(doc: DocumentText, outer_key: Node, inner_key: Node | None) -> str:
+    """The comment lines between a removed key and the one entry of its mapping: the user's, kept."""
+    if inner_key is None:
+        return ""
+    region = doc.text[doc.line_after(outer_key.end_mark.index) : doc.line_start(inner_key.start_mark.index)]
+    return "".join(line for line in _LINE.findall(region) if line.lstrip().startswith("#"))
 
 
 def _block_lines(doc: DocumentText, indent: int, path: list[str], key: str, value: str) -> str:

@@ -3,8 +3,8 @@
 Most bytes of a chart are CRDs and RBAC; parsing them would dominate the run. A kind is
 trusted only when the document is a block mapping at column 0 with exactly one `kind:` key at
 column 0 and a plain value. Anything unusual (flow or JSON documents, indented documents,
-tags, anchors, quoted or complex keys at column 0, content on the `---` line) is unknown and
-gets parsed, so a workload is never skipped.
+tags, anchors, merge keys, quoted or complex keys at column 0, content on the `---` line, line
+breaks other than LF and CRLF) is unknown and gets parsed, so a workload is never skipped.
 """
 
 from __future__ import annotations
@@ -35,16 +35,30 @@ _KIND_KEY = rb"kind[ \t]*:([^\n]*)"
 _KIND_VALUE = re.compile(rb"[ \t]*([A-Za-z0-9][A-Za-z0-9_.-]*)(?:[ \t]+#.*)?\r?")
 # Lines whose first column could hide a top-level key from the patterns above.
 # A byte order mark after `---` hides the key behind it from these patterns, but not from every parser.
-_UNUSUAL = rb"(?:[?!&*{\[\"'%@`|>\t]|\xef\xbb\xbf|---[ \t]+[^#\s])"
+_UNUSUAL = rb"(?:[?!&*{\[\"'%@`|><\t]|\xef\xbb\xbf|---[ \t]+[^#\s])"
 _KIND_KEY_LINES = _LineStart(_KIND_KEY)
 _UNUSUAL_LINES = _LineStart(_UNUSUAL)
 _CONTENT = re.compile(rb"^(?!(?:---|\.\.\.)(?:[ \t\r\n]|$))[ \t]*[^\s#]", re.MULTILINE)
+
+
+def has_other_line_breaks(raw: bytes) -> bool:
+    """Whether lines also break at CR, NEL, LS or PS: YAML 1.1 readers (libyaml, go-yaml's
+    scannerc.go is_break) break lines there too, so a key can start a line the patterns cannot see."""
+    # Single bytes first (memchr: several times faster than a regex or a longer pattern, and this
+    # runs on every document); the UTF-8 sequences only when their last byte is there.
+    if b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
+        return True
+    if b"\x85" in raw and b"\xc2\x85" in raw:
+        return True
+    return (b"\xa8" in raw or b"\xa9" in raw) and (b"\xe2\x80\xa8" in raw or b"\xe2\x80\xa9" in raw)
 
 
 def sniff_kind(raw: bytes) -> bytes | None:
     """The document's top-level kind when it is certain (NO_KIND when there is none), else None."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    if has_other_line_breaks(raw):
+        return None
     if _UNUSUAL_LINES.search(raw):  # first: content on the `---` line is the only content _CONTENT skips
         return None
     first = _CONTENT.search(raw)

@@ -43,8 +43,9 @@ class _Loader(yaml.CSafeLoader):
         return tag
 
 
+Loader = _Loader  # (surrogates.py composes with the same resolution)
 assert not _Loader.yaml_path_resolvers, "tag resolution would depend on the path: no memoizing"
-_ALIAS = re.compile(r"\*[0-9A-Za-z_-]")  # libyaml accepts only these characters in anchor names
+ALIAS = re.compile(r"\*[0-9A-Za-z_-]")  # libyaml accepts only these characters in anchor names
 _NULL_TAG = "tag:yaml.org,2002:null"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -67,7 +68,7 @@ def compose(text: str) -> Node | None:
     if len(text) > _COUNT_NODES_ABOVE or _depth_bound(text) > MAX_DEPTH:
         _check_events(text)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or "invalid YAML"
@@ -81,9 +82,20 @@ def compose(text: str) -> Node | None:
         raise NodeError(f"{error.reason} (character #x{error.character:04x})", line=line, column=column) from None
     except yaml.YAMLError as error:  # e.g. "expected a single document"
         raise NodeError(str(error).splitlines()[0]) from None
-    if root is not None and _ALIAS.search(text):  # without an alias the tree is no larger than the text
+    if root is not None and ALIAS.search(text):  # without an alias the tree is no larger than the text
         _check_expansion(root)
     return root
+
+
+def _compose(text: str) -> Node | None:
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        from postrender.core import surrogates  # only here: most runs never meet one
+
+        if "escape code" not in str(error.problem) or not surrogates.may_hold_pairs(text):
+            raise
+        return surrogates.compose(text)
 
 
 def _depth_bound(text: str) -> int:
@@ -128,7 +140,7 @@ def _check_expansion(root: Node) -> None:
         node, children_done = stack.pop()
         if id(node) in sizes:
             continue
-        children = _children(node)
+        children = child_nodes(node)
         if children_done or not children:
             open_nodes.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes.get(id(child), 0) for child in children)
@@ -146,7 +158,7 @@ def _check_expansion(root: Node) -> None:
             stack.extend((child, False) for child in children if id(child) not in sizes)
 
 
-def _children(node: Node) -> list[Node]:
+def child_nodes(node: Node) -> list[Node]:
     if isinstance(node, MappingNode):
         return [part for pair in node.value for part in pair]
     if isinstance(node, SequenceNode):
@@ -159,16 +171,18 @@ _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "
 
 def foreign_tag(root: Node | None) -> Node | None:
     """The first node with a tag beyond plain data (`!!python/...`, `!custom`, `!!binary`), if any."""
+    return next((node for node in each_node(root) if node.tag not in _PLAIN_TAGS), None)
+
+
+def each_node(root: Node | None) -> Iterator[Node]:
+    """Every node once (an aliased one too), in document order, without recursion."""
     pending, seen = [root] if root is not None else [], set()
     while pending:
         node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.tag not in _PLAIN_TAGS:
-            return node
-        pending.extend(reversed(_children(node)))
-    return None
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node
+            pending.extend(reversed(child_nodes(node)))
 
 
 def is_null(node: Node | None) -> bool:
@@ -191,17 +205,37 @@ def entries(mapping: MappingNode) -> Iterator[tuple[ScalarNode, Node]]:
     """Key/value pairs as YAML constructors see them: the mapping's own keys (duplicates too,
     for lookup to report), then merged keys (`<<`) that no earlier source gave.
 
-    Iterative, and each merged mapping is read once: merge chains and repeated aliases must
-    not recurse nor multiply the work.
+    An own key written before a `<<` that gives it too is an error: go-yaml (what Kubernetes
+    reads with, sigs.k8s.io/yaml) lets the later one win, PyYAML and the YAML spec the own key.
     """
     seen: set[str] = set()
-    sources: list[Node] = []
+    before_merge: frozenset[str] | None = None
     for key, value in mapping.value:
         if key.tag == _MERGE_TAG:
-            sources.extend(_merge_sources(value))
+            before_merge = frozenset(seen)
         else:
             seen.add(key.value if isinstance(key, ScalarNode) else "")
             yield key, value
+    if before_merge is None:
+        return
+    for key, value in merged_entries(mapping):
+        if not isinstance(key, ScalarNode):
+            yield key, value
+        elif key.value in before_merge:
+            raise NodeError(f"key {key.value!r} comes before a merge key (<<) that also gives it: Kubernetes "
+                            "reads the merged value, other YAML readers this one (write it after the <<)", key)
+        elif key.value not in seen:
+            seen.add(key.value)
+            yield key, value
+
+
+def merged_entries(mapping: MappingNode) -> Iterator[tuple[ScalarNode, Node]]:
+    """The pairs the mapping's merge keys (`<<`) give, first source first; a key may come twice.
+
+    Iterative, and each merged mapping is read once: merge chains and repeated aliases must
+    not recurse nor multiply the work.
+    """
+    sources = [source for key, value in mapping.value if key.tag == _MERGE_TAG for source in _merge_sources(value)]
     pending = list(reversed(sources))
     visited: set[int] = set()
     while pending:
@@ -213,11 +247,16 @@ def entries(mapping: MappingNode) -> Iterator[tuple[ScalarNode, Node]]:
         for key, value in source.value:
             if key.tag == _MERGE_TAG:
                 nested.extend(_merge_sources(value))
-            elif not isinstance(key, ScalarNode) or key.value not in seen:
-                if isinstance(key, ScalarNode):
-                    seen.add(key.value)
+            else:
                 yield key, value
         pending.extend(reversed(nested))  # a source's own merges come before the next source
+
+
+def merge_gives(mapping: Node | None, key: str) -> bool:
+    """Whether a merge key (`<<`) of the mapping gives `key`, shadowed by an own key or not."""
+    if not isinstance(mapping, MappingNode):
+        return False
+    return any(isinstance(node, ScalarNode) and node.value == key for node, _ in merged_entries(mapping))
 
 
 def _merge_sources(value: Node) -> list[Node]:

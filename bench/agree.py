@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-
 from kustomize import ANNOTATION, POD_METADATA_PATH
 
 Key = tuple[str, str, str]  # kind, namespace, name

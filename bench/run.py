@@ -22,8 +22,7 @@ import kustomize
 import pods
 import report
 import streams
-from measure import (SHORT_RUN_REPEAT_FACTOR, SHORT_RUN_SECONDS, SLOW_RUN_REPEAT, SLOW_RUN_SECONDS, BenchError,
-                     Command, Measurement, measure_together)
+from measure import SHORT_RUN_REPEAT_FACTOR, SHORT_RUN_SECONDS, SLOW_RUN_REPEAT, SLOW_RUN_SECONDS, BenchError, Command, Measurement, measure_together
 from report import Row
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,10 +17,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support
 
-from tests.support.helpers import render  # noqa: E402
 from postrender.core.errors import SidecarPolicyError  # noqa: E402
 from postrender.core.policy import Policy, parse_policy  # noqa: E402
 from postrender.core.stream import read_documents  # noqa: E402
+from tests.support.helpers import render  # noqa: E402
 from tests.support.reference import expected, normalise  # noqa: E402
 
 

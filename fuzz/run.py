@@ -69,10 +69,10 @@ def run_atheris(seconds: int, work: Path, seed: int) -> int:
 
 
 def run_hypothesis(seconds: int) -> int:
+    import oracle
     from hypothesis import HealthCheck, given, seed, settings
     from hypothesis import strategies as st
 
-    import oracle
     from tests.support.strategies import mutated, streams
 
     @settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, BinaryIO
 
 from postrender import __version__
 from postrender.core.diagnostics import Diagnostics
@@ -14,6 +15,9 @@ from postrender.core.options import ArgumentParser, add_policy_options, inputs, 
 
 FAIL_ON_ENV = "SIDECAR_POLICY_FAIL_ON"
 FAIL_ON_SEVERITIES = ("warning", "error")  # findings.SEVERITIES above info, named here to keep start-up light
+
+if TYPE_CHECKING:
+    from postrender.core.options import Input
 
 USAGE_EXAMPLE = """\
 examples:
@@ -70,7 +74,7 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
 class _SeparatingSink:
     """Writes several files as one stream: a file's last document must not run into the next file's first."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self.last = b""  # the last byte written; b"" before anything
 
@@ -79,7 +83,7 @@ class _SeparatingSink:
             self.stream.write(data)
             self.last = data[-1:]
 
-    def separate(self, source) -> None:
+    def separate(self, source: Input) -> None:
         if not self.last or not hasattr(source, "peek"):
             return
         if self.last != b"\n":
@@ -102,7 +106,8 @@ def _lazy(module: str, function: str) -> Callable[[Sequence[str], Diagnostics], 
     def command(argv: Sequence[str], diagnostics: Diagnostics) -> int:
         from importlib import import_module
 
-        return getattr(import_module(f"postrender.{module}"), function)(argv, diagnostics)
+        entry: Callable[[Sequence[str], Diagnostics], int] = getattr(import_module(f"postrender.{module}"), function)
+        return entry(argv, diagnostics)
 
     command.__doc__ = f"postrender.{module}.{function}"
     return command

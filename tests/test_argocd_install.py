@@ -9,7 +9,6 @@ What the sidecar must look like comes from Argo CD's config-management-plugins g
 from __future__ import annotations
 
 import copy
-import re
 import shutil
 import subprocess
 from pathlib import Path

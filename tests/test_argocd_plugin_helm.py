@@ -59,7 +59,11 @@ HELM_SOURCE = {
 
 @pytest.mark.parametrize(
     "helm",
-    [pytest.param(None, id="defaults"), pytest.param(HELM_SOURCE, id="every-option"), pytest.param({"values": "settings: {tier: inline}\n"}, id="inline-values")],
+    [
+        pytest.param(None, id="defaults"),
+        pytest.param(HELM_SOURCE, id="every-option"),
+        pytest.param({"values": "settings: {tier: inline}\n"}, id="inline-values"),
+    ],
 )
 def test_a_chart_moved_onto_the_plugin_renders_as_argo_cds_helm_source(argocd, repo, tmp_path, sidecar_env, helm_bin, tools, helm):
     """Differential: the same chart and spec.source.helm, once through Argo CD's Helm source, once

@@ -6,10 +6,9 @@ Refresh with `./dev test tests/test_cases.py --snapshot-update`, then read the d
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import io
 import json
+from pathlib import Path
 
 import pytest
 import yaml

@@ -9,10 +9,10 @@ import copy
 
 import pytest
 
-from tests.support.paths import CORPUS, ISTIO_GOLDEN
-from tests.support.istio_cases import MESH_HOLD, as_data, golden_path, load_all, pair_cases, pod_templates
 from postrender.core import convert
 from postrender.core.errors import InputError
+from tests.support.istio_cases import MESH_HOLD, as_data, golden_path, load_all, pair_cases, pod_templates
+from tests.support.paths import CORPUS, ISTIO_GOLDEN
 
 OTHER = {"native": "regular", "regular": "native"}
 

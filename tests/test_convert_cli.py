@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.paths import CORPUS, ISTIO_GOLDEN
-from tests.support.istio_cases import MESH_HOLD, as_data, golden_path, pair_cases
 from postrender.cli import main
 from postrender.core.engine import Options, run
 from postrender.core.policy import parse_policy
+from tests.support.istio_cases import MESH_HOLD, as_data, golden_path, pair_cases
+from tests.support.paths import CORPUS
 
 OTHER = {"native": "regular", "regular": "native"}
 

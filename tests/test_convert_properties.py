@@ -12,8 +12,8 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.istio_cases import MESH_HOLD, golden_path, load_all, pair_cases, pod_templates
 from postrender.core import convert
+from tests.support.istio_cases import MESH_HOLD, golden_path, load_all, pair_cases, pod_templates
 
 OTHER = {"native": "regular", "regular": "native"}
 ISTIO_NAMES = {"istio-proxy", "istio-init", "istio-validation", "enable-core-dump"}

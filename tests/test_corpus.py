@@ -12,8 +12,8 @@ import yaml
 
 from postrender.core.istio import ANNOTATION
 from postrender.core.stream import read_documents
-from tests.support.paths import corpus_files
 from tests.support.helpers import policy_of, post_render
+from tests.support.paths import corpus_files
 
 POLICIES = {
     "all-native": "  fallback: native\n",

@@ -110,10 +110,10 @@ def _table(stream, monkeypatch, no_color: str | None) -> str:
     """The example's table as written to `stream`."""
     from argparse import Namespace
 
-    from postrender.reports import formats
-    from postrender.reports.findings import Review
     from postrender.core.policy import load_policy
+    from postrender.reports import formats
     from postrender.reports.command import collect
+    from postrender.reports.findings import Review
 
     if no_color is not None:
         monkeypatch.setenv("NO_COLOR", no_color)

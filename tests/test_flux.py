@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from tests.support.paths import ISTIO_GOLDEN
-from tests.support.kustomize_tools import sidecar_policy
 
-from postrender.flux.patches import is_ours, translate
 from postrender.core.policy import load_policy
+from postrender.flux.patches import is_ours, translate
+from tests.support.kustomize_tools import sidecar_policy
+from tests.support.paths import ISTIO_GOLDEN
 
 DATA = Path(__file__).parent / "data"
 EXAMPLE_POLICY = Path(__file__).parents[1] / "examples" / "policy.yaml"

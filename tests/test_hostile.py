@@ -8,12 +8,11 @@ import re
 import pytest
 import yaml
 
-from tests.support.paths import ISTIO_GOLDEN
-from tests.support.helpers import NATIVE_FOR_ALL, POLICY_HEADER, policy, render, run_cli
-from tests.support.hostile_inputs import ANNOTATION_LINE, POD, PYTHON_TAGS, alias_bomb, input_error, pod_with
 from postrender.core import yamlnodes
 from postrender.core.errors import InputError
-
+from tests.support.helpers import NATIVE_FOR_ALL, POLICY_HEADER, policy, render, run_cli
+from tests.support.hostile_inputs import ANNOTATION_LINE, POD, PYTHON_TAGS, alias_bomb, input_error, pod_with
+from tests.support.paths import ISTIO_GOLDEN
 
 # --- aliases ---------------------------------------------------------------------------------
 
@@ -58,11 +57,11 @@ def test_a_long_merge_key_chain_does_not_exhaust_the_stack():
 def test_merged_keys_are_overridden_by_the_mapping_own_keys():
     """YAML merge keys (and Kubernetes' decoder) let a mapping override what it merges: not a duplicate."""
     data = (
-        "apiVersion: apps/v1\nkind: Deployment\n"
-        "metadata: &base {name: base, labels: {tier: web}}\n"
-        "spec:\n  template:\n    metadata:\n      <<: *base\n      name: api\n      labels: {tier: api}\n"
-        "    spec: {containers: []}\n"
-    ).encode()
+        b"apiVersion: apps/v1\nkind: Deployment\n"
+        b"metadata: &base {name: base, labels: {tier: web}}\n"
+        b"spec:\n  template:\n    metadata:\n      <<: *base\n      name: api\n      labels: {tier: api}\n"
+        b"    spec: {containers: []}\n"
+    )
     rules = POLICY_HEADER + "spec:\n  rules:\n  - match: {podLabels: tier=api}\n    sidecar: regular\n"
     out = render(policy(rules), data)
     template = yaml.safe_load(out)["spec"]["template"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.helpers import POLICY_HEADER, policy, render, run_cli
-from tests.support.hostile_inputs import ANNOTATION_LINE, PYTHON_TAGS, alias_bomb
 from postrender.core.errors import UsageError
 from postrender.core.policy import MAX_POLICY_BYTES, parse_policy
+from tests.support.helpers import POLICY_HEADER, policy, render, run_cli
+from tests.support.hostile_inputs import ANNOTATION_LINE, PYTHON_TAGS, alias_bomb
 
 
 @pytest.mark.parametrize("tag", PYTHON_TAGS)

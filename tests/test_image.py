@@ -1,6 +1,7 @@
 """The Argo CD plugin image's definition, argocd-plugin/Dockerfile, checked without a Docker daemon.
 
-hadolint lints it, and BuildKit's own Dockerfile frontend converts it for each flavour and platform (below). Its downloads cannot be fetched here (no route to get.helm.sh or github.com), so each
+hadolint lints it, and BuildKit's own Dockerfile frontend converts it for each flavour and platform (below).
+Its downloads cannot be fetched here (no route to get.helm.sh or github.com), so each
 pinned checksum is compared with the one Argo CD records for the same file, which Argo CD's own image build
 verifies: argoproj/argo-cd (commit 37ee0097cf851bc2dd7665fc081bbce61a7e836e)
 hack/installers/checksums/<file>.sha256. The release workflow's `ADD --checksum` fails the build if a

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import yaml
-from tests.support.paths import ISTIO_GOLDEN
-from tests.support.helpers import post_render
-from tests.support.kustomize_tools import sidecar_policy
 
 from postrender.core.policy import parse_policy
+from tests.support.helpers import post_render
+from tests.support.kustomize_tools import sidecar_policy
+from tests.support.paths import ISTIO_GOLDEN
 
 # As kpt writes it: compact sequences, comments, its annotations on items and on the functionConfig.
 RESOURCE_LIST = """\

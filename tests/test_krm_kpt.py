@@ -9,10 +9,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.support.paths import CORPUS
+
 from tests.support.helpers import installed_command
-from tests.support.kustomize_tools import (HAVE_KPT, HAVE_KUBECTL, POOL, kpt_eval, key, objects, selected, sidecar_policy,
-                             without_orchestrator_annotations)
+from tests.support.kustomize_tools import (
+    HAVE_KPT,
+    HAVE_KUBECTL,
+    POOL,
+    key,
+    kpt_eval,
+    objects,
+    selected,
+    sidecar_policy,
+    without_orchestrator_annotations,
+)
+from tests.support.paths import CORPUS
 
 pytestmark = pytest.mark.skipif(not HAVE_KPT, reason="kpt is not installed")
 

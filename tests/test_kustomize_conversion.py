@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.support.paths import ISTIO_GOLDEN
-from tests.support.helpers import post_render
-from tests.support.kustomize_tools import HAVE_KUBECTL, POOL, key, kustomize_build, objects
 
 from postrender.core.engine import Options
+from postrender.core.policy import parse_policy
 from postrender.flux.command import patches_yaml
 from postrender.flux.patches import translate
-from postrender.core.policy import parse_policy
 from postrender.flux.rendered import resolve
+from tests.support.helpers import post_render
+from tests.support.kustomize_tools import HAVE_KUBECTL, POOL, key, kustomize_build, objects
+from tests.support.paths import ISTIO_GOLDEN
 
 pytestmark = pytest.mark.skipif(not HAVE_KUBECTL, reason="kubectl (with kustomize) is not installed")
 

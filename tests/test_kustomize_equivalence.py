@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.support.paths import CORPUS
-from tests.support.helpers import post_render
-from tests.support.kustomize_tools import HAVE_KUBECTL, POOL, annotations, borrowers, kustomize_build, selected, sidecar_policy
 
+from postrender.core.policy import Policy, parse_policy
 from postrender.flux.command import patches_yaml
 from postrender.flux.patches import translate
-from postrender.core.policy import Policy, parse_policy
+from tests.support.helpers import post_render
+from tests.support.kustomize_tools import HAVE_KUBECTL, POOL, annotations, borrowers, kustomize_build, selected, sidecar_policy
+from tests.support.paths import CORPUS
 
 pytestmark = pytest.mark.skipif(not HAVE_KUBECTL, reason="kubectl (with kustomize) is not installed")
 

@@ -16,11 +16,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.helpers import render
 from postrender import cli
 from postrender.core.errors import InputError, SidecarPolicyError
 from postrender.core.policy import Workload, parse_policy
 from postrender.core.stream import read_documents
+from tests.support.helpers import render
 from tests.support.reference import expected, normalise, workloads
 from tests.support.strategies import mutated, policies, streams
 

@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 
-from tests.support.paths import ISTIO_GOLDEN
 from postrender.core import yamlnodes
 from postrender.core.reemit import construct, detect_style, load_document, reemit, split_document
 from postrender.core.stream import read_documents
+from tests.support.paths import ISTIO_GOLDEN
 
 
 def _documents(path) -> list[str]:
@@ -31,7 +31,9 @@ def test_leading_and_trailing_comment_lines_are_kept() -> None:
     text = "---\n# Source: chart/templates/deployment.yaml\n# second comment\nkind: Pod\nmetadata:\n  name: a\n# trailing note\n\n"
     data = load_document(text)
     data["metadata"]["name"] = "b"
-    assert reemit(text, data) == "---\n# Source: chart/templates/deployment.yaml\n# second comment\nkind: Pod\nmetadata:\n  name: b\n# trailing note\n\n"
+    assert reemit(text, data) == (
+        "---\n# Source: chart/templates/deployment.yaml\n# second comment\nkind: Pod\nmetadata:\n  name: b\n# trailing note\n\n"
+    )
 
 
 def test_indented_sequences_and_four_space_indent_are_kept() -> None:

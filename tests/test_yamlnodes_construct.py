@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.paths import corpus_files
 from postrender.core import yamlnodes
+from tests.support.paths import corpus_files
 
 
 def reference(node):

@@ -107,7 +107,7 @@ def _is_string_list(value: object) -> bool:
 
 
 def _entries(block: dict, field: str, strings: tuple[str, ...], flags: tuple[str, ...]) -> list[dict]:
-    entries = block.get(field, [])
+    entries: list[dict] = block.get(field, [])
     _check(isinstance(entries, list) and all(isinstance(e, dict) for e in entries), field, "a list of mappings")
     for entry in entries:
         _check(set(entry) <= {*strings, *flags} and isinstance(entry.get("name"), str) and entry["name"] != "",

@@ -16,6 +16,7 @@ from postrender.core.errors import InputError, Location
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES, NATIVE, STATUS_ANNOTATION
 from postrender.core.workloads import FoundWorkload
 
+
 def may_convert(body: str) -> bool:
     """Cheap test before loading: only Istio-injected pods carry this annotation."""
     return STATUS_ANNOTATION in body
@@ -37,7 +38,7 @@ class DocumentConversion:
 
     def apply(self, found: FoundWorkload, mode: str, location: Location) -> dict[str, Any] | None:
         """Apply `mode` to the workload's template data; the template when its proxy was converted."""
-        template = self._objects[id(found.template)]
+        template: dict[str, Any] = self._objects[id(found.template)]
         apply_decision(template, mode)
         target = convert.target_form(mode, self.mesh_default)
         outer = self._kube_inject_metadata(found)

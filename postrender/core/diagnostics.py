@@ -21,7 +21,7 @@ class Diagnostics:
         self.log_file = log_file or os.environ.get(LOG_FILE_ENV) or None
         self.stream = stream or sys.stderr
 
-    def configure(self, args) -> None:
+    def configure(self, args: object) -> None:
         """Take --quiet and --log-file from parsed arguments."""
         self.quiet = bool(getattr(args, "quiet", False))
         self.log_file = getattr(args, "log_file", None) or self.log_file
@@ -50,6 +50,8 @@ class Diagnostics:
             self._log(line)
 
     def _log(self, line: str) -> None:
+        if not self.log_file:
+            return
         try:
             with open(self.log_file, "a", encoding="utf-8") as handle:
                 handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")

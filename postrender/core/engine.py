@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cached_property
-from typing import BinaryIO, Callable, NamedTuple
+from typing import NamedTuple, Protocol
 
 from yaml.nodes import MappingNode, Node
 
@@ -13,7 +14,7 @@ from postrender.core.conversion import apply_decision
 from postrender.core.errors import InputError, Location
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
 from postrender.core.policy import Policy, Rule, Workload
-from postrender.core.stream import BOM, Document, read_documents
+from postrender.core.stream import BOM, Document, Source, read_documents
 from postrender.core.workloads import FoundWorkload, KindTable, find_workloads
 
 _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
@@ -45,6 +46,12 @@ class Options(NamedTuple):
     namespace_known: bool = True
     kube_version: tuple[int, int] | None = None
     input_name: str = "<stdin>"
+
+
+class Sink(Protocol):
+    """Where `run` writes the stream: a file, a pipe, a buffer, or something that only counts or discards."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 class Outcome:
@@ -87,20 +94,23 @@ class Summary:
 
 def run(
     policy: Policy,
-    source: BinaryIO,
-    sink: BinaryIO,
+    source: Source,
+    sink: Sink,
     options: Options = Options(),
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Summary:
     """Post-render a stream; every document is written, in order, as soon as it is decided."""
-    processor = _Processor(policy, options, on_outcome)
+    engine = Engine(policy, options, on_outcome)
     for document in read_documents(source):
-        sink.write(processor.process(document))
-    return processor.summary
+        sink.write(engine.process(document))
+    return engine.summary
 
 
-class _Processor:
-    def __init__(self, policy: Policy, options: Options, on_outcome: Callable[[Outcome], None] | None):
+class Engine:
+    """The policy applied one document at a time, for a front end that holds documents rather than a
+    stream (the KRM function's items). `run` is this over `read_documents`."""
+
+    def __init__(self, policy: Policy, options: Options = Options(), on_outcome: Callable[[Outcome], None] | None = None):
         self.policy = policy
         self.options = options
         self.kinds: KindTable = policy.kinds
@@ -108,6 +118,7 @@ class _Processor:
         self.summary = Summary()
 
     def process(self, document: Document) -> bytes:
+        """The document's bytes after the policy: its own raw bytes when nothing changed."""
         text = self._decode(document)
         kind = triage.sniff_kind(document.raw)
         if kind is not None and not self.kinds.may_hold_workloads(kind.decode("ascii")):
@@ -158,7 +169,7 @@ class _Processor:
                 action = "converted" if converted is not None else action
             if self.on_outcome is not None:
                 outcome = Outcome(workload, rule, mode, action, found.template, converted)
-                outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
+                _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
         if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
             raise self._line_break_error(document, body)

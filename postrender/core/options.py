@@ -10,10 +10,17 @@ import argparse
 import os
 import re
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from postrender.core.diagnostics import LOG_FILE_ENV
 from postrender.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from io import BufferedReader
+
+    from postrender.core.engine import Options
+    from postrender.core.policy import Policy
 
 POLICY_ENV = "SIDECAR_POLICY"
 # Argo CD sets ARGOCD_APP_NAMESPACE for its plugins. HELM_NAMESPACE is not read: Helm never sets it
@@ -26,13 +33,14 @@ _KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports mistakes as UsageError, so they reach --log-file like any error."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
     def _get_formatter(self) -> argparse.HelpFormatter:
         # argparse imports shutil (and bz2, lzma) for the terminal width on every parser built:
         # ~8% of start-up. Same width, from os.
-        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)
+        # typeshed's formatter_class promises only `prog`; every argparse formatter takes `width` too.
+        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)  # type: ignore[call-arg]
 
 
 def _terminal_columns() -> int:
@@ -41,7 +49,7 @@ def _terminal_columns() -> int:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
         columns = 0
-    if columns <= 0:
+    if columns <= 0 and sys.__stdout__ is not None:
         try:
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
         except (AttributeError, ValueError, OSError):
@@ -65,7 +73,7 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                              "Helm 4 hides a post-renderer's stderr when it fails")
 
 
-def options_from(args: argparse.Namespace, input_name: str = "<stdin>"):
+def options_from(args: argparse.Namespace, input_name: str = "<stdin>") -> Options:
     from postrender.core.engine import Options
 
     namespace = args.namespace
@@ -84,7 +92,7 @@ def parse_kube_version(text: str | None) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
-def require_policy(args: argparse.Namespace):
+def require_policy(args: argparse.Namespace) -> Policy:
     from postrender.core.policy import load_policy
 
     if not args.policy:
@@ -92,14 +100,14 @@ def require_policy(args: argparse.Namespace):
     return load_policy(args.policy)
 
 
-def inputs(files: Sequence[str]) -> list:
+def inputs(files: Sequence[str]) -> Sequence[tuple[str, Input]]:
     """(name, open binary stream) for each input, all opened before anything is written: a file
     that cannot be read is a usage error with nothing on stdout, not a stream cut short."""
     if not files:
         if sys.stdin is None:
             raise UsageError("stdin is closed: pass the manifests on stdin or as FILE arguments")
-        return [("<stdin>", _NoClose(sys.stdin.buffer))]
-    opened = []
+        return [("<stdin>", _NoClose(sys.stdin.buffer))]  # type: ignore[arg-type]  # typeshed: BinaryIO; a BufferedReader
+    opened: list[tuple[str, BufferedReader]] = []
     try:
         for name in files:
             try:
@@ -114,14 +122,18 @@ def inputs(files: Sequence[str]) -> list:
 
 
 class _NoClose:
-    def __init__(self, stream):
+    def __init__(self, stream: BufferedReader) -> None:
         self.stream = stream
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         return self.stream.read(size)
 
-    def __enter__(self):
+    def __enter__(self) -> _NoClose:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
+
+
+if TYPE_CHECKING:
+    Input = BufferedReader | _NoClose

@@ -7,8 +7,9 @@ policy file, line and column.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from fnmatch import translate
-from typing import Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -58,7 +59,7 @@ class Match(NamedTuple):
 
 
 class Rule(NamedTuple):
-    index: int  # 1-based position in spec.rules
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing here calls; 1-based position in spec.rules
     name: str
     sidecar: str  # one of MODES
     match: Match
@@ -151,7 +152,7 @@ class _Reader:
     def string(self, node: Node, what: str) -> str:
         if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:str":
             raise self.fail(node, f"{what} must be a string")
-        return node.value
+        return str(node.value)
 
     def choice(self, node: Node, what: str, allowed: tuple[str, ...]) -> str:
         value = yamlnodes.scalar_text(node) if isinstance(node, ScalarNode) else None
@@ -162,16 +163,16 @@ class _Reader:
     def boolean(self, node: Node, what: str) -> bool:
         if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
             raise self.fail(node, f"{what} must be true or false")
-        return self.data(node)
+        return bool(self.data(node))
 
-    def data(self, node: Node):
+    def data(self, node: Node) -> Any:
         """Plain data for a node; a tag that cannot become data (`!!int x`) is the policy's error."""
         try:
             return yamlnodes.construct(node)
         except yamlnodes.NodeError as error:
             raise UsageError(error.message, _position(self.origin, error.line, error.column)) from None
 
-    def sequence(self, node: Node, what: str) -> list[Node]:
+    def sequence(self, node: Node | None, what: str) -> list[Node]:
         if yamlnodes.is_null(node):
             return []
         if not isinstance(node, SequenceNode):

@@ -44,10 +44,11 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
 
 for _tag in _DROPPED_TAGS:
-    _Constructor.add_constructor(_tag, yaml.constructor.SafeConstructor.construct_yaml_str)
+    # types-PyYAML binds add_constructor's function to the subclass; a SafeConstructor method serves it all the same.
+    _Constructor.add_constructor(_tag, yaml.constructor.SafeConstructor.construct_yaml_str)  # type: ignore[type-var]
 # A plain `<<` anywhere but as a mapping key is the string "<<" to Kubernetes (go-yaml), and
 # kube-inject writes it unquoted; PyYAML tags it as a merge key, which has no constructor.
-_Constructor.add_constructor("tag:yaml.org,2002:merge", yaml.constructor.SafeConstructor.construct_yaml_str)
+_Constructor.add_constructor("tag:yaml.org,2002:merge", yaml.constructor.SafeConstructor.construct_yaml_str)  # type: ignore[type-var]
 
 
 def construct(root: Node) -> tuple[Any, dict[int, Any]]:
@@ -80,8 +81,8 @@ def detect_style(body: str) -> Style:
     stripped = body.lstrip()
     if stripped.startswith(("{", "[")):
         lines = [line for line in body.splitlines() if line.strip()]
-        indent = len(lines[1]) - len(lines[1].lstrip()) if len(lines) > 1 else 0
-        return Style(json=True, indent=indent, indent_sequences=False)
+        json_indent = len(lines[1]) - len(lines[1].lstrip()) if len(lines) > 1 else 0
+        return Style(json=True, indent=json_indent, indent_sequences=False)
     indent: int | None = None
     indent_sequences: bool | None = None
     lines = [line for line in body.splitlines() if line.strip() and not line.lstrip().startswith("#")]

@@ -7,7 +7,8 @@ objects that lack the key; an empty selector matches everything.
 from __future__ import annotations
 
 import re
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 # Label keys and values (k8s.io/apimachinery/pkg/util/validation validation.go: IsQualifiedName,
 # IsDNS1123Subdomain, IsValidLabelValue), matched whole.
@@ -218,7 +219,7 @@ def from_object(value: Mapping) -> Selector:
     return Selector(tuple(requirements))
 
 
-def _expression(expression) -> Requirement:
+def _expression(expression: object) -> Requirement:
     if not isinstance(expression, Mapping):
         raise SelectorError("each matchExpressions entry must be a mapping with key, operator and values")
     unknown = set(expression) - {"key", "operator", "values"}

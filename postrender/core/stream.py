@@ -1,14 +1,16 @@
 """Bytes to documents and back, without parsing: a document's raw bytes are kept exactly.
 
 A document starts at a `---` line or after a `...` line (YAML's markers are only markers at
-column 0, even inside scalars); directive lines (`%YAML 1.1`) before a `---` belong to its document. Only complete lines are split, so a marker is never cut in two
-by a read, and memory is bounded by the largest document.
+column 0, even inside scalars); directive lines (`%YAML 1.1`) before a `---` belong to its
+document. Only complete lines are split, so a marker is never cut in two by a read, and memory is
+bounded by the largest document.
 """
 
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple, Protocol
 
 BOM = b"\xef\xbb\xbf"
 READ_SIZE = 1 << 20
@@ -21,8 +23,14 @@ _DIRECTIVES_ONLY = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*%[^\n]*\n(?:(?:%[^\
 _SOURCE = re.compile(rb"^# Source: (.+?)\r?$", re.MULTILINE)
 
 
+class Source(Protocol):
+    """What documents are read from: a file, a pipe, a buffer (read(size) returns b"" at the end)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class Document(NamedTuple):
-    index: int  # 1-based position in the stream
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing here calls; 1-based position in the stream
     raw: bytes  # exactly as read, marker line included
     line: int  # 1-based line of its first byte in the stream
 
@@ -33,7 +41,7 @@ class Document(NamedTuple):
         return match.group(1).decode("utf-8", "replace") if match else ""
 
 
-def read_documents(source: BinaryIO) -> Iterator[Document]:
+def read_documents(source: Source) -> Iterator[Document]:
     """Split a stream into documents; their raw bytes concatenate back to the stream."""
     index = 0
     line = 1
@@ -43,7 +51,7 @@ def read_documents(source: BinaryIO) -> Iterator[Document]:
         line += raw.count(b"\n")
 
 
-def _split(source: BinaryIO) -> Iterator[bytes]:
+def _split(source: Source) -> Iterator[bytes]:
     pending = bytearray()  # grows in place: a 100 MB document must not be copied per read
     scanned = 0  # pending[:scanned] holds no boundary but the one at 0
     while True:
@@ -63,7 +71,7 @@ def _split(source: BinaryIO) -> Iterator[bytes]:
                 continue
             # Cut the document off before handing it out, so a huge one is held once, not twice.
             position = max(match.end() - boundary, 0)
-            match = found = None  # they hold the old buffer: drop it before the consumer works on the document
+            del match, found  # they hold the old buffer: drop it before the consumer works on the document
             document = _copy(pending, 0, boundary)
             pending = _drop_front(pending, boundary)
             complete -= boundary
@@ -102,6 +110,6 @@ def _next_marker(data: bytearray, position: int, end: int) -> tuple[int, re.Matc
     return None if match is None else (match.start() + 1, match)
 
 
-def _line_end(data: bytes, position: int) -> int:
+def _line_end(data: bytes | bytearray, position: int) -> int:
     newline = data.find(b"\n", position)
     return len(data) if newline < 0 else newline + 1

@@ -46,7 +46,7 @@ class DocumentText:
         match = _NESTED_KEY.search(text)
         self.indent_step = max(len(match.group(2)) - len(match.group(1)), 1) if match else 2
         first = _FIRST_CONTENT.search(text)
-        self.is_json = bool(first) and first.group(1) in "{["  # JSON stays JSON: quoted keys
+        self.is_json = first is not None and first.group(1) in "{["  # JSON stays JSON: quoted keys
 
     def key(self, name: str) -> str:
         """A new key as this document writes keys in flow mappings."""
@@ -196,18 +196,18 @@ def _alias_end(doc: DocumentText, key_node: Node) -> int:
 
 def _insert(doc: DocumentText, mapping: MappingNode, path: list[str], key: str, value: str) -> Splice:
     """A new entry: last in its mapping, but a template's new `metadata` goes first, where readers look."""
-    first_key = mapping.value[0][0] if mapping.value else None
+    first_key: int = mapping.value[0][0].start_mark.index if mapping.value else -1
     # (an alias key's marks lie at its anchor, elsewhere in the document)
-    leading = path[:1] == ["metadata"] and first_key is not None and first_key.start_mark.index >= mapping.start_mark.index
+    leading = path[:1] == ["metadata"] and first_key >= mapping.start_mark.index
     if mapping.flow_style:
         entry = _flow_entry(doc, path, key, value)
         if leading:
-            return Splice(first_key.start_mark.index, first_key.start_mark.index, entry + ", ")
+            return Splice(first_key, first_key, entry + ", ")
         return _insert_flow(doc, mapping, entry)
     indent = _block_indent(doc, mapping)
     lines = _block_lines(doc, indent, path, key, value)
-    if leading and not doc.text[doc.line_start(first_key.start_mark.index) : first_key.start_mark.index].strip():
-        return Splice(doc.line_start(first_key.start_mark.index), doc.line_start(first_key.start_mark.index), lines)
+    if leading and not doc.text[doc.line_start(first_key) : first_key].strip():
+        return Splice(doc.line_start(first_key), doc.line_start(first_key), lines)
     position = doc.line_after(leaf_end(mapping, doc))
     if position == len(doc.text) and not doc.text.endswith("\n"):
         return Splice(position, position, doc.newline + lines[: -len(doc.newline)])

@@ -8,7 +8,8 @@ aliases can make a small text stand for a huge tree (billion laughs).
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -28,17 +29,17 @@ class _Loader(yaml.CSafeLoader):
     on its arguments while no path resolvers are registered, and most values repeat.
     """
 
-    _resolved: dict = {}
+    _resolved: dict[tuple[type[Node], str | None, tuple[bool, bool] | bool], str] = {}
 
-    def resolve(self, kind, value, implicit):
+    def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool] | bool) -> str:
         if value is not None and len(value) > 40:  # long values rarely repeat: not worth memory
-            return super().resolve(kind, value, implicit)
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return, no-untyped-call]
         key = (kind, value, implicit)
         tag = self._resolved.get(key)
         if tag is None:
             if len(self._resolved) >= 10_000:  # a few MB at most, even on a stream of unique values
                 self._resolved.clear()
-            tag = self._resolved[key] = super().resolve(kind, value, implicit)
+            tag = self._resolved[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         return tag
 
 
@@ -115,6 +116,7 @@ def _check_events(text: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
+                    assert mark is not None  # the parser marks every event
                     raise NodeError(f"nesting deeper than {MAX_DEPTH} levels", line=mark.line, column=mark.column)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
@@ -124,6 +126,7 @@ def _check_events(text: str) -> None:
             nodes += 1
             if nodes > MAX_EXPANDED_NODES:
                 mark = event.start_mark
+                assert mark is not None
                 raise NodeError(f"the document has more than {MAX_EXPANDED_NODES:,} YAML nodes", line=mark.line, column=mark.column)
     except yaml.YAMLError:
         return  # composing reports the syntax error with its position
@@ -189,7 +192,7 @@ def is_null(node: Node | None) -> bool:
 def scalar_text(node: Node | None) -> str | None:
     """The text of a scalar that is not null; None otherwise."""
     if isinstance(node, ScalarNode) and node.tag != _NULL_TAG:
-        return node.value
+        return str(node.value)
     return None
 
 
@@ -300,7 +303,7 @@ def string_map(node: Node | None) -> dict[str, str]:
     return result
 
 
-def load(text: str):
+def load(text: str) -> Any:
     """Plain data for one YAML document, with compose's guards (depth, aliases); NodeError otherwise.
 
     For YAML that comes from input (annotation values, repository files): yaml.load on it has no
@@ -310,7 +313,7 @@ def load(text: str):
     return None if root is None else construct(root)
 
 
-def construct(node: Node):
+def construct(node: Node) -> Any:
     """Plain Python data for a node; raise NodeError where YAML data cannot be Python data.
 
     Unknown tags (`!foo`, `!!python/object/apply:...`) are read as the plain mapping, list or
@@ -325,7 +328,7 @@ def construct(node: Node):
         return _construct_full(node)
 
 
-def _construct_full(node: Node):
+def _construct_full(node: Node) -> Any:
     try:
         return _PlainConstructor().construct_document(node)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:  # e.g. `!!int x`, `? [a]: b`
@@ -336,11 +339,12 @@ def _construct_full(node: Node):
 
 
 class _PlainConstructor(yaml.constructor.SafeConstructor):
-    def construct_untagged(self, tag_suffix: str, node: Node):
+    def construct_untagged(self, tag_suffix: str, node: Node) -> Any:
         if isinstance(node, MappingNode):
             return self.construct_mapping(node)
         if isinstance(node, SequenceNode):
             return self.construct_sequence(node)
+        assert isinstance(node, ScalarNode)
         return self.construct_scalar(node)
 
 
@@ -365,12 +369,12 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 _VALUE_TAG = "tag:yaml.org,2002:value"
 
 
-def _construct_common(root: Node):
+def _construct_common(root: Node) -> Any:
     """Without recursion (nesting may be deep); a node met twice (an alias) gives the same object."""
-    made: dict[int, object] = {}
-    pending: list[tuple[Node, object]] = []
+    made: dict[int, Any] = {}
+    pending: list[tuple[Node, Any]] = []
 
-    def value(node: Node):
+    def value(node: Node) -> Any:
         if type(node) is ScalarNode:
             if node.tag not in _SCALARS:
                 raise _Uncommon

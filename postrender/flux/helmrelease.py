@@ -8,13 +8,14 @@ internal/postrender/build.go, combined.go), so ours sees their output and has th
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
-from yaml.nodes import MappingNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from postrender.core import textedit, yamlnodes
 from postrender.core.errors import Location, UsageError
+from postrender.core.stream import Document, read_documents
 from postrender.flux.patches import is_ours
-from postrender.core.stream import read_documents
 
 API_GROUP = "helm.toolkit.fluxcd.io/"
 
@@ -52,7 +53,7 @@ def merge(text: str, path: str, entry: str) -> str:
     found = False
     for document, root in _documents(text, path):
         body = document.raw.decode("utf-8")
-        if _is_release(root):
+        if isinstance(root, MappingNode) and _is_release(root):
             found = True
             body = _merge_one(textedit.DocumentText(body), root, entry, path, document.line)
         out.append(body)
@@ -61,23 +62,23 @@ def merge(text: str, path: str, entry: str) -> str:
     return "".join(out)
 
 
-def _documents(text: str, path: str):
+def _documents(text: str, path: str) -> Iterator[tuple[Document, Node | None]]:
     for document in read_documents(io.BytesIO(text.encode("utf-8"))):
         yield document, _compose(document.raw.decode("utf-8"), path, document.line)
 
 
-def _releases(text: str, path: str):
+def _releases(text: str, path: str) -> Iterator[tuple[Document, Node | None]]:
     return ((document, root) for document, root in _documents(text, path) if _is_release(root))
 
 
-def _compose(body: str, path: str, first_line: int):
+def _compose(body: str, path: str, first_line: int) -> Node | None:
     try:
         return yamlnodes.compose(body)
     except yamlnodes.NodeError as error:
         raise UsageError(error.message, _where(path, first_line, error.line)) from None
 
 
-def _is_release(root) -> bool:
+def _is_release(root: Node | None) -> bool:
     api_version = yamlnodes.scalar_text(yamlnodes.get(root, "apiVersion")) or ""
     return yamlnodes.scalar_text(yamlnodes.get(root, "kind")) == "HelmRelease" and api_version.startswith(API_GROUP)
 

@@ -19,7 +19,8 @@ spec.workloadRef) exclude the borrowers by an annotation that borrowed_templates
 from __future__ import annotations
 
 import re
-from typing import Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from postrender.core.engine import Outcome
 from postrender.core.errors import UsageError
@@ -269,7 +270,7 @@ def _json6902_remove(path: tuple[str, ...]) -> str:
     return dump_yaml([operation.operation])
 
 
-def dump_yaml(data) -> str:
+def dump_yaml(data: object) -> str:
     import yaml
 
     return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False, width=1 << 16)
@@ -280,7 +281,7 @@ def marked_json6902(origin: str, operations: list[dict]) -> str:
     return f"{JSON6902_MARK}{origin}\n{dump_yaml(operations)}"
 
 
-def is_ours(post_renderer) -> bool:
+def is_ours(post_renderer: object) -> bool:
     """True for a `postRenderers[]` entry this module generated (found by its patches' marks)."""
     if not isinstance(post_renderer, dict) or set(post_renderer) != {"kustomize"}:
         return False
@@ -290,7 +291,7 @@ def is_ours(post_renderer) -> bool:
     return all(_is_our_patch(patch) for patch in kustomize["patches"])
 
 
-def _is_our_patch(patch) -> bool:
+def _is_our_patch(patch: object) -> bool:
     import yaml
 
     if not isinstance(patch, dict) or not isinstance(patch.get("patch"), str):

@@ -19,10 +19,10 @@ import yaml
 
 from postrender.core.engine import Options, Outcome, Summary, run
 from postrender.core.errors import UsageError
-from postrender.flux.patches import Patch, exact_target, marked_json6902
 from postrender.core.policy import Policy, Workload
 from postrender.core.stream import read_documents
 from postrender.core.workloads import api_group
+from postrender.flux.patches import Patch, exact_target, marked_json6902
 
 
 class Rendered(NamedTuple):
@@ -71,7 +71,7 @@ def _documents(data: bytes, wanted: set[int]) -> dict[int, object]:
             for document in read_documents(io.BytesIO(data)) if document.index in wanted}
 
 
-def _object(document, workload: Workload) -> dict:
+def _object(document: object, workload: Workload) -> dict:
     """The workload's object: the document itself, or its item in a `kind: List` (kustomize splits lists)."""
     if isinstance(document, dict) and document.get("kind") == workload.kind:
         if (document.get("metadata") or {}).get("name") == workload.name:

@@ -2,8 +2,8 @@
 
 A ResourceList (config.kubernetes.io/v1) comes in on stdin, its functionConfig is the
 SidecarPolicy itself, and a ResourceList goes out (kubernetes-sigs/kustomize
-cmd/config/docs/api-conventions/functions-spec.md). The reader unwraps the items into a plain
-document stream for the core engine, and the writer puts the engine's edited texts back in
+cmd/config/docs/api-conventions/functions-spec.md). The reader unwraps the items and hands each
+to the core engine as one document, and the writer puts the engine's edited texts back in
 place of the items: the edits are the engine's own, and every other byte of the list stays,
 with the items' config.kubernetes.io/* and internal.config.kubernetes.io/* annotations and
 their comments. Warnings, decisions and errors go to `results`.
@@ -12,21 +12,21 @@ their comments. Warnings, decisions and errors go to `results`.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from postrender.krm import resourcelist
 from postrender.core import yamlnodes
-from postrender.core.options import ArgumentParser, options_from
 from postrender.core.diagnostics import Diagnostics
-from postrender.core.engine import Options, Outcome, run
+from postrender.core.engine import Engine, Options, Outcome
 from postrender.core.errors import InputError, Location, SidecarPolicyError
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
+from postrender.core.options import ArgumentParser, options_from
 from postrender.core.policy import parse_policy
-from postrender.core.stream import read_documents
+from postrender.core.stream import Document
+from postrender.krm import resourcelist
 
 ITEMS = "items"  # the engine's input name: errors located there point at an item
 
@@ -42,7 +42,8 @@ def krm(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     )
     # The policy is the functionConfig; these two may come from the environment (kpt fn eval --env).
     parser.add_argument("--namespace", metavar="NS", default=None,
-                        help="namespace of items that leave metadata.namespace out (default: $ARGOCD_APP_NAMESPACE; without it, a namespace rule meeting such an item is an error)")
+                        help="namespace of items that leave metadata.namespace out (default: $ARGOCD_APP_NAMESPACE; "
+                             "without it, a namespace rule meeting such an item is an error)")
     parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
                         help="the target cluster's Kubernetes version, for convertInjected (default: $KUBE_VERSION)")
     args = parser.parse_args(argv)
@@ -70,19 +71,20 @@ def _read_stdin() -> str:
         raise InputError("the ResourceList is not UTF-8", Location(resourcelist.INPUT, line=line)) from None
 
 
-def _apply(resource_list: resourcelist.ResourceList, options: Options) -> tuple[list[str], list[dict]]:
-    """Run the engine over the items as one document stream; their edited texts and the results."""
+def _apply(resource_list: resourcelist.ResourceList, options: Options) -> tuple[list[str], list[dict[str, Any]]]:
+    """Hand each item to the engine as one document; their edited texts and the results."""
     policy = parse_policy(resource_list.function_config, "functionConfig")
     outcomes: list[Outcome] = []
-    stream = "".join("---\n" + resourcelist.document(resource_list, item) for item in resource_list.items)
-    sink = io.BytesIO()
-    summary = run(policy, io.BytesIO(stream.encode("utf-8")), sink, options, on_outcome=outcomes.append)
-    documents = [document.raw.decode("utf-8")[len("---\n") :] for document in read_documents(io.BytesIO(sink.getvalue()))]
-    if len(documents) != len(resource_list.items):  # an item with a `---` line at its own indentation
-        raise InputError("an item could not be handed to the engine as one document", Location(resourcelist.INPUT))
+    engine = Engine(policy, options, on_outcome=outcomes.append)
+    documents = []
+    line = 1  # items are numbered as if they were one stream, each after a `---` line
+    for index, item in enumerate(resource_list.items, start=1):
+        raw = ("---\n" + resourcelist.document(resource_list, item)).encode("utf-8")
+        documents.append(engine.process(Document(index, raw, line)).decode("utf-8")[len("---\n") :])
+        line += raw.count(b"\n")
     results = [_outcome_result(outcome, resource_list) for outcome in outcomes if outcome.action in _ACTIONS]
     results += [{"message": f"{rule.label} matched no workload", "severity": "warning"}
-                for rule in summary.unmatched_rules(policy)]
+                for rule in engine.summary.unmatched_rules(policy)]
     return documents, results
 
 

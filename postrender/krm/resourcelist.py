@@ -11,6 +11,7 @@ every other byte of the list unchanged.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from yaml.nodes import MappingNode, Node, SequenceNode
@@ -162,7 +163,7 @@ def _read_composed(text: str) -> ResourceList:
     root = _root(text)
     node = yamlnodes.get(root, "items")
     items: list[Item] = []
-    if not yamlnodes.is_null(node):
+    if node is not None and not yamlnodes.is_null(node):
         if not isinstance(node, SequenceNode):
             raise InputError("items must be a list", Location(INPUT, line=node.start_mark.line + 1))
         for item in node.value:
@@ -188,9 +189,9 @@ def _root(text: str) -> MappingNode:
     return root
 
 
-def _function_config(text: str, root: MappingNode, line_of) -> str:
+def _function_config(text: str, root: MappingNode, line_of: Callable[[int], int]) -> str:
     node = yamlnodes.get(root, "functionConfig")
-    if yamlnodes.is_null(node):
+    if node is None or yamlnodes.is_null(node):
         raise InputError("functionConfig is missing: it must be the SidecarPolicy (kpt fn eval --fn-config policy.yaml)",
                          Location(INPUT))
     start = node.start_mark

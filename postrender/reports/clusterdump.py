@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from postrender.core import yamlnodes
 from postrender.core.errors import InputError, Location
-from postrender.core.stream import Document, read_documents
+from postrender.core.stream import Document, Source, read_documents
 from postrender.core.workloads import is_list_kind
 
 
@@ -28,7 +28,7 @@ class DumpObject(NamedTuple):
 
     @property
     def kind(self) -> str:
-        return self.data["kind"]
+        return str(self.data["kind"])
 
     @property
     def metadata(self) -> dict:
@@ -43,7 +43,7 @@ class DumpObject(NamedTuple):
         return self.metadata.get("name") or ""
 
 
-def read_objects(source: BinaryIO, input_name: str) -> Iterator[DumpObject]:
+def read_objects(source: Source, input_name: str) -> Iterator[DumpObject]:
     """Every object of the stream in order, `List` items in place of their list."""
     for document in read_documents(source):
         location = Location(input_name, document.index, "", document.line)
@@ -60,7 +60,7 @@ def read_objects(source: BinaryIO, input_name: str) -> Iterator[DumpObject]:
 _NOT_JSON = object()
 
 
-def _load_json(text: str):
+def _load_json(text: str) -> Any:
     if not text.lstrip(" \t\r\n\ufeff").startswith("{"):
         return _NOT_JSON
     try:
@@ -69,7 +69,7 @@ def _load_json(text: str):
         return _NOT_JSON
 
 
-def _objects(data, location: Location) -> Iterator[DumpObject]:
+def _objects(data: Any, location: Location) -> Iterator[DumpObject]:
     """From a whole JSON document: its items when it is a list, else itself."""
     if data is None:
         return
@@ -99,7 +99,7 @@ def _objects_from_node(root: Node, document: Document, location: Location) -> It
         yield DumpObject(data, where)
 
 
-def _require_object(data, location: Location, what: str = "the document") -> None:
+def _require_object(data: object, location: Location, what: str = "the document") -> None:
     if not isinstance(data, dict):
         raise InputError(f"{what} is not a Kubernetes object (a mapping)", location)
     if not isinstance(data.get("kind"), str) or not data["kind"]:
@@ -131,7 +131,7 @@ def _compose(text: str, document: Document, location: Location) -> Node | None:
         raise _node_error(error, document, location) from None
 
 
-def _construct(node: Node, document: Document, location: Location):
+def _construct(node: Node, document: Document, location: Location) -> Any:
     try:
         return yamlnodes.construct(node)
     except yamlnodes.NodeError as error:

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from postrender.core import options
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_CHECK, EXIT_OK, Location, SidecarPolicyError, UsageError
-from postrender.reports.findings import ALL_CHECKS, SEVERITIES, WARNING, Assessment, Finding, Review, at_least, describe_rule
 from postrender.core.policy import Rule
-from postrender.core import options
+from postrender.reports.findings import ALL_CHECKS, SEVERITIES, WARNING, Assessment, Finding, Review, at_least, describe_rule
 from postrender.reports.rows import POLICY_KIND, Row
 
-def workload_row(outcome, assessment: Assessment, input_name: str) -> Row:
+if TYPE_CHECKING:
+    from postrender.core.engine import Outcome
+    from postrender.core.policy import Policy
+
+
+def workload_row(outcome: Outcome, assessment: Assessment, input_name: str) -> Row:
     workload, rule = outcome.workload, outcome.rule
     return Row(
         workload.kind, workload.namespace, workload.name,
@@ -29,7 +35,7 @@ def workload_row(outcome, assessment: Assessment, input_name: str) -> Row:
     )
 
 
-def rule_rows(policy, review: Review) -> list[Row]:
+def rule_rows(policy: Policy, review: Review) -> list[Row]:
     """One row per rule with findings, in the policy's order."""
     found: dict[int, tuple[Rule, list[Finding]]] = {}  # by index: a Rule holds a dict, so it is not hashable
     for rule, finding in review.rules():
@@ -48,15 +54,17 @@ class NullSink:
         return len(data)
 
 
-def collect(policy, args: argparse.Namespace, review: Review) -> list[Row]:
+def collect(policy: Policy, args: argparse.Namespace, review: Review) -> list[Row]:
     """Run the policy over the inputs (stdin or FILE arguments); one Row per workload, then per rule."""
     from postrender.core.engine import run
 
     rows: list[Row] = []
     for name, source in options.inputs(args.files):
         with source:
-            run(policy, source, NullSink(), options.options_from(args, name),
-                on_outcome=lambda outcome, name=name: rows.append(workload_row(outcome, review.workload(outcome), name)))
+            def add(outcome: Outcome, name: str = name) -> None:
+                rows.append(workload_row(outcome, review.workload(outcome), name))
+
+            run(policy, source, NullSink(), options.options_from(args, name), on_outcome=add)
     return rows + rule_rows(policy, review)
 
 
@@ -67,7 +75,7 @@ class RenderWarnings:
     Helm shows a post-renderer's stderr only when it fails.
     """
 
-    def __init__(self, policy, kube_version: tuple[int, int] | None, diagnostics: Diagnostics,
+    def __init__(self, policy: Policy, kube_version: tuple[int, int] | None, diagnostics: Diagnostics,
                  fail_on: str | None = None):
         self.policy = policy
         self.review = Review(policy, kube_version)
@@ -75,8 +83,8 @@ class RenderWarnings:
         self.fail_on = fail_on
         self.failing = 0
 
-    def on_outcome(self, input_name: str) -> Callable:
-        def warn(outcome) -> None:
+    def on_outcome(self, input_name: str) -> Callable[[Outcome], None]:
+        def warn(outcome: Outcome) -> None:
             assessment = self.review.workload(outcome)
             if assessment.findings:
                 self._warn(workload_row(outcome, assessment, input_name))
@@ -126,7 +134,7 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _review(policy, args: argparse.Namespace) -> Review:
+def _review(policy: Policy, args: argparse.Namespace) -> Review:
     ignore = frozenset(code.strip() for value in args.ignore for code in value.split(",") if code.strip())
     known = {check.code for check in ALL_CHECKS} | {check.slug for check in ALL_CHECKS}
     unknown = sorted(ignore - known)

@@ -8,8 +8,9 @@ the README table and CI annotations can rely on them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 from postrender.core import istio
 from postrender.core.engine import Outcome
@@ -132,7 +133,7 @@ def job_regular(ctx: Context) -> Iterator[str]:
 def native_before_1_29(ctx: Context) -> Iterator[str]:
     version = ctx.kube_version
     # Only where native is written out: a mesh default of native is the mesh's business, not a choice here.
-    if istio.native_sidecars_on(version) or ctx.written != "true" or ctx.sidecar != "native":
+    if version is None or istio.native_sidecars_on(version) or ctx.written != "true" or ctx.sidecar != "native":
         return
     if version == istio.NATIVE_SIDECARS_ALPHA:
         yield ("native sidecars on Kubernetes 1.28 need the SidecarContainers feature gate, which is off by "
@@ -292,7 +293,7 @@ RULE_CHECKS: tuple[Check, ...] = (
 ALL_CHECKS = WORKLOAD_CHECKS + RULE_CHECKS
 
 
-def _run(checks: Iterable[Check], context, ignore: frozenset[str]) -> list[Finding]:
+def _run(checks: Iterable[Check], context: Context | RuleContext, ignore: frozenset[str]) -> list[Finding]:
     return [
         Finding(check.severity, check.code, message)
         for check in checks
@@ -328,7 +329,7 @@ class Review:
         return Assessment(ctx.sidecar, _run(WORKLOAD_CHECKS, ctx, self.ignore))
 
     def rules(self) -> list[tuple[Rule, Finding]]:
-        found = []
+        found: list[tuple[Rule, Finding]] = []
         for rule in self.policy.rules:
             ctx = RuleContext(rule, self._matched.get(rule.index, 0), self._decided.get(rule.index, 0),
                               sorted(self._winners.get(rule.index, {}).values()))

@@ -8,10 +8,14 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from typing import Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from postrender.reports.findings import SEVERITIES, Finding, at_least
 from postrender.reports.rows import POLICY_KIND, Row
+
+if TYPE_CHECKING:
+    from postrender.core.policy import Policy
 
 _COLOURS = {"error": "31", "warning": "33", "info": "36", "header": "1"}  # ANSI SGR codes
 _FALLBACK = "(fallback)"
@@ -76,7 +80,7 @@ def aligned(headers: Sequence[str], cells: Sequence[Sequence[str]], last: Sequen
     return lines
 
 
-def table(rows: list[Row], policy, stream: TextIO) -> str:
+def table(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     colour = colour_enabled(stream)
     cells = [(row.kind, row.namespace or "-", row.name, _rule_text(row), _sidecar_text(row), row.action or "-")
              for row in rows]
@@ -92,7 +96,7 @@ def table(rows: list[Row], policy, stream: TextIO) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(rows: list[Row], policy, stream: TextIO) -> str:
+def to_json(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     objects = [
         {
             "kind": row.kind,
@@ -125,7 +129,7 @@ def markdown_table(headers: Sequence[str], cells: Sequence[Sequence[str]]) -> li
 _MARKDOWN_HEADERS = ("Kind", "Namespace", "Name", "Rule", "Sidecar", "Action", "Findings")
 
 
-def markdown(rows: list[Row], policy, stream: TextIO) -> str:
+def markdown(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     lines = [f"### sidecar-policy: {code_span(policy.origin)}", "", _summary(rows), ""]
     lines += markdown_table(_MARKDOWN_HEADERS, [
         (row.kind, code_span(row.namespace), code_span(row.name),
@@ -139,7 +143,7 @@ def markdown(rows: list[Row], policy, stream: TextIO) -> str:
     return "\n".join(lines) + "\n"
 
 
-EXPLAIN_FORMATS: dict[str, Callable[[list[Row], object, TextIO], str]] = {
+EXPLAIN_FORMATS: dict[str, Callable[[list[Row], Policy, TextIO], str]] = {
     "table": table,
     "json": to_json,
     "markdown": markdown,

@@ -7,8 +7,9 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from io import BytesIO
+from typing import TYPE_CHECKING
 
 from postrender.core import options
 from postrender.core.diagnostics import Diagnostics
@@ -16,6 +17,11 @@ from postrender.core.errors import EXIT_CHECK, EXIT_OK, InputError
 from postrender.core.policy import MESH_DEFAULTS
 from postrender.core.workloads import BUILTIN_KINDS, KindTable
 from postrender.reports import clusterdump, restarts, sidecar_forms
+
+if TYPE_CHECKING:
+    from postrender.core.engine import Outcome
+    from postrender.core.options import Input
+    from postrender.core.policy import Policy
 
 DUMP_COMMAND = "kubectl get pods,replicasets,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json"
 
@@ -61,12 +67,12 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     return EXIT_CHECK if args.fail_on_restart and any(row.restart for row in found) else EXIT_OK
 
 
-def _read(source, name: str):
+def _read(source: Input, name: str) -> Iterator[clusterdump.DumpObject]:
     with source:
         yield from clusterdump.read_objects(source, name)
 
 
-def preview_templates(policy, holders: list[clusterdump.DumpObject]) -> list[dict | None]:
+def preview_templates(policy: Policy, holders: list[clusterdump.DumpObject]) -> list[dict | None]:
     """The templates as the engine leaves them: each holder runs through the engine as a document of
     its own (small documents: the engine's edits stay linear), and its Outcome's template is kept."""
     from postrender.core.engine import Options, run
@@ -75,7 +81,7 @@ def preview_templates(policy, holders: list[clusterdump.DumpObject]) -> list[dic
     stream = b"".join(b"---\n" + json.dumps(holder.data, default=str).encode("utf-8") + b"\n" for holder in holders)
     templates: list[dict | None] = [None] * len(holders)
 
-    def keep(outcome) -> None:
+    def keep(outcome: Outcome) -> None:
         templates[outcome.workload.document - 1] = outcome.template
 
     try:

@@ -195,7 +195,7 @@ def _checked_template(template: dict, source: DumpObject) -> dict:
     return template
 
 
-def _target(namespace: str, kind: str, name: str, top: DumpObject | None, stale: tuple[str, ...]):
+def _target(namespace: str, kind: str, name: str, top: DumpObject | None, stale: tuple[str, ...]) -> restart_commands.Target:
     spec = top.data.get("spec") if top is not None else None
     spec = spec if isinstance(spec, dict) else {}
     strategy = spec.get("updateStrategy")

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
 from typing import NamedTuple
 
 from postrender.core.engine import Options, Outcome, run

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.helpers import NATIVE_FOR_ALL, policy, render
 from postrender.core.errors import InputError
+from tests.support.helpers import NATIVE_FOR_ALL, policy, render
 
 ANNOTATION_LINE = b'sidecar.istio.io/nativeSidecar: "true"'
 POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: app\n    image: nginx\n"

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
-from tests.support.helpers import installed_command, run_command
 
 from postrender.core.policy import Policy
+from tests.support.helpers import installed_command, run_command
 
 ANNOTATION = "sidecar.istio.io/nativeSidecar"
 ORCHESTRATOR_PREFIXES = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "config.k8s.io/")

@@ -280,7 +280,8 @@ def rules(draw) -> dict:
     reference: dict = {}
     match: dict = {}
     if draw(st.booleans()):
-        match["kinds"] = reference["kinds"] = draw(st.lists(st.sampled_from(sorted(WORKLOAD_KINDS) + ["CloneSet", "Service"]), min_size=1, max_size=3))
+        kinds = st.sampled_from([*sorted(WORKLOAD_KINDS), "CloneSet", "Service"])
+        match["kinds"] = reference["kinds"] = draw(st.lists(kinds, min_size=1, max_size=3))
     for field_name in ("names", "namespaces"):
         if draw(st.integers(0, 3)) == 0:
             match[field_name] = reference[field_name] = draw(st.lists(st.sampled_from([g for g in GLOBS if g]), min_size=1, max_size=2))

@@ -92,7 +92,7 @@ def unusual_streams(draw) -> str:
     if draw(st.integers(0, 4)) == 0:  # kubectl reads a stream as JSON only when it starts with `{`
         return json_workload(draw(st.sampled_from(["a", "b"])), draw(st.sampled_from(["plain", "annotated"])))
     documents = []
-    for index in range(draw(st.integers(1, 3))):
+    for _ in range(draw(st.integers(1, 3))):
         name = draw(st.sampled_from(["a", "b"]))
         form = draw(st.sampled_from(["block", "block", "block", "shared"]))
         if form == "shared":

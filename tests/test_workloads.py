@@ -1,0 +1,61 @@
+"""core/workloads.py: which objects are workloads, and where their pod template is."""
+
+from __future__ import annotations
+
+import pytest
+
+from postrender.core import yamlnodes
+from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind, find_workloads
+
+TABLE = KindTable(BUILTIN_KINDS)
+POD = "metadata: {labels: {app: x}}\nspec: {containers: [{name: app, image: app}]}\n"
+
+
+def _indent(text: str, columns: int) -> str:
+    return "".join(" " * columns + line for line in text.splitlines(keepends=True))
+
+
+def templates(text: str, table: KindTable = TABLE) -> list[tuple[str, dict | None]]:
+    """(kind, the pod template's labels) for each workload found."""
+    found = find_workloads(yamlnodes.compose(text), table)
+    return [(w.kind, None if w.template is None else yamlnodes.construct(w.template)["metadata"]["labels"]) for w in found]
+
+
+@pytest.mark.parametrize(("api_version", "kind", "text"), [
+    ("v1", "Pod", POD),
+    ("v1", "PodTemplate", "template:\n" + _indent(POD, 2)),
+    ("v1", "ReplicationController", "spec:\n  template:\n" + _indent(POD, 4)),
+    ("apps/v1", "Deployment", "spec:\n  template:\n" + _indent(POD, 4)),
+    ("extensions/v1beta1", "DaemonSet", "spec:\n  template:\n" + _indent(POD, 4)),
+    ("batch/v1", "Job", "spec:\n  template:\n" + _indent(POD, 4)),
+    ("batch/v1", "CronJob", "spec:\n  jobTemplate:\n    spec:\n      template:\n" + _indent(POD, 8)),
+    ("argoproj.io/v1alpha1", "Rollout", "spec:\n  template:\n" + _indent(POD, 4)),
+])
+def test_each_builtin_kind_has_its_template_where_kubernetes_puts_it(api_version, kind, text):
+    assert templates(f"apiVersion: {api_version}\nkind: {kind}\n{text}") == [(kind, {"app": "x"})]
+
+
+def test_a_kind_of_another_api_group_is_not_a_workload():
+    assert templates("apiVersion: example.com/v1\nkind: Deployment\nspec:\n  template:\n" + _indent(POD, 4)) == []
+
+
+def test_a_rollout_with_a_workload_ref_is_a_workload_without_a_template():
+    text = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nspec:\n  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n"
+    assert templates(text) == [("Rollout", None)]
+
+
+def test_the_items_of_a_list_are_workloads_in_order():
+    text = ("apiVersion: v1\nkind: List\nitems:\n"
+            "- apiVersion: v1\n  kind: Pod\n" + _indent(POD, 2).replace("app: x", "app: first") +
+            "- apiVersion: v1\n  kind: ConfigMap\n"
+            "- apiVersion: apps/v1\n  kind: Deployment\n  spec:\n    template:\n" + _indent(POD, 6).replace("app: x", "app: second"))
+    assert templates(text) == [("Pod", {"app": "first"}), ("Deployment", {"app": "second"})]
+
+
+def test_a_policy_kind_wins_over_a_builtin_of_the_same_group():
+    custom = TemplateKind("Deployment", frozenset({"apps"}), ("spec", "podSpecTemplate"))
+    table = KindTable([*BUILTIN_KINDS, custom])
+    text = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  podSpecTemplate:\n" + _indent(POD, 4)
+    assert templates(text, table) == [("Deployment", {"app": "x"})]
+    assert table.may_hold_workloads("Deployment") and table.may_hold_workloads("ConfigMapList")
+    assert not table.may_hold_workloads("ConfigMap")

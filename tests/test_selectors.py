@@ -1,50 +1,23 @@
 """Label selectors read as Kubernetes reads them: core/selectors.py against Kubernetes' own parser.
 
 The reference is k8s.io/apimachinery/pkg/labels.Parse and Selector.Matches, built from source
-(tests/harness/labels). For generated selector strings and label sets, sidecar-policy must accept
+(tests/harness/kubeyaml, through the `kube_yaml` fixture). For generated selector strings and label sets, sidecar-policy must accept
 exactly the selectors Kubernetes accepts, and match exactly the label sets Kubernetes matches.
 """
 
 from __future__ import annotations
-
-import json
-import subprocess
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postrender.core import selectors
-from tests.support.gotools import harness
+from tests.support.kubeyaml import KubeYAML
 
 KEYS = ["app", "tier", "app.kubernetes.io/name", "example.com/team", "a-b_c.d", "A9", "x" * 63, "x" * 64,
         "-app", "app-", "_x", "example.com/", "/name", "a/b/c", "Example.COM/x", "a" * 254 + "/b"]
 VALUES = ["web", "api", "", "v1.2", "a_b-c", "A", "x" * 63, "x" * 64, "-web", "web-", "a b"]
 OPERATORS = ["=", "==", "!=", " in ", " notin ", "in", "", "!"]
-
-
-class Kubernetes:
-    """The harness as a long-lived process: one JSON line in, one out."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([str(harness("labels"))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def ask(self, selector: str, labels: dict[str, str]) -> dict[str, bool]:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps({"selector": selector, "labels": labels}) + "\n")
-        self.process.stdin.flush()
-        answer: dict[str, bool] = json.loads(self.process.stdout.readline())
-        return answer
-
-    def close(self) -> None:
-        self.process.communicate()
-
-
-@pytest.fixture(scope="session")
-def kubernetes():
-    reference = Kubernetes()
-    yield reference
-    reference.close()
 
 
 @st.composite
@@ -68,20 +41,25 @@ selector_texts = st.one_of(
 label_sets = st.dictionaries(st.sampled_from(KEYS[:6]), st.sampled_from(VALUES[:7]), max_size=4)
 
 
-def ours(text: str, labels: dict[str, str]) -> dict[str, bool]:
+def ours(text: str, labels: dict[str, str]) -> tuple[bool, bool]:
     try:
         selector = selectors.parse_string(text)
     except selectors.SelectorError:
-        return {"valid": False, "matches": False}
-    return {"valid": True, "matches": selector.matches(labels)}
+        return False, False
+    return True, selector.matches(labels)
+
+
+def kubernetes(kube_yaml: KubeYAML, text: str, labels: dict[str, str]) -> tuple[bool, bool]:
+    answer = kube_yaml.selector(text, labels)
+    return answer.valid, bool(answer.valid and answer.matches)
 
 
 @settings(max_examples=400)
 @given(text=selector_texts, labels=label_sets)
-def test_selectors_parse_and_match_as_kubernetes_does(kubernetes, text, labels):
-    assert ours(text, labels) == kubernetes.ask(text, labels)
+def test_selectors_parse_and_match_as_kubernetes_does(kube_yaml, text, labels):
+    assert ours(text, labels) == kubernetes(kube_yaml, text, labels)
 
 
 @pytest.mark.parametrize("text", ["tier!=web", "tier notin (web)"])
-def test_a_negative_requirement_matches_a_workload_without_the_label(kubernetes, text):
-    assert ours(text, {"app": "shop"}) == kubernetes.ask(text, {"app": "shop"}) == {"valid": True, "matches": True}
+def test_a_negative_requirement_matches_a_workload_without_the_label(kube_yaml, text):
+    assert ours(text, {"app": "shop"}) == kubernetes(kube_yaml, text, {"app": "shop"}) == (True, True)

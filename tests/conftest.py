@@ -19,7 +19,11 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 @pytest.fixture
 def snapshot(snapshot):
-    """Snapshots live in the top-level snapshots/ folder, one sub-folder per test module."""
+    """Snapshots live in the top-level snapshots/ folder, one sub-folder per test module.
+
+    Outputs of inputs kept elsewhere (examples/, tests/data/) land here; a case folder's test sets
+    snapshot_dir to the folder itself, so tests/cases/NAME/expected.yaml sits beside its input.
+    """
     default = Path(snapshot.snapshot_dir)  # tests/snapshots/<module>/<test>[/<parameters>]
     snapshot.snapshot_dir = ROOT / "snapshots" / default.relative_to(ROOT / "tests" / "snapshots")
     return snapshot

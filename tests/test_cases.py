@@ -1,7 +1,7 @@
-"""Folders of cases (tests/cases/NAME/{policy,input}.yaml): the whole output is a reviewed snapshot.
+"""Folders of cases: tests/cases/NAME/{policy,input,expected}.yaml, the whole output reviewed beside its input.
 
-Each case is a shape users' charts produce; the snapshot shows exactly which lines change.
-Refresh with `./dev test tests/test_cases.py --snapshot-update`, then read the diff.
+Each case is a shape users' charts produce; expected.yaml shows exactly which lines change.
+Rewrite the expected files with `./dev test tests/test_cases.py --snapshot-update`, then read the diff.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 def test_case(case, snapshot):
     folder = CASES / case
     output, _ = post_render((folder / "input.yaml").read_bytes(), load_policy(str(folder / "policy.yaml")))
-    snapshot.assert_match(output, "output.yaml")
+    snapshot.snapshot_dir = folder  # the expected output lives beside its input, not under snapshots/
+    snapshot.assert_match(output, "expected.yaml")
 
 
 @pytest.mark.parametrize("case", sorted(path.name for path in CASES.iterdir()))

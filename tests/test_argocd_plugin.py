@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.argocd import Application, sidecar_path
+from tests.support.argocd import OLDEST, Application, sidecar_path
 from tests.support.argocd_apps import (  # noqa: F401  pytest fixtures
+    ALL_NATIVE,
     DEPLOYMENT,
     JOB,
     POLICY,
@@ -188,6 +189,16 @@ def test_without_any_policy_the_app_fails_and_says_where_to_put_one(argocd, repo
     assert ".sidecar-policy.yaml" in message and "ARGOCD_ENV_SIDECAR_POLICY" in message
 
 
+def test_an_empty_policy_env_counts_as_unset_in_every_release(argocd, repo, tmp_path, sidecar_env):
+    """v2.14's cmp-server leaves the entry out, v3 sets it empty (test_what_the_cmp_server_hands_over):
+    either way the policy comes from the next source."""
+    app_files(repo, {"deployment.yaml": DEPLOYMENT})
+    Path(sidecar_env["SIDECAR_POLICY_DEFAULT"]).write_text(ALL_NATIVE)
+    app = Application(plugin={"name": "sidecar-policy", "env": [{"name": "SIDECAR_POLICY", "value": ""}]})
+    out, _ = run(argocd, repo, app, sidecar_env, tmp_path / "sidecar")
+    assert annotation(out.objects, "Deployment", "web") == "true"
+
+
 def test_a_bad_inline_policy_fails_the_app(argocd, repo, tmp_path, sidecar_env):
     app_files(repo, {"job.yaml": JOB})
     bad = POLICY.replace("sidecar: native", "sidecar: sometimes")
@@ -199,9 +210,10 @@ def test_a_bad_inline_policy_fails_the_app(argocd, repo, tmp_path, sidecar_env):
 # --- the cluster version ---------------------------------------------------------------------------------
 
 
-def test_native_for_a_cluster_below_1_28_is_an_error(argocd, repo, tmp_path, sidecar_env):
+@pytest.mark.parametrize("kube_version", ["1.27.9", "v1.27.9+k3s1"])  # v2.14 hands the second over as v1.27.9k3s1
+def test_native_for_a_cluster_below_1_28_is_an_error(argocd, repo, tmp_path, sidecar_env, kube_version):
     app_files(repo, {"job.yaml": JOB, ".sidecar-policy.yaml": POLICY})
-    message = failure(argocd, repo, Application(kube_version="1.27.9"), sidecar_env, tmp_path / "sidecar")
+    message = failure(argocd, repo, Application(kube_version=kube_version), sidecar_env, tmp_path / "sidecar")
     assert "exit status 1" in message and "Job migrate" in message and "1.29" in message
 
 
@@ -224,6 +236,49 @@ def test_an_app_that_renders_nothing_fails_instead_of_pruning(argocd, repo, tmp_
     assert "rendered no manifests" in message
 
 
+# --- what the cmp-server hands over, release by release -------------------------------------------------
+
+ENV_PROBE = """\
+apiVersion: argoproj.io/v1alpha1
+kind: ConfigManagementPlugin
+metadata:
+  name: sidecar-policy
+spec:
+  generate:
+    command: [python, -c]
+    args:
+    - |
+      import json, os
+      seen = {k: v for k, v in os.environ.items() if k.startswith(("ARGOCD_ENV_", "KUBE_"))}
+      print(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env"}, "data": seen}))
+"""
+
+
+def test_what_the_cmp_server_hands_over(argocd, repo, tmp_path, sidecar_env):
+    """The two differences between the releases that reach the plugin's environment (docs/argocd.md
+    "Versions"): v2.14 drops env entries whose value is empty (cmpserver/plugin/plugin.go environ), and
+    passes KUBE_VERSION through text.SemVer (drops "+") where v3 normalizes it with parseKubeVersion."""
+    app_files(repo, {"deployment.yaml": DEPLOYMENT})
+    probe = tmp_path / "probe.yaml"
+    probe.write_text(ENV_PROBE)
+    env = [{"name": "EMPTY", "value": ""}, {"name": "SET", "value": "x"}]
+    app = Application(plugin={"name": "sidecar-policy", "env": env}, kube_version="v1.30.2+k3s1", api_versions=[])
+    sidecar = argocd.sidecar(tmp_path / "sidecar", sidecar_env, probe)
+    try:
+        (config_map,) = argocd.generate(repo, app, sidecar).objects
+    finally:
+        sidecar.close()
+    if argocd.version == OLDEST:
+        assert config_map["data"] == {"ARGOCD_ENV_SET": "x", "KUBE_VERSION": "v1.30.2k3s1"}
+    else:
+        assert config_map["data"] == {
+            "ARGOCD_ENV_EMPTY": "",
+            "ARGOCD_ENV_SET": "x",
+            "KUBE_VERSION": "1.30.2",
+            "KUBE_API_VERSIONS": "",
+        }
+
+
 # --- plugin.yaml itself ------------------------------------------------------------------------------
 
 
@@ -233,3 +288,10 @@ def test_plugin_yaml_is_named_only_and_announces_its_parameters():
     assert "discover" not in config["spec"]  # see test_a_named_app_needs_no_policy_file
     names = [p["name"] for p in config["spec"]["parameters"]["static"]]
     assert names == ["policy", "values-files", "helm-parameters", "helm"]
+
+
+def test_the_oldest_releases_harness_is_the_newest_ones_on_the_v2_import_path():
+    """One harness source: Go needs the major version in the import path, so argocd-v2.14 keeps a copy."""
+    harnesses = Path(__file__).resolve().parent / "harness"
+    newest = (harnesses / "argocd-v3.5" / "main.go").read_text()
+    assert (harnesses / "argocd-v2.14" / "main.go").read_text() == newest.replace("/argo-cd/v3/", "/argo-cd/v2/")

@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.argocd import Application, GenerateFailed, sidecar_path
+from tests.support.argocd import NEWEST, Application, ArgoCD, GenerateFailed, build, sidecar_path
 from tests.support.argocd_apps import (  # noqa: F401  pytest fixtures
     DEPLOYMENT,
     JOB,
     POLICY,
     annotation,
     app_files,
-    argocd,
     failure,
     helm_bin,
     link_helm,
@@ -32,6 +31,15 @@ from tests.support.argocd_apps import (  # noqa: F401  pytest fixtures
     without_annotation,
     write_chart,
 )
+
+
+@pytest.fixture(scope="session")
+def argocd() -> ArgoCD:
+    """The newest release only, to keep the suite's time: these tests run real Helm renders, and
+    what the plugin meets differently from release to release (discovery, the cmp-server and the
+    env it hands over) is proven against the oldest and the newest in test_argocd_plugin.py."""
+    return build(NEWEST)
+
 
 # --- Helm chart (real helm) -------------------------------------------------------------------------------
 

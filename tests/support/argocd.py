@@ -25,8 +25,10 @@ from tests.support import gotools
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_YAML = ROOT / "argocd-plugin" / "plugin.yaml"
 # The releases we prove against: the oldest we support and the newest the Go here can build
-# (v3.6 needs Go 1.27).
-VERSIONS = ("argocd-v3.5",)
+# (v3.6 needs Go 1.27). Discovery and the cmp-server run against both (test_argocd_plugin.py);
+# the Helm-heavy tests against the newest only.
+OLDEST, NEWEST = "argocd-v2.14", "argocd-v3.5"
+VERSIONS = (OLDEST, NEWEST)
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 

@@ -118,7 +118,7 @@ COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "schema": schema,
     "explain": _lazy("reports.command", "explain"),
     "check": _lazy("reports.command", "check"),
-    "pods": _lazy("reports.pods", "pods"),
+    "pods": _lazy("pods.command", "pods"),
     "argocd": _lazy("argocd.command", "main"),
     "flux": _lazy("flux.command", "flux"),
     "kustomize": _lazy("flux.command", "kustomize"),

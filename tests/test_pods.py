@@ -15,9 +15,9 @@ import yaml
 from postrender import cli
 from postrender.core.errors import EXIT_CHECK, EXIT_INPUT, EXIT_OK, EXIT_USAGE
 from postrender.core.workloads import BUILTIN_KINDS, KindTable
-from postrender.reports.clusterdump import read_objects
-from postrender.reports.restarts import template_of
-from postrender.reports.sidecar_forms import mesh_default, running_form
+from postrender.pods.clusterdump import read_objects
+from postrender.pods.restarts import template_of
+from postrender.pods.sidecar_forms import mesh_default, running_form
 from tests.support.cluster_dump import REGULAR, cluster_dump, pod
 from tests.support.paths import ISTIO_GOLDEN
 

@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 
 from postrender.core.errors import InputError, Location
 from postrender.core.workloads import KindTable
-from postrender.reports import restart_commands, sidecar_forms
-from postrender.reports.clusterdump import DumpObject
-from postrender.reports.sidecar_forms import (
+from postrender.pods import restart_commands, sidecar_forms
+from postrender.pods.clusterdump import DumpObject
+from postrender.pods.sidecar_forms import (
     GATEWAY,
     NATIVE,
     NOT_INJECTED,

@@ -16,7 +16,7 @@ from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_CHECK, EXIT_OK, InputError
 from postrender.core.policy import MESH_DEFAULTS
 from postrender.core.workloads import BUILTIN_KINDS, KindTable
-from postrender.reports import clusterdump, restarts, sidecar_forms
+from postrender.pods import clusterdump, restarts, sidecar_forms
 
 if TYPE_CHECKING:
     from postrender.core.engine import Outcome
@@ -29,7 +29,7 @@ DUMP_COMMAND = "kubectl get pods,replicasets,deployments,statefulsets,daemonsets
 def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Show, per workload, the istio-proxy form its running pods have and the one new pods would get,
     and the command that replaces the stale ones."""
-    from postrender.reports import pod_formats
+    from postrender.pods import formats as pod_formats
 
     parser = options.ArgumentParser(
         prog="sidecar-policy pods", description=pods.__doc__,

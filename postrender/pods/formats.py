@@ -7,6 +7,9 @@ import json
 from collections.abc import Callable
 from typing import NamedTuple, TextIO
 
+from postrender.pods.restart_commands import can_run
+from postrender.pods.restarts import Row
+from postrender.pods.sidecar_forms import GATEWAY, MeshDefault
 from postrender.reports.formats import (
     aligned,
     code_span,
@@ -15,9 +18,6 @@ from postrender.reports.formats import (
     markdown_table,
     paint,
 )
-from postrender.reports.restart_commands import can_run
-from postrender.reports.restarts import Row
-from postrender.reports.sidecar_forms import GATEWAY, MeshDefault
 
 _HEADERS = ("NAMESPACE", "KIND", "NAME", "PODS", "ACTUAL", "DESIRED", "RESTART")
 _APART_HEADERS = ("NAMESPACE", "KIND", "NAME", "PODS", "WHY")

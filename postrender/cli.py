@@ -157,12 +157,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUG
 
 
-def krm_main() -> int:
-    """`sidecar-policy-krm`: the KRM function under a name of its own, for orchestrators that run a
-    path without arguments (kustomize before v5.7 reads only `exec.path`)."""
-    return main(["krm", *sys.argv[1:]])
-
-
 def _log_file_argument(argv: list[str]) -> str | None:
     """--log-file, read before parsing so that even a mistyped argument is logged."""
     for position, argument in enumerate(argv):

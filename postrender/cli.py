@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -11,12 +10,14 @@ from typing import TYPE_CHECKING, BinaryIO
 from postrender import __version__
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
-from postrender.core.options import ArgumentParser, add_policy_options, inputs, options_from, parse_kube_version, require_policy
+from postrender.core.options import add_policy_options, inputs, options_from, parse_kube_version, quick_parse, require_policy
 
 FAIL_ON_ENV = "SIDECAR_POLICY_FAIL_ON"
 FAIL_ON_SEVERITIES = ("warning", "error")  # findings.SEVERITIES above info, named here to keep start-up light
 
 if TYPE_CHECKING:
+    import argparse
+
     from postrender.core.options import Input
 
 USAGE_EXAMPLE = """\
@@ -32,20 +33,7 @@ exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed (o
 
 def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Post-render manifests (stdin, or files) to stdout: what Helm's --post-renderer runs."""
-    parser = ArgumentParser(
-        prog="sidecar-policy",
-        description="Apply a SidecarPolicy to rendered Kubernetes manifests: sets or removes "
-                    "sidecar.istio.io/nativeSidecar on each pod template, in one streaming pass.",
-        epilog=USAGE_EXAMPLE + "\ncommands: " + ", ".join(sorted(COMMANDS)) + " (sidecar-policy COMMAND --help)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    add_policy_options(parser)
-    parser.add_argument("--fail-on", choices=FAIL_ON_SEVERITIES, default=os.environ.get(FAIL_ON_ENV) or None,
-                        help="fail (exit 3) when a finding reaches this severity: Helm shows a "
-                             f"post-renderer's warnings only when it fails (default: ${FAIL_ON_ENV})")
-    parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
-    args = parser.parse_args(argv)
+    args = quick_parse(argv, _render_arguments) or _render_parser().parse_args(argv)
     diagnostics.configure(args)
     if args.fail_on not in (None, *FAIL_ON_SEVERITIES):  # argparse checks choices only on the command line
         raise UsageError(f"{FAIL_ON_ENV} must be one of {', '.join(FAIL_ON_SEVERITIES)}, not {args.fail_on!r}")
@@ -71,6 +59,31 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     return 0
 
 
+def _render_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_policy_options(parser)
+    parser.add_argument("--fail-on", choices=FAIL_ON_SEVERITIES, default=os.environ.get(FAIL_ON_ENV) or None,
+                        help="fail (exit 3) when a finding reaches this severity: Helm shows a "
+                             f"post-renderer's warnings only when it fails (default: ${FAIL_ON_ENV})")
+    parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
+
+
+def _render_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from postrender.core.argparser import ArgumentParser
+
+    parser = ArgumentParser(
+        prog="sidecar-policy",
+        description="Apply a SidecarPolicy to rendered Kubernetes manifests: sets or removes "
+                    "sidecar.istio.io/nativeSidecar on each pod template, in one streaming pass.",
+        epilog=USAGE_EXAMPLE + "\ncommands: " + ", ".join(sorted(COMMANDS)) + " (sidecar-policy COMMAND --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _render_arguments(parser)
+    return parser
+
+
 class _SeparatingSink:
     """Writes several files as one stream: a file's last document must not run into the next file's first."""
 
@@ -94,6 +107,8 @@ class _SeparatingSink:
 
 def schema(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Print the JSON Schema of the policy format, for editors and CI."""
+    from postrender.core.argparser import ArgumentParser
+
     ArgumentParser(prog="sidecar-policy schema", description=schema.__doc__).parse_args(argv)
     from importlib.resources import files
 

@@ -1,24 +1,27 @@
 """The command-line options every front end shares, the engine Options they become, and the inputs they name.
 
 Here, not in cli.py, so that a front end can build its parser without importing the command
-dispatcher that sits above it.
+dispatcher that sits above it. The parser itself is argparser.ArgumentParser: argparse is imported
+only when a parser is built, and the post-render path usually needs none (quick_parse).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 from postrender.core.diagnostics import LOG_FILE_ENV
 from postrender.core.errors import UsageError
 
 if TYPE_CHECKING:
+    import argparse
     from io import BufferedReader
 
+    from postrender.core.argparser import ArgumentParser as ArgumentParser  # served by __getattr__
     from postrender.core.engine import Options
     from postrender.core.policy import Policy
 
@@ -30,31 +33,13 @@ NAMESPACE_ENVS = ("ARGOCD_APP_NAMESPACE",)
 _KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports mistakes as UsageError, so they reach --log-file like any error."""
+def __getattr__(name: str) -> Any:
+    """`options.ArgumentParser`, imported from argparser.py when a front end first builds a parser."""
+    if name == "ArgumentParser":
+        from postrender.core.argparser import ArgumentParser
 
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help)")
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # argparse imports shutil (and bz2, lzma) for the terminal width on every parser built:
-        # ~8% of start-up. Same width, from os.
-        # typeshed's formatter_class promises only `prog`; every argparse formatter takes `width` too.
-        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)  # type: ignore[call-arg]
-
-
-def _terminal_columns() -> int:
-    """shutil.get_terminal_size().columns: $COLUMNS, else the terminal's, else 80."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0 and sys.__stdout__ is not None:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
+        return ArgumentParser
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +56,76 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-file", metavar="PATH", default=None,
                         help=f"also append warnings and errors to this file (default: ${LOG_FILE_ENV}); "
                              "Helm 4 hides a post-renderer's stderr when it fails")
+
+
+def quick_parse(argv: Sequence[str], add_arguments: Callable[[argparse.ArgumentParser], None]) -> argparse.Namespace | None:
+    """What argparse would parse from `argv` with the options `add_arguments` defines, or None: argparse must.
+
+    Helm and Argo CD start the post-renderer with a few exact options (`--policy=PATH`), and argparse
+    would cost a tenth of the run. This reads only the plain forms: each token an option by its exact
+    name, `--name=VALUE` or `--name VALUE` with a VALUE that does not start with "-", or a flag. Anything
+    else (FILE arguments, --help, an abbreviation, an unknown option, a value that is not among the
+    choices, a setting it does not know) is None, and argparse decides and reports it.
+    tests/test_quick_parse.py checks it against argparse on generated command lines.
+    """
+    options = _Options()
+    add_arguments(cast("argparse.ArgumentParser", options))
+    if not options.understood:
+        return None
+    values = dict(options.defaults)
+    tokens = iter(argv)
+    for token in tokens:
+        name, equals, value = token.partition("=")
+        option = options.by_flag.get(name)
+        if option is None:
+            return None
+        dest, takes_value, choices = option
+        if not takes_value:
+            if equals:
+                return None
+            values[dest] = True
+            continue
+        if not equals:
+            following = next(tokens, None)
+            if following is None:  # the option's value is missing: argparse says so
+                return None
+            value = following
+        if value.startswith("-") or choices is not None and value not in choices:
+            return None
+        values[dest] = value
+    return cast("argparse.Namespace", SimpleNamespace(**values))
+
+
+_UNSET = object()
+
+
+class _Options:
+    """Stands in for an argparse parser to learn the options a command defines (its add_argument calls)."""
+
+    _IGNORED = frozenset({"metavar", "help", "version"})
+
+    def __init__(self) -> None:
+        self.by_flag: dict[str, tuple[str, bool, Sequence[str] | None]] = {}  # flag -> (dest, takes a value, choices)
+        self.defaults: dict[str, object] = {}
+        self.understood = True
+
+    def add_argument(self, *flags: str, action: str = "store", nargs: str | None = None, default: object = _UNSET,
+                     choices: Sequence[str] | None = None, dest: str | None = None, **others: object) -> None:
+        if not flags or not self._IGNORED.issuperset(others):
+            self.understood = False
+        elif not flags[0].startswith("-"):  # a positional argument: never given here, so its empty value
+            if nargs != "*" or default is not _UNSET:
+                self.understood = False
+            self.defaults[dest or flags[0]] = []
+        elif action == "version":
+            pass  # sets nothing; its flags are not in by_flag, so argparse handles them
+        elif action in ("store", "store_true") and nargs is None:
+            long = next((flag for flag in flags if flag.startswith("--")), flags[0])
+            name = dest or long.lstrip("-").replace("-", "_")
+            self.defaults[name] = (False if action == "store_true" else None) if default is _UNSET else default
+            self.by_flag.update((flag, (name, action == "store", choices)) for flag in flags)
+        else:
+            self.understood = False
 
 
 def options_from(args: argparse.Namespace, input_name: str = "<stdin>") -> Options:

@@ -7,7 +7,6 @@ the normal post-render run as warnings through `RenderWarnings`.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -20,6 +19,8 @@ from postrender.reports.findings import ALL_CHECKS, SEVERITIES, WARNING, Assessm
 from postrender.reports.rows import POLICY_KIND, Row
 
 if TYPE_CHECKING:
+    import argparse
+
     from postrender.core.engine import Outcome
     from postrender.core.policy import Policy
 

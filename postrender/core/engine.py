@@ -1,7 +1,5 @@
 """read -> decide -> edit -> write, one document at a time: the one core every front end uses."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable
 from functools import cached_property

@@ -1,7 +1,5 @@
 """One error type for everything a user can get wrong, and the documented exit codes."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 EXIT_OK = 0

@@ -4,8 +4,6 @@ The policy is validated completely before any manifest is read, and every messag
 policy file, line and column.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable, Mapping
 from fnmatch import translate

@@ -4,8 +4,6 @@ Semantics follow k8s.io/apimachinery/pkg/labels (selector.go): `!=` and `notin` 
 objects that lack the key; an empty selector matches everything.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
 from typing import NamedTuple

@@ -6,8 +6,6 @@ document. Only complete lines are split, so a marker is never cut in two by a re
 bounded by the largest document.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator
 from typing import NamedTuple, Protocol

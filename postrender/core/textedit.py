@@ -6,8 +6,6 @@ alone. Setting an annotation adds one line, plus `annotations:`/`metadata:` line
 are missing; removing it removes its line (and a mapping that it leaves empty).
 """
 
-from __future__ import annotations
-
 import json
 import re
 from typing import NamedTuple

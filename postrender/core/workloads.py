@@ -1,7 +1,5 @@
 """Which kinds carry a pod template, and where: a table, so a new kind is a line of data."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 

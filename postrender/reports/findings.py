@@ -6,8 +6,6 @@ messages that say what to do; its code and severity are fixed in the registry, s
 the README table and CI annotations can rely on them.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from typing import NamedTuple

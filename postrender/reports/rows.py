@@ -3,8 +3,6 @@
 The formats and the commands that collect rows both read this module, so neither imports the other.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from postrender.core.errors import Location

@@ -1,44 +1,119 @@
-"""PyYAML, imported without compiling the one pattern sidecar-policy never uses.
+"""PyYAML, imported only as far as reading YAML with libyaml needs.
 
-At import, yaml/reader.py compiles NON_PRINTABLE, a character class over all of Unicode, for its
-pure-Python Reader: about a fifth of a post-render run's start-up (instructions counted with
-valgrind). sidecar-policy reads YAML only through libyaml (yaml.CParser and CSafeLoader), which
-never touches it. So while PyYAML is imported, re.compile hands it a stand-in that compiles the
-real pattern on first use: a pure-Python Reader, if anything in the process makes one, works as
-before. The stand-in goes through re's cache of compiled patterns, which re.compile consults
-first on CPython 3.10 to 3.13; where that cache is missing, PyYAML compiles as usual.
+`import yaml` runs yaml/__init__.py, which imports all of PyYAML: its pure-Python reader, the
+constructors, the emitter and representer with datetime and base64, and it compiles a dozen regular
+expressions. That was 124 M of the 219 M instructions of a post-render run of a small chart
+(valgrind; docs/performance.md). A run composes nodes with libyaml (yaml._yaml.CParser), resolves
+their tags (yaml.resolver) and reads them (yaml.nodes); it constructs Python data only now and then.
+
+So, when nothing has imported PyYAML yet, this module imports the `yaml` package without running its
+__init__.py, and of its modules only those yaml._yaml reads when it starts (error, tokens, events,
+nodes, reader) and yaml.resolver:
+- yaml.scanner, parser, composer, constructor, emitter, serializer and representer are modules that
+  run on first use (yaml._yaml asks each only for its error class); until
+  then each holds only its error class, made as PyYAML makes it and kept when the module runs, so
+  yaml._yaml and the module raise and catch the one class;
+- the regular expressions of yaml.reader and yaml.resolver are compiled on first use;
+- the first use of anything else of `yaml` (yaml.safe_load, yaml.CSafeLoader ...) runs
+  yaml/__init__.py in the same module object: `import yaml` anywhere gets all of PyYAML, as always.
+tests/test_pyyaml_import.py checks that PyYAML reads, writes and fails as it does when imported as usual.
+Code on the post-render path reaches PyYAML through its modules (yaml.nodes, yaml.error ...), never
+`yaml.<name>` of the package, which would import the rest (tests/test_startup.py).
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from collections.abc import Callable, Sequence
+from importlib import _bootstrap  # module_from_spec: importlib.util would import contextlib, 5 M instructions
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
-NON_PRINTABLE = "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]"
+# The modules yaml._yaml reads an error class from, and how PyYAML defines that class (name, base).
+_ERROR_ONLY = {
+    "scanner": ("ScannerError", "MarkedYAMLError"),
+    "parser": ("ParserError", "MarkedYAMLError"),
+    "composer": ("ComposerError", "MarkedYAMLError"),
+    "constructor": ("ConstructorError", "MarkedYAMLError"),
+    "emitter": ("EmitterError", "YAMLError"),
+    "serializer": ("SerializerError", "YAMLError"),
+    "representer": ("RepresenterError", "YAMLError"),
+}
+_IMPORTED = ("error", "tokens", "events", "nodes", "reader", "resolver")
 
 
 class CompiledOnFirstUse:
-    """Looks like the compiled pattern; compiles it when it is first used."""
+    """Stands in for a compiled pattern; compiles it when it is first used."""
 
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = pattern
+        self.flags = flags
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(re.compile(self.pattern), name)
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(re.compile(self.pattern, self.flags), name)
+        setattr(self, name, attribute)  # found directly from now on
+        return attribute
 
 
-def _import_yaml() -> None:
-    cache = getattr(re, "_cache", None)
-    key = (str, NON_PRINTABLE, 0)
-    if "yaml" in sys.modules or not isinstance(cache, dict) or key in cache:
-        return
-    cache[key] = CompiledOnFirstUse(NON_PRINTABLE)
+def _find_spec(name: str, path: Sequence[str] | None = None) -> ModuleSpec:
+    """What the import system would load for `name` (importlib.util.find_spec, without importing parents)."""
+    for finder in sys.meta_path:
+        spec = finder.find_spec(name, path, None) if hasattr(finder, "find_spec") else None
+        if spec is not None and spec.loader is not None:
+            return spec
+    raise ImportError(f"no module named {name!r}", name=name)
+
+
+def _import_parts() -> None:
+    package_spec = _find_spec("yaml")
+    package = _run_on_first_use(_bootstrap.module_from_spec(package_spec), {})
+    sys.modules["yaml"] = package
+    real_compile, re.compile = re.compile, CompiledOnFirstUse  # type: ignore[assignment]
     try:
-        import yaml  # noqa: F401
+        for name in _IMPORTED:
+            __import__(f"yaml.{name}")
     finally:
-        if isinstance(cache.get(key), CompiledOnFirstUse):
-            del cache[key]
+        re.compile = real_compile
+    error = sys.modules["yaml.error"]
+    for name, (error_name, base) in _ERROR_ONLY.items():
+        spec = _find_spec(f"yaml.{name}", package.__path__)
+        made = type(error_name, (getattr(error, base),), {"__module__": spec.name, "__qualname__": error_name})
+        module = _run_on_first_use(_bootstrap.module_from_spec(spec), {error_name: made})
+        sys.modules[spec.name] = module
+        setattr(package, name, module)
+    __import__("yaml._yaml")
 
 
-_import_yaml()
+def _run_on_first_use(module: ModuleType, kept: dict[str, object]) -> ModuleType:
+    """The module runs its code when something it does not hold yet is first asked of it, or its dir()
+    (PEP 562); `kept` stays."""
+    module.__dict__.update(kept)
+
+    def run() -> None:
+        del module.__dict__["__getattr__"], module.__dict__["__dir__"]
+        spec = module.__spec__
+        assert spec is not None and spec.loader is not None
+        spec.loader.exec_module(module)
+        module.__dict__.update(kept)
+
+    def getattr_(name: str) -> object:
+        run()
+        return getattr(module, name)
+
+    def dir_() -> list[str]:
+        run()
+        return dir(module)
+
+    hooks: dict[str, Callable[..., object]] = {"__getattr__": getattr_, "__dir__": dir_}
+    module.__dict__.update(hooks)
+    return module
+
+
+if "yaml" not in sys.modules:
+    try:
+        _import_parts()
+    except Exception:  # a PyYAML laid out otherwise, or without libyaml: imported as usual
+        for _name in [name for name in sys.modules if name == "yaml" or name.startswith("yaml.")]:
+            del sys.modules[_name]
+        import yaml  # noqa: F401

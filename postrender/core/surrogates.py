@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-import yaml
 from yaml.nodes import Node, ScalarNode
 
 from postrender.core import yamlnodes
@@ -35,7 +34,7 @@ def compose(text: str) -> Node | None:
         originals[replacement] = match.group(0)  # where it was no escape (a plain scalar), it stays as written
         return replacement
 
-    root = yaml.compose(_SURROGATE_PAIR.sub(stand_in, text), Loader=yamlnodes.Loader)
+    root = yamlnodes.compose_unguarded(_SURROGATE_PAIR.sub(stand_in, text))
     literal = re.compile("|".join(map(re.escape, originals)))
     for node in yamlnodes.each_node(root):
         if isinstance(node, ScalarNode):

@@ -8,11 +8,21 @@ aliases can make a small text stand for a huge tree (billion laughs).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import yaml
+import yaml.error
+import yaml.events
+import yaml.reader
+from yaml._yaml import CParser
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
+
+from postrender.core import plaintags
+
+if TYPE_CHECKING:
+    from yaml.constructor import SafeConstructor
 
 MAX_DEPTH = 1000  # Kubernetes objects nest a few dozen levels; this leaves ample room
 MAX_EXPANDED_NODES = 1_000_000  # what a document may stand for once its aliases are expanded
@@ -22,29 +32,42 @@ _COUNT_NODES_ABOVE = MAX_EXPANDED_NODES // 4
 
 
 
-class _Loader(yaml.CSafeLoader):
-    """libyaml's safe loader, with the tag resolution it calls back into Python for memoized.
+class _Loader(CParser, Resolver):
+    """libyaml's parser and composer (yaml.CSafeLoader without the constructor: composing needs none,
+    and importing it costs; core/_pyyaml.py), with the tag resolution it calls back into Python for memoized.
 
     The C composer asks Resolver.resolve for every node (~15% of a run); the answer depends only
     on its arguments while no path resolvers are registered, and most values repeat.
     """
 
+    def __init__(self, stream: str) -> None:
+        CParser.__init__(self, stream)
+        Resolver.__init__(self)
+
     _resolved: dict[tuple[type[Node], str | None, tuple[bool, bool] | bool], str] = {}
 
     def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool] | bool) -> str:
         if value is not None and len(value) > 40:  # long values rarely repeat: not worth memory
-            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return, no-untyped-call]
+            return self._resolve(kind, value, implicit)
         key = (kind, value, implicit)
         tag = self._resolved.get(key)
         if tag is None:
             if len(self._resolved) >= 10_000:  # a few MB at most, even on a stream of unique values
                 self._resolved.clear()
-            tag = self._resolved[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            tag = self._resolved[key] = self._resolve(kind, value, implicit)
         return tag
 
+    def _resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool] | bool) -> str:
+        if kind is ScalarNode and value is not None and isinstance(implicit, tuple) and implicit[0] and _PLAIN_TAGS_HOLD:
+            tag = plaintags.tag_of(value)  # without compiling the Resolver's patterns, where it can
+            if tag is not None:
+                return tag
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return, no-untyped-call]
 
-Loader = _Loader  # (surrogates.py composes with the same resolution)
+
 assert not _Loader.yaml_path_resolvers, "tag resolution would depend on the path: no memoizing"
+_PLAIN_TAGS_HOLD = plaintags.RESOLVER_TABLE == {  # plaintags reasons from these patterns
+    first: [tag.rpartition(":")[2] for tag, _ in resolvers] for first, resolvers in _Loader.yaml_implicit_resolvers.items()}
 ALIAS = re.compile(r"\*[0-9A-Za-z_-]")  # libyaml accepts only these characters in anchor names
 _NULL_TAG = "tag:yaml.org,2002:null"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -69,7 +92,7 @@ def compose(text: str) -> Node | None:
         _check_events(text)
     try:
         root = _compose(text)
-    except yaml.MarkedYAMLError as error:
+    except yaml.error.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or "invalid YAML"
         if error.context:
@@ -80,7 +103,7 @@ def compose(text: str) -> Node | None:
         line = before.count(b"\n")
         column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace"))
         raise NodeError(f"{error.reason} (character #x{error.character:04x})", line=line, column=column) from None
-    except yaml.YAMLError as error:  # e.g. "expected a single document"
+    except yaml.error.YAMLError as error:  # e.g. "expected a single document"
         raise NodeError(str(error).splitlines()[0]) from None
     if root is not None and ALIAS.search(text):  # without an alias the tree is no larger than the text
         _check_expansion(root)
@@ -89,13 +112,22 @@ def compose(text: str) -> Node | None:
 
 def _compose(text: str) -> Node | None:
     try:
-        return yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as error:
+        return compose_unguarded(text)
+    except yaml.error.MarkedYAMLError as error:
         from postrender.core import surrogates  # only here: most runs never meet one
 
         if "escape code" not in str(error.problem) or not surrogates.may_hold_pairs(text):
             raise
         return surrogates.compose(text)
+
+
+def compose_unguarded(text: str) -> Node | None:
+    """libyaml's node tree of one document, as yaml.compose gives it: no guards, PyYAML's errors."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def _depth_bound(text: str) -> int:
@@ -110,25 +142,27 @@ def _check_events(text: str) -> None:
     """Measure depth and node count with libyaml's event parser, which neither recurses nor
     builds a tree: a 100 MB document of small nodes would take gigabytes once composed."""
     depth = nodes = 0
+    loader = _Loader(text)
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.events.MappingStartEvent, yaml.events.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
                     assert mark is not None  # the parser marks every event
                     raise NodeError(f"nesting deeper than {MAX_DEPTH} levels", line=mark.line, column=mark.column)
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            elif isinstance(event, (yaml.events.MappingEndEvent, yaml.events.SequenceEndEvent)):
                 depth -= 1
                 continue
-            elif not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            elif not isinstance(event, (yaml.events.ScalarEvent, yaml.events.AliasEvent)):
                 continue
             nodes += 1
             if nodes > MAX_EXPANDED_NODES:
                 mark = event.start_mark
                 assert mark is not None
                 raise NodeError(f"the document has more than {MAX_EXPANDED_NODES:,} YAML nodes", line=mark.line, column=mark.column)
-    except yaml.YAMLError:
+    except yaml.error.YAMLError:
         return  # composing reports the syntax error with its position
 
 
@@ -330,39 +364,64 @@ def construct(node: Node) -> Any:
 
 def _construct_full(node: Node) -> Any:
     try:
-        return _PlainConstructor().construct_document(node)
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:  # e.g. `!!int x`, `? [a]: b`
+        return _plain_constructor()().construct_document(node)
+    except (yaml.error.YAMLError, ValueError, TypeError, OverflowError) as error:  # e.g. `!!int x`, `? [a]: b`
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         mark = mark or node.start_mark
         raise NodeError(problem, line=mark.line, column=mark.column) from None
 
 
-class _PlainConstructor(yaml.constructor.SafeConstructor):
-    def construct_untagged(self, tag_suffix: str, node: Node) -> Any:
-        if isinstance(node, MappingNode):
-            return self.construct_mapping(node)
-        if isinstance(node, SequenceNode):
-            return self.construct_sequence(node)
-        assert isinstance(node, ScalarNode)
-        return self.construct_scalar(node)
+# PyYAML's constructors are made on first use: importing yaml.constructor (with datetime and base64)
+# costs a post-render run more than the direct path below saves it (core/_pyyaml.py).
+@cache
+def _plain_constructor() -> type[SafeConstructor]:
+    from yaml.constructor import SafeConstructor
+
+    class PlainConstructor(SafeConstructor):
+        def construct_untagged(self, tag_suffix: str, node: Node) -> Any:
+            if isinstance(node, MappingNode):
+                return self.construct_mapping(node)
+            if isinstance(node, SequenceNode):
+                return self.construct_sequence(node)
+            assert isinstance(node, ScalarNode)
+            return self.construct_scalar(node)
+
+    PlainConstructor.add_multi_constructor("", PlainConstructor.construct_untagged)
+    return PlainConstructor
 
 
-_PlainConstructor.add_multi_constructor("", _PlainConstructor.construct_untagged)
+@cache
+def _safe() -> SafeConstructor:
+    from yaml.constructor import SafeConstructor
+
+    return SafeConstructor()
 
 
 class _Uncommon(Exception):
     pass
 
 
-_SAFE = yaml.constructor.SafeConstructor()
-_SCALARS = {
+def _bool(node: ScalarNode) -> bool:
+    common = _TRUE_FALSE.get(node.value)  # what SafeConstructor.bool_values gives them
+    return _safe().bool_values[node.value.lower()] if common is None else common
+
+
+def _int(node: ScalarNode) -> int:
+    value = node.value
+    if value.isdigit() and value.isascii() and (value[0] != "0" or value == "0"):  # what construct_yaml_int makes of it
+        return int(value)
+    return _safe().construct_yaml_int(node)
+
+
+_TRUE_FALSE = {"true": True, "false": False}
+_SCALARS: dict[str, Callable[[ScalarNode], Any]] = {
     _STR_TAG: lambda node: node.value,
     _NULL_TAG: lambda node: None,
-    "tag:yaml.org,2002:bool": lambda node: _SAFE.bool_values[node.value.lower()],
-    "tag:yaml.org,2002:int": _SAFE.construct_yaml_int,
-    "tag:yaml.org,2002:float": _SAFE.construct_yaml_float,
-    "tag:yaml.org,2002:timestamp": _SAFE.construct_yaml_timestamp,
+    "tag:yaml.org,2002:bool": _bool,
+    "tag:yaml.org,2002:int": _int,
+    "tag:yaml.org,2002:float": lambda node: _safe().construct_yaml_float(node),
+    "tag:yaml.org,2002:timestamp": lambda node: _safe().construct_yaml_timestamp(node),
 }
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"

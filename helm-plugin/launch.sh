@@ -2,7 +2,8 @@
 # Helm 4 runs this (plugin.yaml: ${HELM_PLUGIN_DIR}/launch.sh) with the --post-renderer-args as
 # arguments and the rendered manifests on stdin. It finds the installed sidecar-policy and execs it,
 # so stdin, stdout and the exit code are the program's own. POSIX sh, builtins only: it must work
-# with a minimal PATH.
+# with a minimal PATH. It runs on every render, so it starts no other process (no subshell, no
+# command substitution) on its way to the exec: docs/performance.md measures what it adds.
 #
 # Where it looks, first hit wins:
 #   1. $SIDECAR_POLICY_BIN          an explicit path (e.g. /opt/venv/bin/sidecar-policy)
@@ -17,7 +18,8 @@ set -u
 # runPostrenderer, v4.3.1), so a user would see only 'plugin "sidecar-policy" exited with error'.
 # At a terminal, write our messages to it instead: every error and warning is seen, with no flag.
 # Without one (CI), stderr stays as it is and --log-file / SIDECAR_POLICY_LOG_FILE keep them.
-if [ ! -t 2 ] && (: >/dev/tty) 2>/dev/null; then
+# (`true`, not `:`: a failed redirection of a regular builtin is a status, of a special one an exit.)
+if [ ! -t 2 ] && true 2>/dev/null >/dev/tty; then
     exec 2>/dev/tty
 fi
 
@@ -50,16 +52,31 @@ if [ -n "${SIDECAR_POLICY_BIN:-}" ]; then
     fail "SIDECAR_POLICY_BIN=$SIDECAR_POLICY_BIN is not an executable file"
 fi
 
-on_path=$(command -v sidecar-policy 2>/dev/null) || on_path=
-for candidate in \
-    "${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/sidecar-policy}" \
-    "$on_path" \
-    "${PIPX_BIN_DIR:+$PIPX_BIN_DIR/sidecar-policy}" \
-    "${HOME:+$HOME/.local/bin/sidecar-policy}"; do
-    if [ -n "$candidate" ] && [ -f "$candidate" ] && [ -x "$candidate" ]; then
-        exec "$candidate" "$@"
+run_if_there() {
+    if [ -n "$1" ] && [ -f "$1" ] && [ -x "$1" ]; then
+        program=$1
+        shift
+        exec "$program" "$@"
     fi
-done
+}
+
+run_if_there "${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/sidecar-policy}" "$@"
+# PATH, as `command -v` searches it (an empty entry is the working directory), without a subshell.
+# The added `:` keeps a trailing empty entry, which field splitting would drop.
+if [ -n "${PATH:-}" ]; then
+    entries=$PATH:
+    set -f
+    saved_ifs=$IFS
+    IFS=:
+    for directory in $entries; do
+        IFS=$saved_ifs
+        run_if_there "${directory:-.}/sidecar-policy" "$@"
+    done
+    IFS=$saved_ifs
+    set +f
+fi
+run_if_there "${PIPX_BIN_DIR:+$PIPX_BIN_DIR/sidecar-policy}" "$@"
+run_if_there "${HOME:+$HOME/.local/bin/sidecar-policy}" "$@"
 
 # `python -m` and `-c` put the working directory first on sys.path, where a checkout's postrender/
 # (without its dependencies) would win over the installed package: drop that entry.
@@ -70,5 +87,5 @@ for python in python3 python; do
     fi
 done
 
-fail "cannot find the sidecar-policy program; install it with 'pipx install sidecar-policy'"\
-" (or 'pip install sidecar-policy'), or set SIDECAR_POLICY_BIN to its path (e.g. /path/to/venv/bin/sidecar-policy)"
+install="install it with 'pipx install sidecar-policy' (or 'pip install sidecar-policy')"
+fail "cannot find the sidecar-policy program; $install, or set SIDECAR_POLICY_BIN to its path (e.g. /path/to/venv/bin/sidecar-policy)"

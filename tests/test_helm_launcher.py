@@ -10,6 +10,7 @@ HELM_PLUGIN_DIR set, in a session without a terminal (a terminal is tested with 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,34 @@ def test_launcher_execs_sidecar_policy_from_path_with_args_and_stdin(tmp_path: P
         "stdin apiVersion: v1",
         "stdin kind: ConfigMap",
     ]
+
+
+@pytest.mark.parametrize("entries", [["other", "bin"], ["other", "", "later"], ["other", "bin", ""]])
+def test_path_is_searched_in_order_as_command_v_does(tmp_path: Path, entries: list[str]) -> None:
+    """An empty PATH entry (also a trailing one) is the working directory."""
+    make_program(tmp_path / "other", "unrelated")
+    make_program(tmp_path / "later")
+    found = make_program(tmp_path / "bin")
+    env = {**bare_env(tmp_path), "PATH": ":".join(str(tmp_path / entry) if entry else "" for entry in entries)}
+    run = launch(MANIFESTS, [], env, cwd=tmp_path / "bin")
+    expected = found if "bin" in entries else "./sidecar-policy"
+    assert run.stdout.decode().splitlines()[0] == f"program {expected}"
+
+
+def test_launcher_starts_no_other_process_on_its_way(tmp_path: Path) -> None:
+    """Helm 4 runs it on every render: a subshell or command substitution would fork (strace counts)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    make_program(tmp_path / "bin")
+    env = bare_env(tmp_path, tmp_path / "other", tmp_path / "bin", VIRTUAL_ENV=str(tmp_path / "no-venv"))
+    trace = tmp_path / "trace"
+    done = subprocess.run([strace, "-f", "-qq", "-o", str(trace), "-e", "trace=fork,vfork,clone,clone3,execve",
+                           str(PLUGIN_DIR / "launch.sh"), "--policy=p.yaml"], input=MANIFESTS, capture_output=True,
+                          env=env, start_new_session=True, check=False)
+    assert done.returncode == 0, done.stderr
+    calls = [line.split("(")[0].split()[-1] for line in trace.read_text().splitlines() if "(" in line]
+    assert calls == ["execve", "execve"], trace.read_text()  # the launcher, then the program it found
 
 
 def test_launcher_passes_the_exit_code_through(tmp_path: Path) -> None:

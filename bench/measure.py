@@ -58,9 +58,11 @@ class Command:
     argv: list[str]
     stdin: Path
     output: Path | None = None  # where the warm-up's stdout goes (to check what it did); else /dev/null
+    env: dict[str, str] | None = None  # the environment it runs in; else this one
 
 
-def run_once(argv: list[str], stdin: Path, output: Path | None = None) -> tuple[float, int, float]:
+def run_once(argv: list[str], stdin: Path, output: Path | None = None,
+             env: dict[str, str] | None = None) -> tuple[float, int, float]:
     """Seconds, peak RSS (KiB) and CPU seconds of one run.
 
     A forked child's ru_maxrss starts at its parent's size (this benchmark's), so when GNU time is
@@ -70,7 +72,7 @@ def run_once(argv: list[str], stdin: Path, output: Path | None = None) -> tuple[
             tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile("r") as peak:
         wrapper = [GNU_TIME, "-o", peak.name, "-f", "%M"] if GNU_TIME else []
         started = time.perf_counter()
-        child = subprocess.Popen(wrapper + argv, stdin=source, stdout=sink, stderr=errors)
+        child = subprocess.Popen(wrapper + argv, stdin=source, stdout=sink, stderr=errors, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         elapsed = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -90,7 +92,7 @@ def measure_together(commands: list[Command], repeat: int) -> list[Measurement]:
     results = [Measurement(command.label) for command in commands]
     wanted = [repeat] * len(commands)
     for number, command in enumerate(commands):
-        seconds, rss, cpu = run_once(command.argv, command.stdin, command.output)
+        seconds, rss, cpu = run_once(command.argv, command.stdin, command.output, command.env)
         if seconds > SLOW_RUN_SECONDS:
             wanted[number] = min(repeat, SLOW_RUN_REPEAT)
             results[number].add(seconds, rss, cpu)
@@ -99,7 +101,7 @@ def measure_together(commands: list[Command], repeat: int) -> list[Measurement]:
     while any(len(result.seconds) < count for result, count in zip(results, wanted)):
         for number, command in enumerate(commands):
             if len(results[number].seconds) < wanted[number]:
-                seconds, rss, cpu = run_once(command.argv, command.stdin)
+                seconds, rss, cpu = run_once(command.argv, command.stdin, env=command.env)
                 results[number].add(seconds, rss, cpu)
                 if seconds > SLOW_RUN_SECONDS:
                     wanted[number] = min(wanted[number], SLOW_RUN_REPEAT)

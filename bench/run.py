@@ -18,9 +18,11 @@ import sys
 from pathlib import Path
 
 import agree
+import installed
 import kustomize
 import pods
 import report
+import startup
 import streams
 from measure import SHORT_RUN_REPEAT_FACTOR, SHORT_RUN_SECONDS, SLOW_RUN_REPEAT, SLOW_RUN_SECONDS, BenchError, Command, Measurement, measure_together
 from report import Row
@@ -43,8 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="2 runs each, sizes 1000,10000, kustomize budget 20 s (a smoke test, not figures)")
     parser.add_argument("--sizes", help="comma-separated document counts (default 1000,10000,100000)")
     parser.add_argument("--repeat", type=int, help="runs per measurement, median reported (default 5)")
-    parser.add_argument("--tool", default=str(ROOT / ".venv" / "bin" / "sidecar-policy"),
-                        help="the command to measure; `--policy bench/policy.yaml` is appended")
+    parser.add_argument("--tool", help="the command to measure, `--policy bench/policy.yaml` appended (default: the "
+                                       "wheel of this checkout, installed by pip in a new venv under --work)")
+    parser.add_argument("--no-helm", action="store_true", help="leave real Helm out")
     parser.add_argument("--bundle", type=Path, default=BUNDLE, help="the large CRD-heavy chart")
     parser.add_argument("--small-chart", type=Path, default=SMALL_CHART, help="the chart for start-up")
     parser.add_argument("--kustomize-budget", type=float,
@@ -94,6 +97,8 @@ class Bench:
         self.args = args
         self.tool = shlex.split(args.tool) + ["--policy", str(POLICY)]
         self.python = tool_python(self.tool)
+        self.bin_dir = Path(self.tool[0]).parent  # where Helm finds sidecar-policy (PATH)
+        self.policy = POLICY
         self.work: Path = args.work
         self.kustomize_version = None if args.no_kustomize else kustomize.version()
         self.load_before = os.getloadavg()[0]
@@ -119,11 +124,7 @@ class Bench:
             "estimated": result.estimated, "note": result.note}
 
     def startup(self) -> Measurement:
-        what = describe(self.args.small_chart, "start-up: small chart", count_documents(self.args.small_chart))
-        results = self.measure(what, [Command(OURS, self.tool, self.args.small_chart),
-                                      Command("python -c pass", [self.python, "-c", "pass"], self.args.small_chart)])
-        self.rows.append(report.startup_row(what, results[OURS], results["python -c pass"]))
-        return results[OURS]
+        return startup.run(self, describe(self.args.small_chart, "start-up: small chart", count_documents(self.args.small_chart)), OURS)
 
     def throughput(self, what: str, stream: Path, name: str, full_parse: bool,
                    kustomized: Measurement | None = None) -> dict[str, Measurement]:
@@ -278,8 +279,9 @@ class Bench:
                 f"Python {versions[0]}, PyYAML {versions[1]} {libyaml}, kustomize {self.kustomize_version or '-'}",
                 f"medians of {self.args.repeat} runs ({self.args.repeat * SHORT_RUN_REPEAT_FACTOR} for runs under "
                 f"{SHORT_RUN_SECONDS:.0f} s, {SLOW_RUN_REPEAT} for runs over {SLOW_RUN_SECONDS:.0f} s); "
-                f"load average before the run {self.load_before:.1f} (other work on the machine skews figures); "
-                f"inputs in {self.work}/"]
+                f"load average before the run {self.load_before:.1f}, after {os.getloadavg()[0]:.1f} (other work on "
+                f"the machine skews wall times, not instruction counts); inputs in {self.work}/",
+                f"measured: {' '.join(self.tool)}"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     # Installed packages have their bytecode cached; measure that, not a compile on every start.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
+        if args.tool is None:
+            print(f"bench: building the wheel and installing it into {args.work / 'venv'}", file=sys.stderr, flush=True)
+            args.tool = str(installed.install(args.work) / "sidecar-policy")
         table = Bench(args).run()
     except (BenchError, OSError, subprocess.CalledProcessError) as error:
         print(f"bench: {error}", file=sys.stderr)

@@ -12,23 +12,31 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.helm import HELM3_NEWEST, HELM4_NEWEST
 from tests.support.paths import CORPUS, ROOT
 
 
-def test_quick_benchmark_prints_its_table(tmp_path: Path) -> None:
-    tool = Path(sys.executable).parent / "sidecar-policy"
+def test_quick_benchmark_prints_its_table(tmp_path: Path, helm3: Path, helm4: Path) -> None:
+    """What users run: the wheel of this checkout, installed by pip in a new venv (no --tool), and real Helm
+    (the fixtures fetch or build the binaries the benchmark uses)."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sizes", "20,200", "--repeat", "1",
          "--bundle", str(CORPUS / "istio-bookinfo.yaml"), "--kustomize-budget", "5",
-         "--tool", str(tool), "--work", str(tmp_path), "--pods-scales", "1,2"],
-        capture_output=True, text=True, timeout=600, check=False)
+         "--work", str(tmp_path), "--pods-scales", "1,2"],
+        capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr
     table = done.stdout
     assert table.startswith("sidecar-policy benchmark: ")
+    assert f"measured: {tmp_path / 'venv' / 'bin' / 'sidecar-policy'} --policy" in table
     for row in ("start-up: small chart", "bundle: istio-bookinfo", "stream (20 docs", "stream (200 docs",
                 "CPU time per doc, 20 / 200 docs", "peak RSS, 20 / 200 docs", "pods: cluster dump (",
-                "pods: CPU time per pod", "pods: peak RSS per pod"):
+                "pods: CPU time per pod", "pods: peak RSS per pod",
+                f"Helm {HELM3_NEWEST}: helm template of a `helm create` chart",
+                f"Helm {HELM4_NEWEST}: helm template of a `helm create` chart"):
         assert row in table
+    if shutil.which("valgrind"):
+        instructions = next(line for line in table.splitlines() if line.startswith("start-up, valgrind"))
+        assert "M instr." in instructions and instructions.rstrip().endswith(("met", "NOT MET"))
     for baseline in ("python -c pass", "PyYAML C full parse", "cat"):
         assert baseline in table
     assert ("kubectl kustomize" in table) == (shutil.which("kubectl") is not None)

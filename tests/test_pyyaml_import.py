@@ -109,10 +109,10 @@ READER_PATTERN = """
 import re, sys
 import postrender.core
 import yaml
-from postrender.core import _pyyaml
+from postrender.core.lazyre import CompiledOnFirstUse
 
 # The costly pattern was not compiled at import; the pure-Python reader still refuses what it refused.
-assert isinstance(yaml.reader.Reader.NON_PRINTABLE, _pyyaml.CompiledOnFirstUse)
+assert isinstance(yaml.reader.Reader.NON_PRINTABLE, CompiledOnFirstUse)
 try:
     yaml.load("a: b\\x07", Loader=yaml.SafeLoader)
 except yaml.reader.ReaderError as error:

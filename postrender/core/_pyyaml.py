@@ -27,8 +27,13 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib import _bootstrap  # module_from_spec: importlib.util would import contextlib, 5 M instructions
-from importlib.machinery import ModuleSpec
 from types import ModuleType
+
+from postrender.core.lazyre import CompiledOnFirstUse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 # The modules yaml._yaml reads an error class from, and how PyYAML defines that class (name, base).
 _ERROR_ONLY = {
@@ -41,19 +46,6 @@ _ERROR_ONLY = {
     "representer": ("RepresenterError", "YAMLError"),
 }
 _IMPORTED = ("error", "tokens", "events", "nodes", "reader", "resolver")
-
-
-class CompiledOnFirstUse:
-    """Stands in for a compiled pattern; compiles it when it is first used."""
-
-    def __init__(self, pattern: str, flags: int = 0) -> None:
-        self.pattern = pattern
-        self.flags = flags
-
-    def __getattr__(self, name: str) -> object:
-        attribute = getattr(re.compile(self.pattern, self.flags), name)
-        setattr(self, name, attribute)  # found directly from now on
-        return attribute
 
 
 def _find_spec(name: str, path: Sequence[str] | None = None) -> ModuleSpec:

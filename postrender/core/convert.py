@@ -9,7 +9,6 @@ shared/data/istio-golden are the oracle the tests hold this module to.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from postrender.core.errors import InputError
@@ -246,6 +245,8 @@ def _move_in_annotations(annotations: dict, *, to_init: bool) -> None:
 
 
 def _go_json(value: Any) -> str:
+    import json  # only here: most runs convert nothing, and json costs start-up 5 M instructions
+
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

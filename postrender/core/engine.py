@@ -11,12 +11,13 @@ from postrender.core import anchors, conversion, podshape, textedit, triage, yam
 from postrender.core.conversion import apply_decision
 from postrender.core.errors import InputError, Location
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
+from postrender.core.lazyre import compiled_on_use
 from postrender.core.policy import Policy, Rule, Workload
 from postrender.core.stream import BOM, Document, Source, read_documents
 from postrender.core.workloads import FoundWorkload, KindTable, find_workloads
 
 _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
-_OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+_OTHER_LINE_BREAK = compiled_on_use("\r(?!\n)|[\x85\u2028\u2029]")  # only for an error
 
 
 def _refuse_shared_template(template: MappingNode, shared: set[int]) -> None:

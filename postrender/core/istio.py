@@ -9,7 +9,6 @@ pkg/features/kube_features.go: alpha and off in 1.28, beta and on from 1.29).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -134,6 +133,8 @@ def proxy_overrides(annotations: Mapping[Any, Any]) -> dict[str, Any] | None:
 def _json_object(raw: object) -> dict[str, Any] | None:
     if not isinstance(raw, str):
         return None
+    import json  # only here: most runs meet no injected pod, and json costs start-up 5 M instructions
+
     try:
         value = json.loads(raw)
     except ValueError:

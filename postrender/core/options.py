@@ -8,7 +8,6 @@ only when a parser is built, and the post-render path usually needs none (quick_
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from postrender.core.diagnostics import LOG_FILE_ENV
 from postrender.core.errors import UsageError
+from postrender.core.lazyre import compiled_on_use
 
 if TYPE_CHECKING:
     import argparse
@@ -30,7 +30,7 @@ POLICY_ENV = "SIDECAR_POLICY"
 # for a post-renderer, and when a user exports it, `helm -n other` overrides it for Helm but not
 # in the environment the post-renderer inherits (tests/test_helm_real.py).
 NAMESPACE_ENVS = ("ARGOCD_APP_NAMESPACE",)
-_KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
+_KUBE_VERSION = compiled_on_use(r"^v?(\d+)\.(\d+)")
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from postrender.core import selectors, yamlnodes
 from postrender.core.errors import Location, UsageError
+from postrender.core.lazyre import compiled_on_use
 from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind
 
 API_VERSION = "sidecar-policy/v1alpha1"
@@ -22,7 +23,7 @@ FALLBACKS = ("keep",) + MODES
 MESH_DEFAULTS = ("native", "regular")
 MAX_POLICY_BYTES = 1 << 20
 MAX_PATTERN_LENGTH = 253  # the longest Kubernetes name
-_PATH_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_PATH_RE = compiled_on_use(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")  # for workloadKinds
 
 
 class Workload(NamedTuple):
@@ -310,6 +311,6 @@ def _group_of(api_version: str) -> str:
     return "" if _VERSION_RE.match(api_version) else api_version
 
 
-_VERSION_RE = re.compile(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
+_VERSION_RE = compiled_on_use(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
 _SPEC_FIELDS = ("fallback", "rules", "workloadKinds", "convertInjected", "meshDefault", "holdApplicationUntilProxyStarts")
 _MATCH_FIELDS = {"kinds": "kinds", "names": "names", "namespaces": "namespaces", "labels": "labels", "podLabels": "pod_labels"}

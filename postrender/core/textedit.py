@@ -6,17 +6,22 @@ alone. Setting an annotation adds one line, plus `annotations:`/`metadata:` line
 are missing; removing it removes its line (and a mapping that it leaves empty).
 """
 
-import json
 import re
 from typing import NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from postrender.core import yamlnodes
+from postrender.core.lazyre import compiled_on_use
 
-_ALIAS_AFTER_KEY = re.compile(r"[ \t]*:(?:\s|#[^\n]*)*\*[^\s,\[\]{}]+")
+try:  # what json.dumps does with a str (json/encoder.py), without importing json: 5 M instructions of start-up
+    from _json import encode_basestring_ascii as _json_string
+except ImportError:  # not CPython
+    from json import dumps as _json_string
+
+_ALIAS_AFTER_KEY = compiled_on_use(r"[ \t]*:(?:\s|#[^\n]*)*\*[^\s,\[\]{}]+")
 _FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.|%)[ \t]*([^\s#])", re.MULTILINE)
-_LINE = re.compile(r"[^\n]*\n")
+_LINE = compiled_on_use(r"[^\n]*\n")
 _NESTED_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( +)[^\s#-]", re.MULTILINE)
 
 
@@ -48,7 +53,7 @@ class DocumentText:
 
     def key(self, name: str) -> str:
         """A new key as this document writes keys in flow mappings."""
-        return json.dumps(name) if self.is_json else name
+        return _json_string(name) if self.is_json else name
 
     def apply(self, splices: list[Splice]) -> str:
         text = self.text
@@ -101,7 +106,7 @@ def _set_annotation(doc: DocumentText, template: MappingNode, key: str, value: s
         return []
     end = node.end_mark.index
     tail = doc.newline if isinstance(node, ScalarNode) and node.style in ("|", ">") else ""
-    return [Splice(node.start_mark.index, end, _before_value(doc, key_node, node) + json.dumps(value) + tail)]
+    return [Splice(node.start_mark.index, end, _before_value(doc, key_node, node) + _json_string(value) + tail)]
 
 
 def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> list[Splice]:
@@ -294,13 +299,13 @@ def _comment_lines(doc: DocumentText, outer_key: Node, inner_key: Node | None) -
 
 def _block_lines(doc: DocumentText, indent: int, path: list[str], key: str, value: str) -> str:
     lines = [" " * (indent + depth * doc.indent_step) + f"{step}:" for depth, step in enumerate(path)]
-    lines.append(" " * (indent + len(path) * doc.indent_step) + f"{key}: {json.dumps(value)}")
+    lines.append(" " * (indent + len(path) * doc.indent_step) + f"{key}: {_json_string(value)}")
     return doc.newline.join(lines) + doc.newline
 
 
 def _flow_entry(doc: DocumentText, path: list[str], key: str, value: str) -> str:
     if not path:
-        return f"{doc.key(key)}: {json.dumps(value)}"
+        return f"{doc.key(key)}: {_json_string(value)}"
     return f"{doc.key(path[0])}: {_flow_value(doc, path[1:], key, value)}"
 
 

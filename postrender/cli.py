@@ -5,18 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, BinaryIO
 
 from postrender import __version__
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
 from postrender.core.options import add_policy_options, inputs, options_from, parse_kube_version, quick_parse, require_policy
+from postrender.core.typed import TYPE_CHECKING
 
 FAIL_ON_ENV = "SIDECAR_POLICY_FAIL_ON"
 FAIL_ON_SEVERITIES = ("warning", "error")  # findings.SEVERITIES above info, named here to keep start-up light
 
 if TYPE_CHECKING:
     import argparse
+    from typing import BinaryIO
 
     from postrender.core.options import Input
 

@@ -7,14 +7,16 @@ keeps them all); the document is re-emitted only when a pod was actually restruc
 
 from __future__ import annotations
 
-from typing import Any
-
 from yaml.nodes import Node
 
 from postrender.core import convert
 from postrender.core.errors import InputError, Location
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES, NATIVE, STATUS_ANNOTATION
+from postrender.core.typed import TYPE_CHECKING
 from postrender.core.workloads import FoundWorkload
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def may_convert(body: str) -> bool:

@@ -9,8 +9,6 @@ shared/data/istio-golden are the oracle the tests hold this module to.
 
 from __future__ import annotations
 
-from typing import Any
-
 from postrender.core.errors import InputError
 from postrender.core.istio import (
     CORE_DUMP,
@@ -30,8 +28,12 @@ from postrender.core.istio import (
     native_sidecars_on,
     proxy_overrides,
 )
+from postrender.core.typed import TYPE_CHECKING
 
-Template = dict[str, Any]
+if TYPE_CHECKING:
+    from typing import Any
+
+    Template = dict[str, Any]
 
 
 def target_form(mode: str, mesh_default: str) -> str | None:

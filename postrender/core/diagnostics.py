@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TextIO
+
+from postrender.core.typed import TYPE_CHECKING
 
 LOG_FILE_ENV = "SIDECAR_POLICY_LOG_FILE"
 PROGRAM = "sidecar-policy"
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class Diagnostics:

@@ -1,9 +1,10 @@
 """read -> decide -> edit -> write, one document at a time: the one core every front end uses."""
 
+from __future__ import annotations
+
 import re
 from collections.abc import Callable
 from functools import cached_property
-from typing import NamedTuple, Protocol
 
 from yaml.nodes import MappingNode, Node
 
@@ -14,6 +15,7 @@ from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
 from postrender.core.lazyre import compiled_on_use
 from postrender.core.policy import Policy, Rule, Workload
 from postrender.core.stream import BOM, Document, Source, read_documents
+from postrender.core.typed import NamedTuple, Protocol
 from postrender.core.workloads import FoundWorkload, KindTable, find_workloads
 
 _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)

@@ -1,6 +1,8 @@
 """One error type for everything a user can get wrong, and the documented exit codes."""
 
-from typing import NamedTuple
+from __future__ import annotations
+
+from postrender.core.typed import NamedTuple
 
 EXIT_OK = 0
 EXIT_INPUT = 1  # a manifest in the stream is broken, or a decision cannot be applied to it

@@ -10,9 +10,12 @@ pkg/features/kube_features.go: alpha and off in 1.28, beta and on from 1.29).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from postrender.core import yamlnodes
+from postrender.core.typed import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # The annotation this tool exists to set, and the value each decision writes.
 ANNOTATION = "sidecar.istio.io/nativeSidecar"

@@ -11,15 +11,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
 
 from postrender.core.diagnostics import LOG_FILE_ENV
 from postrender.core.errors import UsageError
 from postrender.core.lazyre import compiled_on_use
+from postrender.core.typed import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
     from io import BufferedReader
+    from typing import Any
 
     from postrender.core.argparser import ArgumentParser as ArgumentParser  # served by __getattr__
     from postrender.core.engine import Options
@@ -69,7 +70,7 @@ def quick_parse(argv: Sequence[str], add_arguments: Callable[[argparse.ArgumentP
     tests/test_quick_parse.py checks it against argparse on generated command lines.
     """
     options = _Options()
-    add_arguments(cast("argparse.ArgumentParser", options))
+    add_arguments(options)  # type: ignore[arg-type]  # what add_argument takes, not an ArgumentParser
     if not options.understood:
         return None
     values = dict(options.defaults)
@@ -93,7 +94,7 @@ def quick_parse(argv: Sequence[str], add_arguments: Callable[[argparse.ArgumentP
         if value.startswith("-") or choices is not None and value not in choices:
             return None
         values[dest] = value
-    return cast("argparse.Namespace", SimpleNamespace(**values))
+    return SimpleNamespace(**values)  # type: ignore[return-value]  # what argparse's Namespace gives
 
 
 _UNSET = object()

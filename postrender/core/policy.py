@@ -4,17 +4,22 @@ The policy is validated completely before any manifest is read, and every messag
 policy file, line and column.
 """
 
+from __future__ import annotations
+
 import re
 from collections.abc import Callable, Mapping
 from fnmatch import translate
-from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from postrender.core import selectors, yamlnodes
 from postrender.core.errors import Location, UsageError
 from postrender.core.lazyre import compiled_on_use
+from postrender.core.typed import TYPE_CHECKING, NamedTuple
 from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind
+
+if TYPE_CHECKING:
+    from typing import Any
 
 API_VERSION = "sidecar-policy/v1alpha1"
 KIND = "SidecarPolicy"

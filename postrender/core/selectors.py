@@ -4,9 +4,12 @@ Semantics follow k8s.io/apimachinery/pkg/labels (selector.go): `!=` and `notin` 
 objects that lack the key; an empty selector matches everything.
 """
 
+from __future__ import annotations
+
 import re
 from collections.abc import Mapping
-from typing import NamedTuple
+
+from postrender.core.typed import NamedTuple
 
 # Label keys and values (k8s.io/apimachinery/pkg/util/validation validation.go: IsQualifiedName,
 # IsDNS1123Subdomain, IsValidLabelValue), matched whole.

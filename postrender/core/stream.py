@@ -6,9 +6,12 @@ document. Only complete lines are split, so a marker is never cut in two by a re
 bounded by the largest document.
 """
 
+from __future__ import annotations
+
 import re
 from collections.abc import Iterator
-from typing import NamedTuple, Protocol
+
+from postrender.core.typed import NamedTuple, Protocol
 
 BOM = b"\xef\xbb\xbf"
 READ_SIZE = 1 << 20

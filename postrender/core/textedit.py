@@ -6,13 +6,15 @@ alone. Setting an annotation adds one line, plus `annotations:`/`metadata:` line
 are missing; removing it removes its line (and a mapping that it leaves empty).
 """
 
+from __future__ import annotations
+
 import re
-from typing import NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from postrender.core import yamlnodes
 from postrender.core.lazyre import compiled_on_use
+from postrender.core.typed import NamedTuple
 
 try:  # what json.dumps does with a str (json/encoder.py), without importing json: 5 M instructions of start-up
     from _json import encode_basestring_ascii as _json_string

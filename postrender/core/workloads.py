@@ -1,11 +1,13 @@
 """Which kinds carry a pod template, and where: a table, so a new kind is a line of data."""
 
+from __future__ import annotations
+
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from postrender.core import yamlnodes
+from postrender.core.typed import NamedTuple
 
 
 class TemplateKind(NamedTuple):

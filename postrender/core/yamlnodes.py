@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import TYPE_CHECKING, Any
 
 import yaml.error
 import yaml.events
@@ -20,8 +19,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from postrender.core import plaintags
+from postrender.core.typed import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from yaml.constructor import SafeConstructor
 
 MAX_DEPTH = 1000  # Kubernetes objects nest a few dozen levels; this leaves ample room
@@ -29,7 +31,6 @@ MAX_EXPANDED_NODES = 1_000_000  # what a document may stand for once its aliases
 # Below this many characters a document cannot hold MAX_EXPANDED_NODES nodes (at most about two
 # per character); above it the nodes are counted on the event stream before any is built.
 _COUNT_NODES_ABOVE = MAX_EXPANDED_NODES // 4
-
 
 
 class _Loader(CParser, Resolver):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from postrender.core import options
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_CHECK, EXIT_OK, Location, SidecarPolicyError, UsageError
 from postrender.core.policy import Rule
+from postrender.core.typed import TYPE_CHECKING
 from postrender.reports.findings import ALL_CHECKS, SEVERITIES, WARNING, Assessment, Finding, Review, at_least, describe_rule
 from postrender.reports.rows import POLICY_KIND, Row
 

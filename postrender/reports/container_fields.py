@@ -11,9 +11,9 @@ The checks take a findings.Context; they read its pod's containers, never write 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from postrender.core import istio
+from postrender.core.typed import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only for types: findings imports this module for its registry
     from postrender.reports.findings import Context

@@ -6,14 +6,16 @@ messages that say what to do; its code and severity are fixed in the registry, s
 the README table and CI annotations can rely on them.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
-from typing import NamedTuple
 
 from postrender.core import istio
 from postrender.core.engine import Outcome
 from postrender.core.istio import ANNOTATION, INJECT_ANNOTATION, PROXY, PROXY_CONFIG_ANNOTATION, PROXY_UID, TEMPLATES_ANNOTATION
 from postrender.core.policy import Match, Policy, Rule
+from postrender.core.typed import NamedTuple
 from postrender.reports import container_fields as fields
 
 INFO, WARNING, ERROR = "info", "warning", "error"

@@ -3,9 +3,10 @@
 The formats and the commands that collect rows both read this module, so neither imports the other.
 """
 
-from typing import NamedTuple
+from __future__ import annotations
 
 from postrender.core.errors import Location
+from postrender.core.typed import NamedTuple
 from postrender.reports.findings import Finding
 
 POLICY_KIND = "SidecarPolicy"  # the kind of the rows that report on the policy's rules

@@ -10,7 +10,7 @@ from postrender.core import yamlnodes
 def shared_nodes(root: Node | None, text: str) -> set[int]:
     """Ids of the nodes that stand in more than one place (anchored and aliased), and of everything
     inside them: an edit there changes every place. Empty when the text has no alias."""
-    if root is None or not yamlnodes.ALIAS.search(text):
+    if root is None or not yamlnodes.has_alias(text):
         return set()
     references: dict[int, int] = {}
     pending, nodes = [root], {id(root): root}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from postrender.core.lazyre import compiled_on_use
 from postrender.core.typed import NamedTuple, Protocol
 
 BOM = b"\xef\xbb\xbf"
@@ -20,7 +21,7 @@ _MARKER = re.compile(rb"^(?:(---)|\.\.\.)(?=[ \t\r\n]|$)", re.MULTILINE)
 # every position (5-10x faster on CRD-heavy charts).
 _MARKER_AFTER_NEWLINE = re.compile(rb"\n(?:(---)|\.\.\.)(?=[ \t\r\n]|$)")
 # Directive lines, with comments and blank lines around them, and nothing else.
-_DIRECTIVES_ONLY = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*%[^\n]*\n(?:(?:%[^\n]*|[ \t]*(?:#[^\n]*)?\r?)\n)*")
+_DIRECTIVES_ONLY = compiled_on_use(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*%[^\n]*\n(?:(?:%[^\n]*|[ \t]*(?:#[^\n]*)?\r?)\n)*")
 _SOURCE = re.compile(rb"^# Source: (.+?)\r?$", re.MULTILINE)
 
 
@@ -66,7 +67,8 @@ def _split(source: Source) -> Iterator[bytes]:
         while (found := _next_marker(pending, position, complete)) is not None:
             line_start, match = found
             boundary = line_start if match.group(1) else _line_end(pending, match.end())
-            if boundary == 0 or (match.group(1) and _DIRECTIVES_ONLY.fullmatch(pending, 0, boundary)):
+            directives = match.group(1) and pending.find(b"%", 0, boundary) >= 0  # (the pattern needs a %)
+            if boundary == 0 or (directives and _DIRECTIVES_ONLY.fullmatch(pending, 0, boundary)):
                 # (`%YAML`/`%TAG` lines belong to the document their `---` starts)
                 position = match.end()
                 continue

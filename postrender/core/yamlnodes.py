@@ -7,7 +7,6 @@ aliases can make a small text stand for a huge tree (billion laughs).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from functools import cache
 
@@ -19,6 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from postrender.core import plaintags
+from postrender.core.lazyre import compiled_on_use
 from postrender.core.typed import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -69,10 +69,15 @@ class _Loader(CParser, Resolver):
 assert not _Loader.yaml_path_resolvers, "tag resolution would depend on the path: no memoizing"
 _PLAIN_TAGS_HOLD = plaintags.RESOLVER_TABLE == {  # plaintags reasons from these patterns
     first: [tag.rpartition(":")[2] for tag, _ in resolvers] for first, resolvers in _Loader.yaml_implicit_resolvers.items()}
-ALIAS = re.compile(r"\*[0-9A-Za-z_-]")  # libyaml accepts only these characters in anchor names
+ALIAS = compiled_on_use(r"\*[0-9A-Za-z_-]")  # libyaml accepts only these characters in anchor names
 _NULL_TAG = "tag:yaml.org,2002:null"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def has_alias(text: str) -> bool:
+    """Whether the text may hold an alias (`*name`): most documents have no `*` at all."""
+    return "*" in text and ALIAS.search(text) is not None
 
 
 class NodeError(ValueError):
@@ -106,7 +111,7 @@ def compose(text: str) -> Node | None:
         raise NodeError(f"{error.reason} (character #x{error.character:04x})", line=line, column=column) from None
     except yaml.error.YAMLError as error:  # e.g. "expected a single document"
         raise NodeError(str(error).splitlines()[0]) from None
-    if root is not None and ALIAS.search(text):  # without an alias the tree is no larger than the text
+    if root is not None and has_alias(text):  # without an alias the tree is no larger than the text
         _check_expansion(root)
     return root
 

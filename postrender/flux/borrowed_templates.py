@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 
 from postrender.core.workloads import BORROWED_TEMPLATES
-from postrender.flux.patches import (
+from postrender.flux.patch_text import (
     MARKER_NAME,
     Patch,
     dump_yaml,

@@ -16,7 +16,8 @@ import yaml  # the core has imported it already
 
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.options import ArgumentParser, add_policy_options, options_from, require_policy
-from postrender.flux.patches import Patch, translate
+from postrender.flux.patch_text import Patch
+from postrender.flux.patches import translate
 
 if TYPE_CHECKING:
     from postrender.core.policy import Policy

@@ -54,7 +54,7 @@ def _as_kubernetes_reads(template: dict) -> dict:
 
 
 @st.composite
-def templates_as_text(draw) -> tuple[dict, str]:
+def templates_as_text(draw) -> tuple[dict, tuple[str, bool]]:
     data = draw(pod_template())
     return data, draw(body_text(data))
 
@@ -62,8 +62,12 @@ def templates_as_text(draw) -> tuple[dict, str]:
 @settings(max_examples=150)
 @given(case=templates_as_text(), value=st.sampled_from(["true", "false", None]))
 def test_only_the_annotation_changes_and_a_second_edit_changes_nothing(case, value):
-    data, text = case
-    edited, _ = _edit(text, value)
+    data, (text, aliased_strings) = case
+    try:
+        edited, _ = _edit(text, value)
+    except textedit.EditError as error:  # only where a string is written as an alias of an anchor
+        assert aliased_strings and ("alias" in error.message or "anchor" in error.message), error
+        return
     assert _as_kubernetes_reads(yaml.safe_load(edited)) == _as_kubernetes_reads(_expected(data, value))
     again, splices = _edit(edited, value)
     assert (again, splices) == (edited, 0)

@@ -150,8 +150,8 @@ class Engine:
         for found in find_workloads(root, self.kinds):
             if found.template is None:
                 continue
-            podshape.check_workload(found.node, found.template)
-            workload = self._workload(document, found)
+            podshape.check_workload(found.node, found.template, body)
+            workload = self._workload(document, found, body)
             rule, mode = self.policy.decide(workload)
             if not workload.namespace and not self.options.namespace_known:
                 self._require_namespace(document, workload, rule)
@@ -175,7 +175,10 @@ class Engine:
             raise self._line_break_error(document, body)
         if converting is not None and converting.changed:
             return converting.emit(body)  # containers moved: re-emitted, every decision in its data
-        return doc_text.apply(splices) if splices else None
+        if not splices:
+            return None
+        anchors.refuse_removed_anchors(body, [(splice.start, splice.end) for splice in splices])
+        return doc_text.apply(splices)
 
     def _line_break_error(self, document: Document, body: str) -> InputError:
         """Edits find lines by LF; a YAML 1.1 reader also breaks them at CR, NEL, LS and PS."""
@@ -214,7 +217,7 @@ class Engine:
             return [], "unchanged"
         return splices, "replaced" if present else "set"
 
-    def _workload(self, document: Document, found: FoundWorkload) -> Workload:
+    def _workload(self, document: Document, found: FoundWorkload, text: str) -> Workload:
         metadata = yamlnodes.get(found.node, "metadata")
         template_metadata = yamlnodes.get(found.template, "metadata")
         return Workload(
@@ -222,8 +225,8 @@ class Engine:
             api_version=found.api_version,
             name=yamlnodes.scalar_text(yamlnodes.get(metadata, "name")) or "",
             namespace=yamlnodes.scalar_text(yamlnodes.get(metadata, "namespace")) or self.options.namespace,
-            labels=yamlnodes.string_map(yamlnodes.get(metadata, "labels")),
-            pod_labels=yamlnodes.string_map(yamlnodes.get(template_metadata, "labels")),
+            labels=podshape.labels(yamlnodes.get(metadata, "labels"), text),
+            pod_labels=podshape.labels(yamlnodes.get(template_metadata, "labels"), text),
             document=document.index,
             source=document.source,
             line=document.line + found.node.start_mark.line,

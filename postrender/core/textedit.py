@@ -19,6 +19,7 @@ from postrender.core import yamlnodes
 _ALIAS_AFTER_KEY = re.compile(r"[ \t]*:(?:\s|#[^\n]*)*\*[^\s,\[\]{}]+")
 _FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.|%)[ \t]*([^\s#])", re.MULTILINE)
 _LINE = re.compile(r"[^\n]*\n")
+_FLOW_SEPARATOR = re.compile(r"(?:\s|#[^\n]*)*,[ \t]*")
 _NESTED_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( +)[^\s#-]", re.MULTILINE)
 
 
@@ -113,14 +114,15 @@ def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> lis
     for step in ("metadata", "annotations", key):
         if not isinstance(owner, MappingNode):
             return []
-        pair = _own_pair(owner, step)
+        pair = _own_pair(owner, step, alias_ok=True)  # only what is removed must be written in place
         if pair is None:
             if step == key and yamlnodes.lookup(owner, key) is not None:
                 raise EditError(f"annotation {key} comes from a YAML merge key (<<) and cannot be removed", owner)
             return []
         chain.append((owner, *pair))
         owner = pair[1]
-    for _, key_node, value_node in chain:
+    for mapping, key_node, value_node in chain:
+        _refuse_alias_key(mapping, key_node)
         _refuse_shared(doc, key_node, value_node)
     level = len(chain) - 1
     # Removing the only annotation removes `annotations:` too; `metadata:` stays, maybe empty
@@ -134,12 +136,37 @@ def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> lis
     return [_remove(doc, mapping, key_node, value_node, inner_key)]
 
 
-def _own_pair(mapping: MappingNode, key: str) -> tuple[ScalarNode, Node] | None:
+def _own_pair(mapping: MappingNode, key: str, alias_ok: bool = False) -> tuple[ScalarNode, Node] | None:
     yamlnodes.lookup(mapping, key)  # reports a duplicated key
     for key_node, value_node in mapping.value:
         if isinstance(key_node, ScalarNode) and key_node.value == key and key_node.tag != "tag:yaml.org,2002:merge":
+            if not alias_ok:
+                _refuse_alias_key(mapping, key_node)
             return key_node, value_node
     return None
+
+
+def _refuse_alias_key(mapping: MappingNode, key_node: Node) -> None:
+    """A key written as an alias has the marks of its anchor: no position here to edit at."""
+    for (node, _), is_alias in zip(mapping.value, alias_keys(mapping)):
+        if node is key_node and is_alias:
+            raise EditError(f"{key_node.value} is written as a YAML alias (*name) of an anchor elsewhere; cannot edit "
+                            "its value in place (write the key out)", mapping)
+
+
+def alias_keys(mapping: MappingNode) -> list[bool]:
+    """Per entry, whether its key is a YAML alias (`*name : value`). An alias node is the anchored node
+    itself, whose marks lie where the anchor is, before the place the alias is written; the places of
+    a mapping's own entries only grow."""
+    cursor = mapping.start_mark.index
+    found = []
+    for key_node, value_node in mapping.value:
+        found.append(key_node.start_mark.index < cursor)
+        if not found[-1]:
+            cursor = key_node.end_mark.index
+            if not _is_alias(key_node, value_node):
+                cursor = max(cursor, value_node.end_mark.index)
+    return found
 
 
 def _refuse_merged(mapping: MappingNode, key: str) -> None:
@@ -197,8 +224,7 @@ def _alias_end(doc: DocumentText, key_node: Node) -> int:
 def _insert(doc: DocumentText, mapping: MappingNode, path: list[str], key: str, value: str) -> Splice:
     """A new entry: last in its mapping, but a template's new `metadata` goes first, where readers look."""
     first_key: int = mapping.value[0][0].start_mark.index if mapping.value else -1
-    # (an alias key's marks lie at its anchor, elsewhere in the document)
-    leading = path[:1] == ["metadata"] and first_key >= mapping.start_mark.index
+    leading = path[:1] == ["metadata"] and bool(mapping.value) and not alias_keys(mapping)[0]
     if mapping.flow_style:
         entry = _flow_entry(doc, path, key, value)
         if leading:
@@ -217,13 +243,13 @@ def _insert(doc: DocumentText, mapping: MappingNode, path: list[str], key: str, 
 def _block_indent(doc: DocumentText, mapping: MappingNode) -> int:
     """The column of a block mapping's keys: where its first key written in place starts its entry
     (`? key` puts the key two columns right of the entry; an alias key's marks lie elsewhere)."""
-    for key_node, _ in mapping.value:
-        start = key_node.start_mark.index
-        if start < mapping.start_mark.index:
+    for (key_node, _), is_alias in zip(mapping.value, alias_keys(mapping)):
+        if is_alias:
             continue
+        start = key_node.start_mark.index
         before = doc.text[doc.line_start(start) : start].rstrip(" \t")
         return len(before) - 1 if before.endswith("?") else key_node.start_mark.column
-    raise EditError("a mapping whose keys are all YAML aliases; cannot edit it in place", mapping)
+    raise EditError("a mapping whose keys are all YAML aliases of anchors elsewhere; cannot edit it in place", mapping)
 
 
 def _insert_flow(doc: DocumentText, mapping: MappingNode, entry: str) -> Splice:
@@ -276,7 +302,11 @@ def _remove(doc: DocumentText, mapping: MappingNode, key_node: ScalarNode, value
         pairs = mapping.value
         index = next(i for i, (k, _) in enumerate(pairs) if k is key_node)
         if index + 1 < len(pairs):
-            return Splice(key_node.start_mark.index, pairs[index + 1][0].start_mark.index, "")
+            if not alias_keys(mapping)[index + 1]:
+                return Splice(key_node.start_mark.index, pairs[index + 1][0].start_mark.index, "")
+            separator = _FLOW_SEPARATOR.match(doc.text, _pair_end(doc, key_node, value_node))  # the next key's marks lie elsewhere
+            assert separator is not None  # a flow entry that another follows ends with a comma
+            return Splice(key_node.start_mark.index, separator.end(), "")
         if index > 0:
             return Splice(_pair_end(doc, *pairs[index - 1]), leaf_end(value_node, doc), "")
         return Splice(key_node.start_mark.index, leaf_end(value_node, doc), "")

@@ -31,12 +31,17 @@ CUSTOM_KIND = ("CloneSet", "apps.kruise.io/v1alpha1", ("spec", "template"))  # o
 
 NAMES = ["web", "api", "db-migrate-1", "worker", "w1b", "x"]
 NAMESPACES = ["team-a", "team-b", "default"]
-LABEL_KEYS = ["app", "tier", "track", "app.kubernetes.io/part-of"]
+# Written plain, `y`, `n`, `1e3` and `0o17` are strings for PyYAML but a boolean or a number for
+# Kubernetes' reader, which stores such a key as "true", "false", "1000", "15": selectors name
+# those; a label value it reads so, it refuses (test_properties asks Kubernetes' reader which).
+LABEL_KEYS = ["app", "tier", "track", "app.kubernetes.io/part-of", "y", "n", "1e3", "0o17"]
+SELECTOR_KEYS = LABEL_KEYS + ["true", "false", "1000", "15"]
 LABEL_VALUES = ["web", "api", "canary", "stable", "shop"]
+ODD_LABEL_VALUES = ["y", "1e6"]
 GLOBS = ["*", "web*", "api", "db-migrate-*", "w?b", "[a-w]*", "*-1", "team-*", "", "default"]
 
 names = st.sampled_from(NAMES)
-label_maps = st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES), max_size=3)
+label_maps = st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES * 8 + ODD_LABEL_VALUES), max_size=3)
 annotation_values = st.sampled_from(["true", "false", True, False, "yes"])
 
 
@@ -155,7 +160,13 @@ def kube_object(draw, custom_kind: bool) -> object:
     if choice < 9:
         return draw(non_workload())
     items = draw(st.lists(st.one_of(workload(custom_kind), non_workload().filter(lambda d: isinstance(d, dict))), max_size=3))
-    return {"apiVersion": "v1", "kind": draw(st.sampled_from(["List", "DeploymentList"])), "items": items}
+    kind = draw(st.sampled_from(["List", "DeploymentList", "JobList", "PodList"]))
+    api_version = "v1" if kind == "List" else draw(st.sampled_from(["v1", WORKLOAD_KINDS[kind.removesuffix("List")][0]]))
+    for item in items:  # a typed list's items may leave out the kind and apiVersion it gives them
+        if item.get("kind") == kind.removesuffix("List") and draw(st.booleans()):
+            del item["kind"]
+            item.pop("apiVersion", None)
+    return {"apiVersion": api_version, "kind": kind, "items": items}
 
 
 # --- documents as text and streams -------------------------------------------------------------
@@ -164,7 +175,7 @@ def kube_object(draw, custom_kind: bool) -> object:
 class GeneratedDocument:
     data: object  # what a YAML parser reads (None: empty or comment-only)
     text: str  # the document's own text, marker line included, "\n" line ends
-    risky: bool = False  # its pod template's metadata is shared through an anchor
+    risky: bool = False  # its pod template's metadata, or a string in it, is shared through an anchor
 
 
 @dataclass
@@ -186,16 +197,17 @@ def _share_template_metadata(data: object) -> bool:
 
 
 @st.composite
-def body_text(draw, data: object) -> str:
+def body_text(draw, data: object) -> tuple[str, bool]:
+    """The text, and whether it writes a string as an alias of an anchored one (`&s1 true` ... `*s1`)."""
     from tests.support.emit import BlockEmitter, flow, pyyaml_block
 
     style = draw(st.sampled_from(["block", "block", "pyyaml", "flow"]))
     if style == "flow":
-        return flow(data, draw, st)
+        return flow(data, draw, st), False
     if style == "pyyaml":
-        return pyyaml_block(data, draw, st)
+        return pyyaml_block(data, draw, st), False
     emitter = BlockEmitter(draw, st, draw(st.sampled_from([2, 4, 3])), draw(st.booleans()), draw(st.booleans()))
-    return emitter.document(data)
+    return emitter.document(data), emitter.aliased_strings
 
 
 @st.composite
@@ -207,7 +219,8 @@ def document(draw, custom_kind: bool) -> GeneratedDocument:
         return GeneratedDocument(None, "---\n# only a comment\n" + draw(st.sampled_from(["", "\n", "#\n"])))
     data = draw(kube_object(custom_kind))
     risky = draw(st.integers(0, 9)) == 0 and _share_template_metadata(data)
-    body = draw(body_text(data))
+    body, aliased_strings = draw(body_text(data))
+    risky = risky or aliased_strings
     marker = draw(st.sampled_from(["---\n", "---\n", "--- # next\n", "---\n\n"]))
     if body.startswith(("{", "[")) and "\n" not in body.rstrip("\n") and draw(st.booleans()):
         marker = "--- "  # content on the marker line
@@ -240,7 +253,7 @@ def streams(draw, custom_kind: bool = False, max_documents: int = 6) -> Generate
 @st.composite
 def requirements(draw) -> list[tuple[str, str, list[str]]]:
     result = []
-    for key in draw(st.lists(st.sampled_from(LABEL_KEYS), max_size=3, unique=True)):
+    for key in draw(st.lists(st.sampled_from(SELECTOR_KEYS), max_size=3, unique=True)):
         operator = draw(st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]))
         values = draw(st.lists(st.sampled_from(LABEL_VALUES), min_size=1, max_size=2, unique=True)) if operator in ("In", "NotIn") else []
         result.append((key, operator, values))

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from postrender.core.engine import Options, run
-from postrender.core.policy import parse_policy
 from postrender.core.errors import InputError
+from postrender.core.policy import parse_policy
 from postrender.reports.findings import ALL_CHECKS, SEVERITIES, Review
 
 HEADER = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n"

@@ -39,6 +39,15 @@ _EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annot
                 ("pod template's annotations", ANNOTATION), ("annotation", ""))
 
 
+def _object_label(found: FoundWorkload) -> str:
+    """`Deployment web`, or the kind alone when the name cannot be read (that may be the error)."""
+    try:
+        name = yamlnodes.scalar_text(yamlnodes.get(found.node, "metadata", "name"))
+    except yamlnodes.NodeError:
+        name = None
+    return f"{found.kind} {name}" if name else found.kind
+
+
 class Options(NamedTuple):
     namespace: str = ""  # for documents that leave metadata.namespace out
     # False: nobody said which namespace those documents go to (Helm never tells a post-renderer),
@@ -146,39 +155,49 @@ class Engine:
         doc_text = textedit.DocumentText(body)
         splices: list[textedit.Splice] = []
         converting = self._conversion(root, body)
-        shared: set[int] | None = None
+        shared: list[set[int]] = []  # the document's shared nodes, found once when an edit needs them
         for found in find_workloads(root, self.kinds):
             if found.template is None:
                 continue
-            podshape.check_workload(found.node, found.template, body)
-            workload = self._workload(document, found, body)
-            rule, mode = self.policy.decide(workload)
-            if not workload.namespace and not self.options.namespace_known:
-                self._require_namespace(document, workload, rule)
-            if rule is not None:
-                self.summary.matched_rules.add(rule.index)
-            changes, action = self._annotate(doc_text, found.template, mode)
-            if changes:
-                shared = anchors.shared_nodes(root, body) if shared is None else shared
-                _refuse_shared_template(found.template, shared)
-            splices.extend(changes)
-            converted = None
-            if converting is not None:
-                location = self._location(document, workload.line)
-                converted = converting.apply(found, mode, location)
-                action = "converted" if converted is not None else action
-            if self.on_outcome is not None:
-                outcome = Outcome(workload, rule, mode, action, found.template, converted)
-                _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
-                self.on_outcome(outcome)
+            try:
+                splices += self._workload_edits(document, body, root, found, doc_text, converting, shared)
+            except (yamlnodes.NodeError, textedit.EditError, InputError) as error:
+                error.message = f"{_object_label(found)}: {error.message}"  # every error about an object names it
+                raise
         if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
             raise self._line_break_error(document, body)
         if converting is not None and converting.changed:
             return converting.emit(body)  # containers moved: re-emitted, every decision in its data
-        if not splices:
-            return None
-        anchors.refuse_removed_anchors(body, [(splice.start, splice.end) for splice in splices])
-        return doc_text.apply(splices)
+        return doc_text.apply(splices) if splices else None
+
+    def _workload_edits(self, document: Document, body: str, root: Node | None, found: FoundWorkload,
+                        doc_text: textedit.DocumentText, converting: conversion.DocumentConversion | None,
+                        shared: list[set[int]]) -> list[textedit.Splice]:
+        """Decide one workload, tell on_outcome, and return the splices its annotation needs."""
+        assert found.template is not None
+        podshape.check_workload(found.node, found.template, body)
+        workload = self._workload(document, found, body)
+        rule, mode = self.policy.decide(workload)
+        if not workload.namespace and not self.options.namespace_known:
+            self._require_namespace(document, workload, rule)
+        if rule is not None:
+            self.summary.matched_rules.add(rule.index)
+        changes, action = self._annotate(doc_text, found.template, mode)
+        if changes:
+            if not shared:
+                shared.append(anchors.shared_nodes(root, body))
+            _refuse_shared_template(found.template, shared[0])
+            anchors.refuse_removed_anchors(body, [(splice.start, splice.end) for splice in changes])
+        converted = None
+        if converting is not None:
+            location = self._location(document, workload.line)
+            converted = converting.apply(found, mode, location)
+            action = "converted" if converted is not None else action
+        if self.on_outcome is not None:
+            outcome = Outcome(workload, rule, mode, action, found.template, converted)
+            _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
+            self.on_outcome(outcome)
+        return changes
 
     def _line_break_error(self, document: Document, body: str) -> InputError:
         """Edits find lines by LF; a YAML 1.1 reader also breaks them at CR, NEL, LS and PS."""
@@ -238,7 +257,7 @@ class Engine:
             if rule.match.namespaces is not None and rule.match._replace(namespaces=None).matches(workload):
                 named = f"rule {rule.index}" + (f" {rule.name!r}" if rule.name else "")
                 raise InputError(
-                    f"{workload.kind} {workload.name} has no metadata.namespace and no namespace was given, so "
+                    "no metadata.namespace and no namespace was given, so "
                     f"{named} (match.namespaces) cannot decide it: pass --namespace NS (under Helm: "
                     "--post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
                     self._location(document, workload.line),

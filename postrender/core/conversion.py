@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node
 
-from postrender.core import convert
+from postrender.core import convert, yamlnodes
 from postrender.core.errors import InputError, Location
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES, NATIVE, STATUS_ANNOTATION
 from postrender.core.workloads import FoundWorkload
@@ -36,12 +36,35 @@ class DocumentConversion:
         self.kube_version = kube_version
         self.changed = False
 
+    def decision_holders(self, found: FoundWorkload) -> list[MappingNode]:
+        """Where the decision is written: the pod template. For a CronJob that `istioctl kube-inject`
+        injected, wherever it already is (spec.jobTemplate.metadata, where kube-inject reads it and
+        wrote its status, istio/istio pkg/kube/inject/inject.go IntoObject at 1.31.0; the pod
+        template; or both, which then agree), else beside that status (docs/conversion.md)."""
+        assert found.template is not None
+        holder = kube_inject_holder(found)
+        if holder is None:
+            return [found.template]
+        carrying = [node for node in (holder, found.template) if yamlnodes.get(node, "metadata", "annotations", ANNOTATION)]
+        return carrying or [holder]
+
+    def job_template(self, found: FoundWorkload) -> dict[str, Any] | None:
+        """A kube-injected CronJob's spec.jobTemplate as data, with the decision written (else None)."""
+        holder = kube_inject_holder(found)
+        return None if holder is None else self._objects[id(holder)]
+
+    def template(self, found: FoundWorkload) -> dict[str, Any]:
+        """The workload's pod template as data, with what this stage wrote into it."""
+        return self._objects[id(found.template)]  # type: ignore[no-any-return]
+
     def apply(self, found: FoundWorkload, mode: str, location: Location) -> dict[str, Any] | None:
-        """Apply `mode` to the workload's template data; the template when its proxy was converted."""
+        """Apply `mode` to the workload's decision holders' data; the template when its proxy was converted."""
         template: dict[str, Any] = self._objects[id(found.template)]
-        apply_decision(template, mode)
+        for node in self.decision_holders(found):
+            apply_decision(self._objects[id(node)], mode)
         target = convert.target_form(mode, self.mesh_default)
-        outer = self._kube_inject_metadata(found)
+        job_template = self.job_template(found)
+        outer = job_template.get("metadata") if job_template is not None else None
         if target is None or convert.injected_form(template, outer) in (None, target):
             return None
         if target == NATIVE:
@@ -60,16 +83,21 @@ class DocumentConversion:
 
         return reemit.reemit(body, self.data)
 
-    def _kube_inject_metadata(self, found: FoundWorkload) -> dict | None:
-        """For a CronJob, `istioctl kube-inject` writes Istio's annotations on spec.jobTemplate.metadata."""
-        path = found.template_kind.template_path
-        if len(path) <= 2:
-            return None
-        holder: Any = self._objects[id(found.node)]
-        for key in path[:-2]:
-            holder = holder.get(key) if isinstance(holder, dict) else None
-        metadata = holder.get("metadata") if isinstance(holder, dict) else None
-        return metadata if isinstance(metadata, dict) else None
+
+
+def kube_inject_holder(found: FoundWorkload) -> MappingNode | None:
+    """spec.jobTemplate of a CronJob whose Istio status annotation `istioctl kube-inject` wrote on
+    spec.jobTemplate.metadata (not on the pod template, as the webhook does); None otherwise."""
+    path = found.template_kind.template_path
+    if len(path) <= 2 or found.template is None or _has_status(found.template):
+        return None
+    holder = yamlnodes.get(found.node, *path[:-2])
+    return holder if isinstance(holder, MappingNode) and _has_status(holder) else None
+
+
+def _has_status(node: Node) -> bool:
+    annotations = yamlnodes.get(node, "metadata", "annotations")
+    return isinstance(annotations, MappingNode) and yamlnodes.lookup(annotations, STATUS_ANNOTATION) is not None
 
 
 def apply_decision(template: dict, mode: str) -> None:

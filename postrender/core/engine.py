@@ -69,14 +69,27 @@ class Outcome:
     A plain class, not a dataclass: importing dataclasses costs every run ~12% of start-up.
     """
 
-    def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str,
-                 template_node: MappingNode, converted: dict | None = None):
+    def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str, template_node: MappingNode,
+                 converted: dict | None = None, written: dict | None = None, job_template: dict | None = None):
         self.workload = workload
         self.rule = rule  # None: the fallback decided
         self.mode = mode  # native | regular | default | keep
         self.action = action  # set | replaced | removed | unchanged | converted | kept
         self.template_node = template_node
         self.converted = converted  # the template after a conversion
+        self._written = written  # the template as the conversion stage wrote it (when one ran)
+        self.job_template = job_template  # a kube-injected CronJob's spec.jobTemplate, as written
+
+    @property
+    def decision_annotations(self) -> dict:
+        """The annotations that carry the pod's decision: the pod template's, or those of a
+        kube-injected CronJob's spec.jobTemplate.metadata when its pod template has none."""
+        for holder in (self.template, self.job_template or {}):
+            metadata = holder.get("metadata")
+            annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+            if isinstance(annotations, dict) and ANNOTATION in annotations:
+                return annotations
+        return {}
 
     def __repr__(self) -> str:
         return f"Outcome({self.workload!r}, rule={self.rule!r}, mode={self.mode!r}, action={self.action!r})"
@@ -86,6 +99,8 @@ class Outcome:
         """The pod template as plain data, as it is written out."""
         if self.converted is not None:
             return self.converted
+        if self._written is not None:
+            return self._written
         data = yamlnodes.construct(self.template_node) or {}
         apply_decision(data, self.mode)
         return data
@@ -182,19 +197,23 @@ class Engine:
             self._require_namespace(document, workload, rule)
         if rule is not None:
             self.summary.matched_rules.add(rule.index)
-        changes, action = self._annotate(doc_text, found.template, mode)
+        holders = converting.decision_holders(found) if converting is not None else [found.template]
+        changes, action = self._annotate(doc_text, holders, mode)
         if changes:
             if not shared:
                 shared.append(anchors.shared_nodes(root, body))
-            _refuse_shared_template(found.template, shared[0])
+            for holder in holders:
+                _refuse_shared_template(holder, shared[0])
             anchors.refuse_removed_anchors(body, [(splice.start, splice.end) for splice in changes])
-        converted = None
+        converted = written = None
         if converting is not None:
             location = self._location(document, workload.line)
             converted = converting.apply(found, mode, location)
             action = "converted" if converted is not None else action
+            written = converting.template(found)
         if self.on_outcome is not None:
-            outcome = Outcome(workload, rule, mode, action, found.template, converted)
+            outcome = Outcome(workload, rule, mode, action, found.template, converted, written,
+                              converting.job_template(found) if converting is not None else None)
             _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
             self.on_outcome(outcome)
         return changes
@@ -223,18 +242,21 @@ class Engine:
         )
 
     @staticmethod
-    def _annotate(doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:
+    def _annotate(doc_text: textedit.DocumentText, holders: list[MappingNode], mode: str) -> tuple[list[textedit.Splice], str]:
+        """The splices that write the decision on each holder (the pod template, or where kube-inject reads it)."""
         if mode == "keep":
             return [], "kept"
-        had = yamlnodes.get(template, "metadata", "annotations")
+        had = yamlnodes.get(holders[0], "metadata", "annotations")
         present = yamlnodes.lookup(had, ANNOTATION) is not None if isinstance(had, MappingNode) else False
-        if mode == "default":
-            splices = textedit.remove_annotation(doc_text, template, ANNOTATION)
-            return splices, "removed" if splices else "unchanged"
-        splices = textedit.set_annotation(doc_text, template, ANNOTATION, ANNOTATION_VALUES[mode])
+        splices: list[textedit.Splice] = []
+        for holder in holders:
+            if mode == "default":
+                splices += textedit.remove_annotation(doc_text, holder, ANNOTATION)
+            else:
+                splices += textedit.set_annotation(doc_text, holder, ANNOTATION, ANNOTATION_VALUES[mode])
         if not splices:
             return [], "unchanged"
-        return splices, "replaced" if present else "set"
+        return splices, "removed" if mode == "default" else "replaced" if present else "set"
 
     def _workload(self, document: Document, found: FoundWorkload, text: str) -> Workload:
         metadata = yamlnodes.get(found.node, "metadata")

@@ -96,7 +96,7 @@ class Context:
     @property
     def written(self) -> str:
         """The nativeSidecar annotation as written out ("" when absent)."""
-        return self.pod.text(self.pod.annotations, ANNOTATION)
+        return self.pod.text(self.outcome.decision_annotations, ANNOTATION)
 
     @cached_property
     def matching_rules(self) -> list[Rule]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from postrender.core import yamlnodes
-from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind, find_workloads
+from postrender.core.workloads import BUILTIN_KINDS, KindTable, Target, TemplateKind, find_workloads
 
 TABLE = KindTable(BUILTIN_KINDS)
 POD = "metadata: {labels: {app: x}}\nspec: {containers: [{name: app, image: app}]}\n"
@@ -39,9 +39,10 @@ def test_a_kind_of_another_api_group_is_not_a_workload():
     assert templates("apiVersion: example.com/v1\nkind: Deployment\nspec:\n  template:\n" + _indent(POD, 4)) == []
 
 
-def test_a_rollout_with_a_workload_ref_is_a_workload_without_a_template():
-    text = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nspec:\n  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n"
-    assert templates(text) == [("Rollout", None)]
+def test_a_rollout_with_a_workload_ref_has_no_template_to_edit():
+    text = ("apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nspec:\n  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n"
+            "  template:\n" + _indent(POD, 4))
+    assert templates(text) == []
 
 
 def test_the_items_of_a_list_are_workloads_in_order():
@@ -53,7 +54,7 @@ def test_the_items_of_a_list_are_workloads_in_order():
 
 
 def test_a_policy_kind_wins_over_a_builtin_of_the_same_group():
-    custom = TemplateKind("Deployment", frozenset({"apps"}), ("spec", "podSpecTemplate"))
+    custom = TemplateKind("Deployment", frozenset({"apps"}), (Target(("spec", "podSpecTemplate")),))
     table = KindTable([*BUILTIN_KINDS, custom])
     text = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  podSpecTemplate:\n" + _indent(POD, 4)
     assert templates(text, table) == [("Deployment", {"app": "x"})]

@@ -21,11 +21,19 @@ _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 _OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
 
-def _refuse_shared_template(template: MappingNode, shared: set[int]) -> None:
+def _carries(owner: MappingNode, at: tuple[str, ...]) -> bool:
+    """Whether the annotations at `at` hold the nativeSidecar key."""
+    return yamlnodes.lookup(yamlnodes.get(owner, *at), ANNOTATION) is not None
+
+
+def _refuse_shared(owner: MappingNode, at: tuple[str, ...], shared: set[int]) -> None:
     """An edit of text that stands in several places (a YAML anchor and its aliases) would change
     them all: another workload's decision, or an object that is no workload at all."""
-    node: Node | None = template
-    for part, step in _EDITED_PATH:
+    what = "pod template" if at == textedit.TEMPLATE_ANNOTATIONS else "pod metadata"
+    # What an annotation edit may touch, outermost first: what to call it, and the key inside it.
+    edited = zip([what, *(f"{what}'s {step}" for step in at), "annotation"], [*at, ANNOTATION, ""])
+    node: Node | None = owner
+    for part, step in edited:
         if node is None:
             return
         if id(node) in shared:
@@ -34,9 +42,12 @@ def _refuse_shared_template(template: MappingNode, shared: set[int]) -> None:
         node = yamlnodes.get(node, step)
 
 
-# What an annotation edit may touch, outermost first: (what to call it, the key inside it).
-_EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annotations"),
-                ("pod template's annotations", ANNOTATION), ("annotation", ""))
+def _places(found: FoundWorkload) -> list[tuple[MappingNode, tuple[str, ...]]]:
+    """Where the decision is written (the target), then the pod metadata merged into the same pods."""
+    return [(found.owner, found.at)] + [(node, _ANNOTATIONS) for node in found.merged if node is not found.metadata]
+
+
+_ANNOTATIONS = ("annotations",)
 
 
 class Options(NamedTuple):
@@ -61,23 +72,26 @@ class Outcome:
     """
 
     def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str,
-                 template_node: MappingNode, converted: dict | None = None):
+                 template_node: MappingNode | None, converted: dict | None = None, pod_metadata: bool = False):
         self.workload = workload
         self.rule = rule  # None: the fallback decided
         self.mode = mode  # native | regular | default | keep
         self.action = action  # set | replaced | removed | unchanged | converted | kept
-        self.template_node = template_node
+        self.template_node = template_node  # the pod template; the pod metadata if pod_metadata; None: not there yet
         self.converted = converted  # the template after a conversion
+        self.pod_metadata = pod_metadata
 
     def __repr__(self) -> str:
         return f"Outcome({self.workload!r}, rule={self.rule!r}, mode={self.mode!r}, action={self.action!r})"
 
     @cached_property
     def template(self) -> dict:
-        """The pod template as plain data, as it is written out."""
+        """The pod template as plain data, as it is written out (pod metadata as a template's `metadata`)."""
         if self.converted is not None:
             return self.converted
-        data = yamlnodes.construct(self.template_node) or {}
+        data = (yamlnodes.construct(self.template_node) if self.template_node is not None else None) or {}
+        if self.pod_metadata:
+            data = {"metadata": data}
         apply_decision(data, self.mode)
         return data
 
@@ -148,27 +162,28 @@ class Engine:
         converting = self._conversion(root, body)
         shared: set[int] | None = None
         for found in find_workloads(root, self.kinds):
-            if found.template is None:
-                continue
-            podshape.check_workload(found.node, found.template)
+            podshape.check_workload(found.node, found.template, found.metadata if found.template is None else None)
             workload = self._workload(document, found)
             rule, mode = self.policy.decide(workload)
             if not workload.namespace and not self.options.namespace_known:
                 self._require_namespace(document, workload, rule)
             if rule is not None:
                 self.summary.matched_rules.add(rule.index)
-            changes, action = self._annotate(doc_text, found.template, mode)
+            changes, action = self._annotate(doc_text, found, mode)
             if changes:
                 shared = anchors.shared_nodes(root, body) if shared is None else shared
-                _refuse_shared_template(found.template, shared)
+                for owner, at in _places(found):
+                    _refuse_shared(owner, at, shared)
             splices.extend(changes)
             converted = None
             if converting is not None:
                 location = self._location(document, workload.line)
-                converted = converting.apply(found, mode, location)
+                converted = converting.apply(found, _places(found), mode, location)
                 action = "converted" if converted is not None else action
             if self.on_outcome is not None:
-                outcome = Outcome(workload, rule, mode, action, found.template, converted)
+                pod_metadata = found.target.pod_metadata
+                outcome = Outcome(workload, rule, mode, action, found.metadata if pod_metadata else found.template,
+                                  converted, pod_metadata)
                 _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
         if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
@@ -201,32 +216,39 @@ class Engine:
         )
 
     @staticmethod
-    def _annotate(doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:
+    def _annotate(doc_text: textedit.DocumentText, found: FoundWorkload, mode: str) -> tuple[list[textedit.Splice], str]:
+        """The target gets the decision; merged pod metadata that says anything gets the same, so that no
+        layer the operator merges says otherwise."""
         if mode == "keep":
             return [], "kept"
-        had = yamlnodes.get(template, "metadata", "annotations")
-        present = yamlnodes.lookup(had, ANNOTATION) is not None if isinstance(had, MappingNode) else False
+        places = _places(found)
+        carrying = [(owner, at) for owner, at in places if _carries(owner, at)]
+        splices: list[textedit.Splice] = []
         if mode == "default":
-            splices = textedit.remove_annotation(doc_text, template, ANNOTATION)
+            for owner, at in carrying:
+                splices += textedit.remove_annotation(doc_text, owner, ANNOTATION, at)
             return splices, "removed" if splices else "unchanged"
-        splices = textedit.set_annotation(doc_text, template, ANNOTATION, ANNOTATION_VALUES[mode])
+        for owner, at in places[:1] + [place for place in carrying if place != places[0]]:
+            splices += textedit.set_annotation(doc_text, owner, ANNOTATION, ANNOTATION_VALUES[mode], at)
         if not splices:
             return [], "unchanged"
-        return splices, "replaced" if present else "set"
+        return splices, "replaced" if carrying else "set"
 
     def _workload(self, document: Document, found: FoundWorkload) -> Workload:
         metadata = yamlnodes.get(found.node, "metadata")
-        template_metadata = yamlnodes.get(found.template, "metadata")
+        place = found.template or found.metadata or found.owner if found.label else found.node
         return Workload(
             kind=found.kind,
             api_version=found.api_version,
             name=yamlnodes.scalar_text(yamlnodes.get(metadata, "name")) or "",
             namespace=yamlnodes.scalar_text(yamlnodes.get(metadata, "namespace")) or self.options.namespace,
             labels=yamlnodes.string_map(yamlnodes.get(metadata, "labels")),
-            pod_labels=yamlnodes.string_map(yamlnodes.get(template_metadata, "labels")),
+            pod_labels=yamlnodes.string_map(yamlnodes.get(found.metadata, "labels")),
             document=document.index,
             source=document.source,
-            line=document.line + found.node.start_mark.line,
+            line=document.line + place.start_mark.line,
+            target=found.label,
+            completes=found.target.completes,
         )
 
     def _require_namespace(self, document: Document, workload: Workload, decided: Rule | None) -> None:

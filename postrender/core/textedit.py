@@ -69,18 +69,24 @@ class DocumentText:
         return self.text.rfind("\n", 0, position) + 1
 
 
-def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str) -> list[Splice]:
-    """Splices that make template.metadata.annotations[key] the string `value` (none if it is)."""
+# Where a pod template keeps its annotations; pod metadata keeps them at ("annotations",), and a target
+# that is not there yet is written from its parent (("podMetadata", "annotations")).
+TEMPLATE_ANNOTATIONS = ("metadata", "annotations")
+
+
+def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str,
+                   at: tuple[str, ...] = TEMPLATE_ANNOTATIONS) -> list[Splice]:
+    """Splices that make template.<at>[key] the string `value` (none if it is), creating what `at` needs."""
     try:
-        return _set_annotation(doc, template, key, value)
+        return _set_annotation(doc, template, key, value, at)
     except EditError:
-        if yamlnodes.is_string(yamlnodes.get(template, "metadata", "annotations", key), value):
+        if yamlnodes.is_string(yamlnodes.get(template, *at, key), value):
             return []  # what needs no edit is never refused
         raise
 
 
-def _set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str) -> list[Splice]:
-    owner, path = template, ["metadata", "annotations"]
+def _set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str, at: tuple[str, ...]) -> list[Splice]:
+    owner, path = template, list(at)
     while path:
         pair = _own_pair(owner, path[0])
         if pair is None:
@@ -106,11 +112,12 @@ def _set_annotation(doc: DocumentText, template: MappingNode, key: str, value: s
     return [Splice(node.start_mark.index, end, _before_value(doc, key_node, node) + json.dumps(value) + tail)]
 
 
-def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> list[Splice]:
-    """Splices that remove template.metadata.annotations[key], and the annotations it leaves empty."""
+def remove_annotation(doc: DocumentText, template: MappingNode, key: str,
+                      at: tuple[str, ...] = TEMPLATE_ANNOTATIONS) -> list[Splice]:
+    """Splices that remove template.<at>[key], and the annotations it leaves empty."""
     chain: list[tuple[MappingNode, ScalarNode, Node]] = []
     owner: Node = template
-    for step in ("metadata", "annotations", key):
+    for step in (*at, key):
         if not isinstance(owner, MappingNode):
             return []
         pair = _own_pair(owner, step)

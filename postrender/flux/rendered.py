@@ -52,6 +52,9 @@ def resolve(policy: Policy, path: str, options: Options) -> Rendered:
     objects = _objects(decisions)
     for outcome in converted + placed:
         workload = outcome.workload
+        if not workload.name:
+            raise UsageError(f"the rendered chart has a {workload.kind} without metadata.name (generateName?); a "
+                             "kustomize target selects objects by name, so it cannot be patched exactly")
         if objects[_key(workload)] > 1:
             raise UsageError(f"the rendered chart has two {workload.kind} objects named {workload.name}; a kustomize "
                              "target cannot tell them apart, so neither can be patched exactly")

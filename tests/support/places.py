@@ -57,11 +57,10 @@ def decide_object(obj: dict, entry: TemplateKind, decide: Callable[[dict], str])
             if mode == "keep":
                 continue
             merged = [meta for path in target.merged_with for meta, _, _ in walk(obj, path) if isinstance(meta, dict)]
-            if not isinstance(place, dict):
-                if mode == "default":
-                    continue
+            if not isinstance(place, dict) and mode != "default":
                 place = parent[key] = {}
-            _apply(place, ("annotations",) if target.pod_metadata else ("metadata", "annotations"), mode, create=True)
+            if isinstance(place, dict):
+                _apply(place, ("annotations",) if target.pod_metadata else ("metadata", "annotations"), mode, create=True)
             for meta in merged:
                 if meta is not metadata_of(place, target):
                     _apply(meta, ("annotations",), mode, create=False)

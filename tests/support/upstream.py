@@ -127,7 +127,8 @@ def _files(project: str, field: str) -> list[Path]:
     for release in RELEASES:
         if release.project == project:
             root = folder(release)
-            files += sorted(path for pattern in getattr(release, field) for path in root.glob(pattern))
+            files += sorted(path for pattern in getattr(release, field) for path in root.glob(pattern)
+                            if path.name != "kustomization.yaml")  # how the project builds them, not a manifest
     return files
 
 

@@ -15,13 +15,12 @@ import pytest
 import yaml
 
 from tests.support import upstream
+from tests.support.helpers import POLICY_HEADER
 from tests.support.kustomize_tools import HAVE_KUBECTL, objects, sidecar_policy
 
 pytestmark = pytest.mark.skipif(not HAVE_KUBECTL, reason="kubectl (with kustomize) is not installed")
 
-POLICY = """\
-apiVersion: sidecar-policy/v1alpha1
-kind: SidecarPolicy
+POLICY = POLICY_HEADER + """\
 spec:
   fallback: native
   rules:

@@ -24,6 +24,8 @@ _GENERIC_STEPS = frozenset({"spec", "template", "metadata"})  # steps that do no
 
 def parse_path(text: str) -> tuple[str, ...]:
     """`spec.workerGroupSpecs[*].template` -> ('spec', 'workerGroupSpecs', '[*]', 'template'); '' -> ()."""
+    if ITEMS not in text:  # most paths: the kind table is built at every start-up
+        return tuple(text.split(".")) if text else ()
     steps: list[str] = []
     for part in text.split(".") if text else ():
         if part.endswith(ITEMS):
@@ -80,13 +82,13 @@ class TemplateKind(NamedTuple):
 
 
 def _target(path: str, *, pod_metadata: bool = False, merged_with: Iterable[str] = (), completes: bool = False) -> Target:
-    return Target(parse_path(path), pod_metadata, tuple(parse_path(p) for p in merged_with), completes)
+    return Target(parse_path(path), pod_metadata, tuple([parse_path(p) for p in merged_with]), completes)
 
 
 def _kind(kind: str, groups: Iterable[str], *targets: str | Target, completes: bool = False, source: str = "") -> TemplateKind:
     """A row: its pod templates as paths (each completing if `completes`), or Targets written out."""
-    return TemplateKind(kind, frozenset(groups), tuple(
-        _target(target, completes=completes) if isinstance(target, str) else target for target in targets), source)
+    return TemplateKind(kind, frozenset(groups), tuple([
+        Target(parse_path(target), False, (), completes) if isinstance(target, str) else target for target in targets]), source)
 
 
 def _ray(cluster: str) -> tuple[str, ...]:

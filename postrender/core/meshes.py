@@ -68,6 +68,7 @@ class Mesh(NamedTuple):
     """One mesh's facts, as the checks and `pods` read them."""
 
     name: str
+    title: str  # for messages
     proxy: str  # the injected proxy container
     injected_containers: frozenset[str]
     proxy_uid: int  # traffic of this UID bypasses the proxy
@@ -93,8 +94,8 @@ def _linkerd_off_by(annotations: Mapping[Any, Any], labels: Mapping[Any, Any], s
 
 
 MESHES = {
-    ISTIO: Mesh(ISTIO, istio.PROXY, istio.INJECTED_CONTAINERS, istio.PROXY_UID, istio.EXCLUDE_OUTBOUND_ANNOTATIONS,
-                ("/quitquitquit",), _istio_off_by),
-    LINKERD: Mesh(LINKERD, linkerd.PROXY, linkerd.INJECTED_CONTAINERS, linkerd.PROXY_UID,
+    ISTIO: Mesh(ISTIO, "Istio", istio.PROXY, istio.INJECTED_CONTAINERS, istio.PROXY_UID, istio.EXCLUDE_OUTBOUND_ANNOTATIONS,
+                istio.MANUAL_LIFECYCLE_WORDS, _istio_off_by),
+    LINKERD: Mesh(LINKERD, "Linkerd", linkerd.PROXY, linkerd.INJECTED_CONTAINERS, linkerd.PROXY_UID,
                   linkerd.EXCLUDE_OUTBOUND_ANNOTATIONS, linkerd.MANUAL_LIFECYCLE_WORDS, _linkerd_off_by),
 }

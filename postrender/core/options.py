@@ -74,10 +74,10 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                              "Helm 4 hides a post-renderer's stderr when it fails")
 
 
-def add_linkerd_version(parser: argparse.ArgumentParser) -> None:
+def add_linkerd_version(parser: argparse.ArgumentParser, purpose: str = "") -> None:
     parser.add_argument("--linkerd-version", metavar="X.Y", default=None,
-                        help="for a policy with spec.mesh: linkerd, the Linkerd release (2.19, edge-25.10.2) whose "
-                             "annotation key to write, in place of spec.linkerdVersion (neither: every key)")
+                        help=purpose or "for a policy with spec.mesh: linkerd, the Linkerd release (2.19, edge-25.10.2) "
+                                        "whose annotation key to write, in place of spec.linkerdVersion (neither: every key)")
 
 
 def options_from(args: argparse.Namespace, input_name: str = "<stdin>") -> Options:

@@ -215,8 +215,19 @@ def exit_on_zero_connections(ctx: Context) -> Iterator[str]:
                "containers: a native sidecar is stopped only after they exit; remove it")
 
 
+def _native_waits(ctx: Context) -> bool:
+    return ctx.sidecar == "native" and linkerd.wait_before_exit(ctx.pod.annotations) > 0
+
+
+def native_wait_fails(ctx: Context) -> Iterator[str]:
+    if _native_waits(ctx) and linkerd.fails_native_with_wait(ctx.policy.linkerd_version):
+        yield (f"{linkerd.WAIT_BEFORE_EXIT_ANNOTATION} with a native linkerd-proxy fails the injection before "
+               "Linkerd 2.20, and the pod starts without a proxy: remove the annotation (a native sidecar is "
+               "stopped only after the app containers exit)")
+
+
 def wait_before_exit(ctx: Context) -> Iterator[str]:
-    if ctx.sidecar == "native" and linkerd.WAIT_BEFORE_EXIT_ANNOTATION in ctx.pod.annotations:
+    if _native_waits(ctx) and not linkerd.fails_native_with_wait(ctx.policy.linkerd_version):
         yield (f"{linkerd.WAIT_BEFORE_EXIT_ANNOTATION} is ignored for a native sidecar (Linkerd adds its preStop "
                "sleep only to a regular one), which is stopped only after the app containers exit: remove it")
 
@@ -253,6 +264,7 @@ class Check(NamedTuple):
 WORKLOAD_CHECKS: tuple[Check, ...] = (
     Check("SP101", ERROR, "job-regular-sidecar", job_regular),
     Check("SP102", ERROR, "native-before-1.29", native_before_1_29),
+    Check("SP103", ERROR, "linkerd-native-wait-before-exit", native_wait_fails, (LINKERD,)),
     Check("SP201", WARNING, "quitquitquit", quitquitquit),  # Linkerd: linkerd-await, /shutdown
     Check("SP202", WARNING, "init-container-uid-1337", init_uid_1337),  # Linkerd: UID 2102
     Check("SP203", INFO, "exclude-outbound", exclude_outbound),

@@ -132,8 +132,11 @@ def injection_off_by(annotations: Mapping[Any, Any], spec: Mapping[Any, Any]) ->
     """Why Linkerd will not inject this pod, or "" (pkg/inject/report.go Injectable)."""
     if spec.get("hostNetwork") is True:
         return "hostNetwork: true"
-    if _text(annotations.get(INJECT_ANNOTATION)) == "disabled":
+    value = _text(annotations.get(INJECT_ANNOTATION))
+    if value == "disabled":
         return f'the annotation {INJECT_ANNOTATION}: "disabled"'
+    if value not in ("", "enabled", "ingress"):  # the webhook's isInjectAnnotationValid
+        return f"the annotation {INJECT_ANNOTATION}: {value!r}, which is not enabled, ingress or disabled"
     return ""
 
 

@@ -208,7 +208,7 @@ class _Reader:
             raise self.fail(root, "missing spec")
         spec = self.mapping(top["spec"], "spec", _SPEC_FIELDS)
         mesh = self.choice(spec["mesh"], "spec.mesh", meshes.NAMES) if "mesh" in spec else meshes.ISTIO
-        mesh_fields = self.linkerd(spec) if mesh == meshes.LINKERD else self.istio(spec)
+        mesh_fields = self.linkerd_fields(spec) if mesh == meshes.LINKERD else self.istio_fields(spec)
         return Policy(
             origin=self.origin,
             rules=tuple(self.rule(node, index) for index, node in enumerate(self.sequence(spec.get("rules"), "spec.rules"), 1)),
@@ -217,7 +217,7 @@ class _Reader:
             **mesh_fields,
         )
 
-    def istio(self, spec: dict[str, Node]) -> dict[str, Any]:
+    def istio_fields(self, spec: dict[str, Node]) -> dict[str, Any]:
         if "linkerdVersion" in spec:
             raise self.fail(spec["linkerdVersion"], "spec.linkerdVersion is for spec.mesh: linkerd")
         if self.linkerd_version is not None:
@@ -228,7 +228,7 @@ class _Reader:
             **self.hold_application(spec.get("holdApplicationUntilProxyStarts")),
         }
 
-    def linkerd(self, spec: dict[str, Node]) -> dict[str, Any]:
+    def linkerd_fields(self, spec: dict[str, Node]) -> dict[str, Any]:
         """Linkerd's fields; Istio's own ones are refused rather than ignored."""
         for field, why in _ISTIO_ONLY.items():
             if field in spec:

@@ -22,9 +22,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from postrender.core import istio, linkerd
 from postrender.core.engine import Outcome
 from postrender.core.errors import UsageError
-from postrender.core import istio, linkerd
 from postrender.core.meshes import AnnotationSwitch
 from postrender.core.policy import Match, Policy, Rule
 from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind, api_group

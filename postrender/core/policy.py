@@ -230,8 +230,8 @@ class _Reader:
 
     def linkerd_fields(self, spec: dict[str, Node]) -> dict[str, Any]:
         """Linkerd's fields; Istio's own ones are refused rather than ignored."""
-        for field, why in _ISTIO_ONLY.items():
-            if field in spec:
+        for field, why in _ISTIO_ONLY.items():  # `false` says nothing, and an Istio policy copied over may have it
+            if field in spec and not (spec[field].tag == "tag:yaml.org,2002:bool" and self.data(spec[field]) is False):
                 raise self.fail(spec[field], f"spec.{field} {why}")
         version = None
         if self.linkerd_version is not None:

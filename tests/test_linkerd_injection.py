@@ -11,6 +11,8 @@ reads it (the kubeyaml harness), and a Linkerd policy never writes an Istio anno
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -98,6 +100,23 @@ def test_every_release_the_policy_reaches_injects_linkerd_proxy_as_decided(data,
         added = set((template_after.get("metadata") or {}).get("annotations") or {}) - set(
             (template_before.get("metadata") or {}).get("annotations") or {})
         assert not any("istio" in key for key in added)
+        assert _without_keys(after) == _without_keys(before), "only Linkerd's native-sidecar keys change"
+    assert post_render(output, policy)[0] == output, "a second run changes nothing"
+
+
+def _without_keys(document: dict) -> dict:
+    """The document with Linkerd's native-sidecar keys (and the maps they alone filled) taken out."""
+    document = copy.deepcopy(document)
+    holder = document if document["kind"] == "Pod" else _template(document)
+    annotations = (holder.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict):
+        for key in (linkerd.GA, linkerd.BETA, linkerd.ALPHA):
+            annotations.pop(key, None)
+        if not annotations:
+            del holder["metadata"]["annotations"]
+    if document["kind"] != "Pod" and not holder.get("metadata"):  # Kubernetes reads a null or empty one alike
+        holder.pop("metadata", None)
+    return document
 
 
 @pytest.mark.parametrize("release", ["2.19", "2.20"])

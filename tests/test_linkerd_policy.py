@@ -110,3 +110,14 @@ def test_a_linkerd_policy_through_the_command_line(tmp_path):
     assert done.stdout == JOB.replace(b'config.alpha.linkerd.io/proxy-enable-native-sidecar: "false"',
                                       b'config.beta.linkerd.io/proxy-enable-native-sidecar: "true"')
     assert done.stderr == b""
+
+
+def test_the_checks_read_the_key_the_release_reads_first():
+    """Kept as it is, a Job with only the alpha key "true" is native on 2.20 too (it still reads alpha)."""
+    from postrender.reports.findings import Review
+
+    policy = parse_policy(HEADER + '  mesh: linkerd\n  linkerdVersion: "2.20"\n', "p")
+    _, outcomes = post_render(JOB.replace(b'"false"', b'"true"'), policy)
+    assessment = Review(policy, (1, 28)).workload(outcomes[0])
+    assert assessment.sidecar == "native"
+    assert [finding.code for finding in assessment.findings] == ["SP102"]

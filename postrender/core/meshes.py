@@ -26,6 +26,7 @@ class AnnotationSwitch(NamedTuple):
 
     keys: tuple[str, ...]
     others: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()  # the keys the mesh reads, the first present deciding (empty: `keys`)
 
     @property
     def all_keys(self) -> tuple[str, ...]:
@@ -43,8 +44,8 @@ class AnnotationSwitch(NamedTuple):
         return self.others if mode in VALUES else self.all_keys
 
     def written(self, annotations: Mapping[Any, Any]) -> str | None:
-        """The value under the first of `keys` on a pod, as Kubernetes reads it (None: absent)."""
-        for key in self.keys:
+        """The value under the key the mesh reads on a pod, as Kubernetes reads it (None: absent)."""
+        for key in self.read or self.keys:
             if key in annotations:
                 value = annotations[key]
                 return ("true" if value else "false") if isinstance(value, bool) else str(value)
@@ -60,8 +61,8 @@ def linkerd_switch(version: linkerd.Version | None) -> AnnotationSwitch:
     every release from 2.15 on reads the decision (a fleet of clusters on several releases)."""
     if version is None:
         return AnnotationSwitch(linkerd.KEYS)
-    key = linkerd.keys_read(version)[0]
-    return AnnotationSwitch((key,), tuple(other for other in linkerd.KEYS if other != key))
+    read = linkerd.keys_read(version)
+    return AnnotationSwitch(read[:1], tuple(other for other in linkerd.KEYS if other != read[0]), read)
 
 
 class Mesh(NamedTuple):

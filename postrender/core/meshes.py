@@ -56,8 +56,8 @@ ISTIO_SWITCH = AnnotationSwitch((istio.ANNOTATION,))
 
 
 def linkerd_switch(version: linkerd.Version | None) -> AnnotationSwitch:
-    """A known release: the key it reads first, and the other keys removed (newer releases still read the
-    older keys first-come, so that key keeps working after an upgrade); not known: every key, so that
+    """A known release: the key it reads first, and the other keys removed (newer releases read the
+    older keys after their own, so that key keeps working after an upgrade); not known: every key, so that
     every release from 2.15 on reads the decision (a fleet of clusters on several releases)."""
     if version is None:
         return AnnotationSwitch(linkerd.KEYS)

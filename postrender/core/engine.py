@@ -12,7 +12,7 @@ from yaml.nodes import MappingNode, Node
 from postrender.core import anchors, conversion, podshape, textedit, triage, yamlnodes
 from postrender.core.conversion import apply_decision
 from postrender.core.errors import InputError, Location
-from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
+from postrender.core.meshes import ISTIO_SWITCH, AnnotationSwitch
 from postrender.core.policy import Policy, Rule, Workload
 from postrender.core.stream import BOM, Document, Source, read_documents
 from postrender.core.workloads import FoundWorkload, KindTable, find_workloads
@@ -21,25 +21,29 @@ _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 _OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
 
-def _carries(owner: MappingNode, at: tuple[str, ...]) -> bool:
-    """Whether the annotations at `at` hold the nativeSidecar key."""
-    return yamlnodes.lookup(yamlnodes.get(owner, *at), ANNOTATION) is not None
-
-
-def _refuse_shared(owner: MappingNode, at: tuple[str, ...], shared: set[int]) -> None:
+def _refuse_shared_place(owner: MappingNode, at: tuple[str, ...], shared: set[int], keys: tuple[str, ...]) -> None:
     """An edit of text that stands in several places (a YAML anchor and its aliases) would change
     them all: another workload's decision, or an object that is no workload at all."""
-    what = "pod template" if at == textedit.TEMPLATE_ANNOTATIONS else "pod metadata"
-    # What an annotation edit may touch, outermost first: what to call it, and the key inside it.
-    edited = zip([what, *(f"{what}'s {step}" for step in at), "annotation"], [*at, ANNOTATION, ""])
+    what = _PLACE_NAMES.get(at, f"mapping that holds {at[0]}")
     node: Node | None = owner
-    for part, step in edited:
+    # What an annotation edit may touch, outermost first: what to call it, and the key inside it.
+    for part, step in zip([what, *(f"{what}'s {step}" for step in at[:-1])], at):
         if node is None:
             return
-        if id(node) in shared:
-            raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
-                                     "an edit here would change both (write it out in full)", node)
+        _refuse_shared(node, part, shared)
         node = yamlnodes.get(node, step)
+    for key in keys:  # the annotations themselves
+        _refuse_shared(yamlnodes.get(node, key), "annotation", shared)
+
+
+def _refuse_shared(node: Node | None, part: str, shared: set[int]) -> None:
+    if node is not None and id(node) in shared:
+        raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
+                                 "an edit here would change both (write it out in full)", node)
+
+
+_ANNOTATIONS = ("annotations",)
+_PLACE_NAMES = {textedit.TEMPLATE_ANNOTATIONS: "pod template", _ANNOTATIONS: "pod metadata"}
 
 
 def _places(found: FoundWorkload) -> list[tuple[MappingNode, tuple[str, ...]]]:
@@ -47,7 +51,10 @@ def _places(found: FoundWorkload) -> list[tuple[MappingNode, tuple[str, ...]]]:
     return [(found.owner, found.at)] + [(node, _ANNOTATIONS) for node in found.merged if node is not found.metadata]
 
 
-_ANNOTATIONS = ("annotations",)
+def _says(owner: MappingNode, at: tuple[str, ...], keys: tuple[str, ...]) -> bool:
+    """Whether the annotations at `at` hold one of these keys."""
+    annotations = yamlnodes.get(owner, *at)
+    return any(yamlnodes.lookup(annotations, key) is not None for key in keys)
 
 
 class Options(NamedTuple):
@@ -72,13 +79,15 @@ class Outcome:
     """
 
     def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str,
-                 template_node: MappingNode | None, converted: dict | None = None, pod_metadata: bool = False):
+                 template_node: MappingNode | None, converted: dict | None = None, switch: AnnotationSwitch = ISTIO_SWITCH,
+                 pod_metadata: bool = False):
         self.workload = workload
         self.rule = rule  # None: the fallback decided
         self.mode = mode  # native | regular | default | keep
         self.action = action  # set | replaced | removed | unchanged | converted | kept
         self.template_node = template_node  # the pod template; the pod metadata if pod_metadata; None: not there yet
         self.converted = converted  # the template after a conversion
+        self.switch = switch  # the annotations that carry the decision
         self.pod_metadata = pod_metadata
 
     def __repr__(self) -> str:
@@ -92,7 +101,7 @@ class Outcome:
         data = (yamlnodes.construct(self.template_node) if self.template_node is not None else None) or {}
         if self.pod_metadata:
             data = {"metadata": data}
-        apply_decision(data, self.mode)
+        apply_decision(data, self.mode, self.switch)
         return data
 
 
@@ -128,6 +137,7 @@ class Engine:
         self.policy = policy
         self.options = options
         self.kinds: KindTable = policy.kinds
+        self.switch = policy.switch
         self.on_outcome = on_outcome
         self.summary = Summary()
 
@@ -173,7 +183,7 @@ class Engine:
             if changes:
                 shared = anchors.shared_nodes(root, body) if shared is None else shared
                 for owner, at in _places(found):
-                    _refuse_shared(owner, at, shared)
+                    _refuse_shared_place(owner, at, shared, self.switch.all_keys)
             splices.extend(changes)
             converted = None
             if converting is not None:
@@ -183,7 +193,7 @@ class Engine:
             if self.on_outcome is not None:
                 pod_metadata = found.target.pod_metadata
                 outcome = Outcome(workload, rule, mode, action, found.metadata if pod_metadata else found.template,
-                                  converted, pod_metadata)
+                                  converted, self.switch, pod_metadata)
                 _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
         if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
@@ -209,34 +219,32 @@ class Engine:
             return None
         return conversion.DocumentConversion(
             root,
+            switch=self.switch,
             mesh_default=self.policy.mesh_default,
             hold_application=self.policy.hold_application,
             hold_always=self.policy.hold_application_always,
             kube_version=self.options.kube_version,
         )
 
-    @staticmethod
-    def _annotate(doc_text: textedit.DocumentText, found: FoundWorkload, mode: str) -> tuple[list[textedit.Splice], str]:
+    def _annotate(self, doc_text: textedit.DocumentText, found: FoundWorkload, mode: str) -> tuple[list[textedit.Splice], str]:
         """The target gets the decision; merged pod metadata that says anything gets the same, so that no
         layer the operator merges says otherwise."""
         if mode == "keep":
             return [], "kept"
-        places = _places(found)
-        carrying = [(owner, at) for owner, at in places if _carries(owner, at)]
-        splices: list[textedit.Splice] = []
-        if mode == "default":
-            for owner, at in carrying:
-                splices += textedit.remove_annotation(doc_text, owner, ANNOTATION, at)
-            return splices, "removed" if splices else "unchanged"
-        for owner, at in places[:1] + [place for place in carrying if place != places[0]]:
-            splices += textedit.set_annotation(doc_text, owner, ANNOTATION, ANNOTATION_VALUES[mode], at)
+        setting, removing = self.switch.setting(mode), self.switch.removing(mode)
+        target, *merged = _places(found)
+        edited = [target] + [place for place in merged if _says(*place, self.switch.all_keys)]
+        splices = [splice for owner, at in edited for splice in textedit.edit_annotations(doc_text, owner, setting, removing, at)]
         if not splices:
             return [], "unchanged"
-        return splices, "replaced" if carrying else "set"
+        if not setting:
+            return splices, "removed"
+        present = any(_says(owner, at, tuple(key for key, _ in setting)) for owner, at in edited)
+        return splices, "replaced" if present else "set"
 
     def _workload(self, document: Document, found: FoundWorkload) -> Workload:
         metadata = yamlnodes.get(found.node, "metadata")
-        place = found.template or found.metadata or found.owner if found.label else found.node
+        place = (found.template or found.metadata or found.owner) if found.label else found.node
         return Workload(
             kind=found.kind,
             api_version=found.api_version,

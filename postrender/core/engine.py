@@ -12,7 +12,7 @@ from yaml.nodes import MappingNode, Node
 from postrender.core import anchors, conversion, podshape, textedit, triage, yamlnodes
 from postrender.core.conversion import apply_decision
 from postrender.core.errors import InputError, Location
-from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
+from postrender.core.meshes import ISTIO_SWITCH, AnnotationSwitch
 from postrender.core.policy import Policy, Rule, Workload
 from postrender.core.stream import BOM, Document, Source, read_documents
 from postrender.core.workloads import FoundWorkload, KindTable, find_workloads
@@ -21,22 +21,54 @@ _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 _OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
 
-def _refuse_shared_template(template: MappingNode, shared: set[int]) -> None:
+def _refuse_shared_place(owner: MappingNode, at: tuple[str, ...], shared: set[int], keys: tuple[str, ...]) -> None:
     """An edit of text that stands in several places (a YAML anchor and its aliases) would change
     them all: another workload's decision, or an object that is no workload at all."""
-    node: Node | None = template
-    for part, step in _EDITED_PATH:
+    what = _PLACE_NAMES.get(at, f"mapping that holds {at[0]}")
+    node: Node | None = owner
+    # What an annotation edit may touch, outermost first: what to call it, and the key inside it.
+    for part, step in zip([what, *(f"{what}'s {step}" for step in at[:-1])], at):
         if node is None:
             return
-        if id(node) in shared:
-            raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
-                                     "an edit here would change both (write it out in full)", node)
+        _refuse_shared(node, part, shared)
         node = yamlnodes.get(node, step)
+    for key in keys:  # the annotations themselves
+        _refuse_shared(yamlnodes.get(node, key), "annotation", shared)
 
 
-# What an annotation edit may touch, outermost first: (what to call it, the key inside it).
-_EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annotations"),
-                ("pod template's annotations", ANNOTATION), ("annotation", ""))
+def _refuse_shared(node: Node | None, part: str, shared: set[int]) -> None:
+    if node is not None and id(node) in shared:
+        raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
+                                 "an edit here would change both (write it out in full)", node)
+
+
+_ANNOTATIONS = ("annotations",)
+_PLACE_NAMES = {textedit.TEMPLATE_ANNOTATIONS: "pod template", _ANNOTATIONS: "pod metadata"}
+
+
+def _places(found: FoundWorkload) -> list[tuple[MappingNode, tuple[str, ...]]]:
+    """Where the decision is written (the target), then the pod metadata merged into the same pods."""
+    return [(found.owner, found.at)] + [(node, _ANNOTATIONS) for node in found.merged if node is not found.metadata]
+
+
+def _says(owner: MappingNode, at: tuple[str, ...], keys: tuple[str, ...]) -> bool:
+    """Whether the annotations at `at` hold one of these keys."""
+    annotations = yamlnodes.get(owner, *at)
+    return any(yamlnodes.lookup(annotations, key) is not None for key in keys)
+
+
+def _kube_inject_places(found: FoundWorkload, keys: tuple[str, ...]) -> list[tuple[MappingNode, tuple[str, ...]]]:
+    """_places, and for a CronJob that kube-inject injected also its spec.jobTemplate, where kube-inject
+    reads the decision: the first of the two that says one is the target, jobTemplate when neither
+    does; the other is edited only where it says one too (docs/conversion.md)."""
+    places = _places(found)
+    holder = conversion.kube_inject_holder(found)
+    if holder is None:
+        return places
+    job: tuple[MappingNode, tuple[str, ...]] = (holder, textedit.TEMPLATE_ANNOTATIONS)
+    target, *merged = places
+    first, second = (target, job) if _says(*target, keys) and not _says(*job, keys) else (job, target)
+    return [first, second, *merged]
 
 
 def _object_label(found: FoundWorkload) -> str:
@@ -69,40 +101,47 @@ class Outcome:
     A plain class, not a dataclass: importing dataclasses costs every run ~12% of start-up.
     """
 
-    def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str, template_node: MappingNode,
-                 converted: dict | None = None, written: dict | None = None, job_template: dict | None = None):
+    def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str,
+                 template_node: MappingNode | None, converted: dict | None = None, switch: AnnotationSwitch = ISTIO_SWITCH,
+                 pod_metadata: bool = False, written: dict | None = None, job_template: dict | None = None):
         self.workload = workload
         self.rule = rule  # None: the fallback decided
         self.mode = mode  # native | regular | default | keep
         self.action = action  # set | replaced | removed | unchanged | converted | kept
-        self.template_node = template_node
+        self.template_node = template_node  # the pod template; the pod metadata if pod_metadata; None: not there yet
         self.converted = converted  # the template after a conversion
-        self._written = written  # the template as the conversion stage wrote it (when one ran)
+        self.switch = switch  # the annotations that carry the decision
+        self.pod_metadata = pod_metadata
+        self._written = written  # the pod template as the conversion stage wrote it (when one ran)
         self.job_template = job_template  # a kube-injected CronJob's spec.jobTemplate, as written
 
     @property
     def decision_annotations(self) -> dict:
         """The annotations that carry the pod's decision: the pod template's, or those of a
-        kube-injected CronJob's spec.jobTemplate.metadata when its pod template has none."""
+        kube-injected CronJob's spec.jobTemplate.metadata when only they say it (docs/conversion.md)."""
         for holder in (self.template, self.job_template or {}):
             metadata = holder.get("metadata")
             annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-            if isinstance(annotations, dict) and ANNOTATION in annotations:
+            if isinstance(annotations, dict) and any(key in annotations for key in self.switch.all_keys):
                 return annotations
-        return {}
+        metadata = self.template.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        return annotations if isinstance(annotations, dict) else {}
 
     def __repr__(self) -> str:
         return f"Outcome({self.workload!r}, rule={self.rule!r}, mode={self.mode!r}, action={self.action!r})"
 
     @cached_property
     def template(self) -> dict:
-        """The pod template as plain data, as it is written out."""
+        """The pod template as plain data, as it is written out (pod metadata as a template's `metadata`)."""
         if self.converted is not None:
             return self.converted
         if self._written is not None:
             return self._written
-        data = yamlnodes.construct(self.template_node) or {}
-        apply_decision(data, self.mode)
+        data = (yamlnodes.construct(self.template_node) if self.template_node is not None else None) or {}
+        if self.pod_metadata:
+            data = {"metadata": data}
+        apply_decision(data, self.mode, self.switch)
         return data
 
 
@@ -138,6 +177,7 @@ class Engine:
         self.policy = policy
         self.options = options
         self.kinds: KindTable = policy.kinds
+        self.switch = policy.switch
         self.on_outcome = on_outcome
         self.summary = Summary()
 
@@ -172,8 +212,6 @@ class Engine:
         converting = self._conversion(root, body)
         shared: list[set[int]] = []  # the document's shared nodes, found once when an edit needs them
         for found in find_workloads(root, self.kinds):
-            if found.template is None:
-                continue
             try:
                 splices += self._workload_edits(document, body, root, found, doc_text, converting, shared)
             except (yamlnodes.NodeError, textedit.EditError, InputError) as error:
@@ -188,32 +226,34 @@ class Engine:
     def _workload_edits(self, document: Document, body: str, root: Node | None, found: FoundWorkload,
                         doc_text: textedit.DocumentText, converting: conversion.DocumentConversion | None,
                         shared: list[set[int]]) -> list[textedit.Splice]:
-        """Decide one workload, tell on_outcome, and return the splices its annotation needs."""
-        assert found.template is not None
-        podshape.check_workload(found.node, found.template, body)
+        """Decide one workload's place, tell on_outcome, and return the splices its annotations need."""
+        podshape.check_workload(found.node, found.template, body, found.metadata if found.template is None else None)
         workload = self._workload(document, found, body)
         rule, mode = self.policy.decide(workload)
         if not workload.namespace and not self.options.namespace_known:
             self._require_namespace(document, workload, rule)
         if rule is not None:
             self.summary.matched_rules.add(rule.index)
-        holders = converting.decision_holders(found) if converting is not None else [found.template]
-        changes, action = self._annotate(doc_text, holders, mode)
+        places = _places(found) if converting is None else _kube_inject_places(found, self.switch.all_keys)
+        changes, action = self._annotate(doc_text, places, mode)
         if changes:
             if not shared:
                 shared.append(anchors.shared_nodes(root, body))
-            for holder in holders:
-                _refuse_shared_template(holder, shared[0])
+            for owner, at in places:
+                _refuse_shared_place(owner, at, shared[0], self.switch.all_keys)
             anchors.refuse_removed_anchors(body, [(splice.start, splice.end) for splice in changes])
-        converted = written = None
+        converted = None
         if converting is not None:
             location = self._location(document, workload.line)
-            converted = converting.apply(found, mode, location)
+            converted = converting.apply(found, places, mode, location)
             action = "converted" if converted is not None else action
-            written = converting.template(found)
         if self.on_outcome is not None:
-            outcome = Outcome(workload, rule, mode, action, found.template, converted, written,
-                              converting.job_template(found) if converting is not None else None)
+            pod_metadata = found.target.pod_metadata
+            written = job_template = None
+            if converting is not None:
+                written, job_template = converting.template(found), converting.job_template(found)
+            outcome = Outcome(workload, rule, mode, action, found.metadata if pod_metadata else found.template,
+                              converted, self.switch, pod_metadata, written, job_template)
             _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
             self.on_outcome(outcome)
         return changes
@@ -235,42 +275,45 @@ class Engine:
             return None
         return conversion.DocumentConversion(
             root,
+            switch=self.switch,
             mesh_default=self.policy.mesh_default,
             hold_application=self.policy.hold_application,
             hold_always=self.policy.hold_application_always,
             kube_version=self.options.kube_version,
         )
 
-    @staticmethod
-    def _annotate(doc_text: textedit.DocumentText, holders: list[MappingNode], mode: str) -> tuple[list[textedit.Splice], str]:
-        """The splices that write the decision on each holder (the pod template, or where kube-inject reads it)."""
+    def _annotate(self, doc_text: textedit.DocumentText, places: list[tuple[MappingNode, tuple[str, ...]]],
+                  mode: str) -> tuple[list[textedit.Splice], str]:
+        """The target (the first place) gets the decision; the other places that say anything get the
+        same (pod metadata the operator merges into the same pods), so that none says otherwise."""
         if mode == "keep":
             return [], "kept"
-        had = yamlnodes.get(holders[0], "metadata", "annotations")
-        present = yamlnodes.lookup(had, ANNOTATION) is not None if isinstance(had, MappingNode) else False
-        splices: list[textedit.Splice] = []
-        for holder in holders:
-            if mode == "default":
-                splices += textedit.remove_annotation(doc_text, holder, ANNOTATION)
-            else:
-                splices += textedit.set_annotation(doc_text, holder, ANNOTATION, ANNOTATION_VALUES[mode])
+        setting, removing = self.switch.setting(mode), self.switch.removing(mode)
+        target, *merged = places
+        edited = [target] + [place for place in merged if _says(*place, self.switch.all_keys)]
+        splices = [splice for owner, at in edited for splice in textedit.edit_annotations(doc_text, owner, setting, removing, at)]
         if not splices:
             return [], "unchanged"
-        return splices, "removed" if mode == "default" else "replaced" if present else "set"
+        if not setting:
+            return splices, "removed"
+        present = any(_says(owner, at, tuple(key for key, _ in setting)) for owner, at in edited)
+        return splices, "replaced" if present else "set"
 
     def _workload(self, document: Document, found: FoundWorkload, text: str) -> Workload:
         metadata = yamlnodes.get(found.node, "metadata")
-        template_metadata = yamlnodes.get(found.template, "metadata")
+        place = (found.template or found.metadata or found.owner) if found.label else found.node
         return Workload(
             kind=found.kind,
             api_version=found.api_version,
             name=yamlnodes.scalar_text(yamlnodes.get(metadata, "name")) or "",
             namespace=yamlnodes.scalar_text(yamlnodes.get(metadata, "namespace")) or self.options.namespace,
             labels=podshape.labels(yamlnodes.get(metadata, "labels"), text),
-            pod_labels=podshape.labels(yamlnodes.get(template_metadata, "labels"), text),
+            pod_labels=podshape.labels(yamlnodes.get(found.metadata, "labels"), text),
             document=document.index,
             source=document.source,
-            line=document.line + found.node.start_mark.line,
+            line=document.line + place.start_mark.line,
+            target=found.label,
+            completes=found.target.completes,
         )
 
     def _require_namespace(self, document: Document, workload: Workload, decided: Rule | None) -> None:

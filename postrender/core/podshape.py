@@ -35,14 +35,16 @@ CONTAINER = {"name": SCALAR, "image": SCALAR, "command": LIST_OF_SCALARS, "args"
              "securityContext": MAPPING, "lifecycle": MAPPING, "restartPolicy": SCALAR}
 
 
-def check_workload(workload: MappingNode, template: MappingNode, text: str) -> None:
-    """Raise NodeError at the first field the tool reads that does not have its API type.
+def check_workload(workload: MappingNode, template: MappingNode | None, text: str, pod_metadata: MappingNode | None = None) -> None:
+    """Raise NodeError at the first field the tool reads that does not have its API type: in the
+    object's metadata, its pod template, or the pod metadata a target holds instead.
 
     One pass over each mapping's own entries (this runs for every workload); what a merge key
     (`<<`) gives is not checked. `text` is the document the nodes were composed from.
     """
     metadata = _fields(_fields(workload, OBJECT, "").get("metadata"), METADATA, "metadata")
     labels(metadata.get("labels"), text, "metadata.labels")
+    labels(_fields(pod_metadata, METADATA, "pod metadata").get("labels"), text, "pod metadata.labels")
     parts = _fields(template, TEMPLATE, "template")
     template_metadata = _fields(parts.get("metadata"), METADATA, "template.metadata")
     labels(template_metadata.get("labels"), text, "template.metadata.labels")

@@ -25,8 +25,9 @@ def _plain_is_string(text: str) -> bool:
 class BlockEmitter:
     """Block style, written by hand so every styling choice can vary."""
 
-    def __init__(self, draw: Draw, st, indent: int, indent_sequences: bool, comments: bool):
+    def __init__(self, draw: Draw, st, indent: int, indent_sequences: bool, comments: bool, alias_strings: bool = True):
         self.draw, self.st = draw, st
+        self.alias_strings = alias_strings
         self.indent, self.indent_sequences, self.comments = indent, indent_sequences, comments
         self.anchors: dict[int, str] = {}
         self.seen: set[int] = set()
@@ -61,7 +62,7 @@ class BlockEmitter:
 
     def _string(self, value: object) -> str:
         """A scalar as written: a repeated string maybe `&sN text` where first written, `*sN` after."""
-        if not isinstance(value, str) or self.repeats.get(value, 0) < 2:
+        if not isinstance(value, str) or self.repeats.get(value, 0) < 2 or not self.alias_strings:
             return self.scalar(value)
         if value not in self.string_anchors:
             anchored = self.draw(self.st.integers(0, 2)) == 0

@@ -148,3 +148,15 @@ def test_in_a_flow_mapping_every_key_replaced_by_another_stays_one_mapping():
     doc = textedit.DocumentText(text)
     edited = doc.apply(textedit.edit_annotations(doc, yamlnodes.compose(text), (("c", "true"),), ("a", "b")))
     assert edited == '{"metadata": {"annotations": {"c": "true"}}, "spec": {}}\n'
+
+
+def test_an_entry_written_as_aliases_is_never_where_an_edit_goes():
+    """`*s1 : *s3` has the marks of its anchors: a new annotation went in before it, and took it along."""
+    text = "metadata:\n  labels:\n    n: &s1 y\n    &s2 app: &s3 web\n    *s1 : *s3\nspec: {}\n"
+    doc = textedit.DocumentText(text)
+    try:
+        edited = doc.apply(textedit.set_annotation(doc, yamlnodes.compose(text), KEY, "true"))
+    except textedit.EditError as error:
+        assert "aliases" in error.message
+        return
+    assert yaml.safe_load(edited)["metadata"] == {"labels": {"n": "y", "app": "web", "y": "web"}, "annotations": {KEY: "true"}}

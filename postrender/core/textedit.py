@@ -209,13 +209,13 @@ def _remove_entries(doc: DocumentText, mapping: MappingNode, dropped: list[tuple
         while last + 1 < len(pairs) and id(pairs[last + 1][0]) in gone:
             last += 1
         if last + 1 < len(pairs) and alias_keys(mapping)[last + 1]:  # the next key's marks lie at its anchor
-            separator = _FLOW_SEPARATOR.match(doc.text, _pair_end(doc, *pairs[last]))
+            separator = _FLOW_SEPARATOR.match(doc.text, _pair_end(doc, mapping, last))
             assert separator is not None  # a flow entry that another follows ends with a comma
             splices.append(Splice(pairs[index][0].start_mark.index, separator.end(), ""))
         elif last + 1 < len(pairs):
             splices.append(Splice(pairs[index][0].start_mark.index, pairs[last + 1][0].start_mark.index, ""))
         elif index > 0:
-            splices.append(Splice(_pair_end(doc, *pairs[index - 1]), leaf_end(pairs[last][1], doc), ""))
+            splices.append(Splice(_pair_end(doc, mapping, index - 1), leaf_end(pairs[last][1], doc), ""))
         else:
             splices.append(Splice(pairs[0][0].start_mark.index, leaf_end(pairs[last][1], doc), ""))
         index = last + 1
@@ -241,17 +241,24 @@ def _refuse_alias_key(mapping: MappingNode, key_node: Node) -> None:
 
 
 def alias_keys(mapping: MappingNode) -> list[bool]:
-    """Per entry, whether its key is a YAML alias (`*name : value`). An alias node is the anchored node
-    itself, whose marks lie where the anchor is, before the place the alias is written; the places of
-    a mapping's own entries only grow."""
+    """Per entry, whether its key is a YAML alias (`*name : value`)."""
+    return [key for key, _ in written_as_aliases(mapping)]
+
+
+def written_as_aliases(mapping: MappingNode) -> list[tuple[bool, bool]]:
+    """Per entry, whether its key and its value are written as YAML aliases. An alias node is the
+    anchored node itself, whose marks lie where the anchor is, before the place the alias is written;
+    the places of a mapping's own entries only grow."""
     cursor = mapping.start_mark.index
     found = []
     for key_node, value_node in mapping.value:
-        found.append(key_node.start_mark.index < cursor)
-        if not found[-1]:
+        key = key_node.start_mark.index < cursor
+        if not key:
             cursor = key_node.end_mark.index
-            if not _is_alias(key_node, value_node):
-                cursor = max(cursor, value_node.end_mark.index)
+        value = value_node.start_mark.index < cursor
+        if not value:
+            cursor = max(cursor, value_node.end_mark.index)
+        found.append((key, value))
     return found
 
 
@@ -283,15 +290,25 @@ def leaf_end(node: Node, doc: DocumentText | None = None) -> int:
             node = last
             continue
         key_node, value_node = last
-        if _is_alias(key_node, value_node):
-            return key_node.end_mark.index if doc is None else _alias_end(doc, key_node)
+        if doc is None:
+            if _is_alias(key_node, value_node):
+                return int(key_node.end_mark.index)
+        elif isinstance(node, MappingNode) and written_as_aliases(node)[-1][1]:
+            return _pair_end(doc, node, len(node.value) - 1)  # the end of `key: *name`, or a refusal
         node = value_node
-    return node.end_mark.index
+    return int(node.end_mark.index)
 
 
-def _pair_end(doc: DocumentText, key_node: Node, value_node: Node) -> int:
-    """Where the text of a key/value pair ends."""
-    return _alias_end(doc, key_node) if _is_alias(key_node, value_node) else leaf_end(value_node, doc)
+def _pair_end(doc: DocumentText, mapping: MappingNode, index: int) -> int:
+    """Where the text of a mapping's entry ends."""
+    key_node, value_node = mapping.value[index]
+    key_is_alias, value_is_alias = written_as_aliases(mapping)[index]
+    if not value_is_alias:
+        return leaf_end(value_node, doc)
+    if key_is_alias:  # `*a : *b`: neither node's marks say where this entry is written
+        raise EditError("an entry whose key and value are both YAML aliases of anchors elsewhere; cannot edit "
+                        "next to it in place", mapping)
+    return _alias_end(doc, key_node)
 
 
 def _is_alias(key_node: Node, value_node: Node) -> bool:
@@ -342,9 +359,9 @@ def _insert_flow(doc: DocumentText, mapping: MappingNode, entry: str) -> Splice:
     if not mapping.value:
         opening = doc.text.index("{", mapping.start_mark.index)
         return Splice(opening + 1, opening + 1, entry)
-    last_key, last_value = mapping.value[-1]
-    position = _pair_end(doc, last_key, last_value)
-    if last_key.start_mark.line != mapping.start_mark.line:  # one entry per line: keep it so
+    last_key = mapping.value[-1][0]
+    position = _pair_end(doc, mapping, len(mapping.value) - 1)
+    if doc.line_start(position) != doc.line_start(mapping.start_mark.index):  # one entry per line: keep it so
         return Splice(position, position, f",{doc.newline}{' ' * last_key.start_mark.column}{entry}")
     return Splice(position, position, f", {entry}")
 

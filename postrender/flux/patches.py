@@ -18,12 +18,12 @@ spec.workloadRef) exclude the borrowers by an annotation that borrowed_templates
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from postrender.core.engine import Outcome
 from postrender.core.errors import UsageError
+from postrender.core.globs import escape, glob_to_regex
 from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
 from postrender.core.policy import Match, Policy, Rule
 from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind, api_group
@@ -37,7 +37,6 @@ KUBERNETES_GROUPS = frozenset(["", "apps", "batch", "extensions"])
 # First line of our JSON6902 patches that are not about the annotation (rendered.py,
 # borrowed_templates.py): a YAML comment, which kustomize drops when it reads the patch, marks them as ours.
 JSON6902_MARK = "# sidecar-policy: "
-_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 _POINTER_KEY = ANNOTATION.replace("~", "~0").replace("/", "~1")
 
 
@@ -316,41 +315,3 @@ def alternatives(values: Sequence[str]) -> str:
 
 def _anchored(regexes: Sequence[str]) -> str:
     return f"^{regexes[0]}$" if len(regexes) == 1 else "^(" + "|".join(regexes) + ")$"
-
-
-def escape(text: str) -> str:
-    """Quote RE2 (Go regexp) metacharacters; `-`, `/` and letters stay as they are, for readability."""
-    return _RE2_SPECIAL.sub(r"\\\1", text)
-
-
-def glob_to_regex(pattern: str) -> str:
-    """A shell glob as the policy reads it (fnmatch: *, ?, [seq], [!seq]) in RE2 syntax, unanchored.
-
-    Python's fnmatch.translate is not usable: it emits (?s:…)\\Z and atomic groups, which Go's
-    regexp rejects.
-    """
-    out: list[str] = []
-    index, length = 0, len(pattern)
-    while index < length:
-        char = pattern[index]
-        index += 1
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[":
-            end = index + (pattern[index : index + 1] == "!")
-            end += pattern[end : end + 1] == "]"
-            end = pattern.find("]", end)
-            if end < 0:
-                out.append(r"\[")
-                continue
-            members, index = pattern[index:end], end + 1
-            negate = members.startswith("!")
-            members = (members[1:] if negate else members).replace("\\", "\\\\").replace("[", "\\[")
-            if members.startswith("^"):
-                members = "\\" + members
-            out.append("[" + ("^" if negate else "") + members + "]")
-        else:
-            out.append(escape(char))
-    return "".join(out)

@@ -1,0 +1,188 @@
+"""`sidecar-policy admission` offline: the API version per Kubernetes release, the rules a pod cannot
+answer at admission (exit 2, one line naming each), the defaults a platform team expects, and the
+Python model of the decision (core/admission.py) against the post-renderer on generated workloads.
+
+What the API server makes of the generated objects is tests/test_admission_cluster.py.
+"""
+
+from __future__ import annotations
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from postrender.cli import main
+from postrender.core.admission import Admission, Settings, pod_of, read_pod
+from postrender.core.engine import Options
+from postrender.core.errors import UsageError
+from postrender.core.istio import ANNOTATION
+from postrender.core.policy import parse_policy
+from tests.support.helpers import POLICY_HEADER, policy_of, post_render
+from tests.support.strategies import admission_policies, workload
+
+POLICY = POLICY_HEADER + """\
+spec:
+  fallback: regular
+  rules:
+  - name: batch
+    match: {kinds: [Job, CronJob]}
+    sidecar: native
+  - name: spark
+    match: {kinds: [SparkApplication], namespaces: [data-*]}
+    sidecar: native
+"""
+
+
+def admission(tmp_path, capsys, *args: str, policy: str = POLICY) -> tuple[int, list[dict], str]:
+    path = tmp_path / "policy.yaml"
+    path.write_text(policy)
+    code = main(["admission", "--policy", str(path), *args])
+    out, err = capsys.readouterr()
+    return code, [doc for doc in yaml.safe_load_all(out) if doc is not None], err
+
+
+def test_the_api_version_follows_the_kubernetes_release(tmp_path, capsys):
+    for version, expected, warned in (("1.34", "v1beta1", True), ("v1.35.4", "v1beta1", True),
+                                      ("1.36", "v1", False), ("1.37.2", "v1", False), (None, "v1", False)):
+        code, documents, err = admission(tmp_path, capsys, *(["--kube-version", version] if version else []))
+        assert code == 0
+        assert [doc["kind"] for doc in documents] == ["MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"]
+        assert {doc["apiVersion"] for doc in documents} == {f"admissionregistration.k8s.io/{expected}"}
+        assert ("MutatingAdmissionPolicy=true" in err) == warned
+        assert documents[1]["spec"] == {"policyName": documents[0]["metadata"]["name"]}
+
+
+def test_before_1_34_there_is_nothing_to_generate(tmp_path, capsys):
+    code, documents, err = admission(tmp_path, capsys, "--kube-version", "1.33")
+    assert (code, documents) == (2, [])
+    assert len(err.splitlines()) == 1 and "1.33" in err
+
+
+def test_same_policy_same_bytes(tmp_path, capsys):
+    outputs = {admission(tmp_path, capsys)[1].__repr__() for _ in range(2)}
+    assert len(outputs) == 1
+
+
+def test_defaults_a_platform_team_expects(tmp_path, capsys):
+    _, (policy, _), _ = admission(tmp_path, capsys)
+    spec = policy["spec"]
+    assert spec["failurePolicy"] == "Ignore"
+    assert spec["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]
+    assert spec["matchConstraints"]["namespaceSelector"]["matchExpressions"] == [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "istio-system"]}]
+    assert [condition["name"] for condition in spec["matchConditions"]] == ["annotation-not-set"]
+    _, (policy, _), _ = admission(tmp_path, capsys, "--failure-policy", "Fail", "--override-annotated",
+                                  "--mesh-namespace", "mesh", "--name", "sidecars")
+    assert policy["spec"]["failurePolicy"] == "Fail" and "matchConditions" not in policy["spec"]
+    assert policy["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"][0]["values"] == ["kube-system", "mesh"]
+    assert policy["metadata"]["name"] == "sidecars"
+
+
+def test_a_rule_that_names_kube_system_acts_there_alone(tmp_path, capsys):
+    named = POLICY + "  - name: node-agents\n    match: {namespaces: [kube-system], kinds: [DaemonSet]}\n    sidecar: regular\n"
+    _, (policy, _), _ = admission(tmp_path, capsys, policy=named)
+    spec = policy["spec"]
+    assert spec["matchConstraints"]["namespaceSelector"]["matchExpressions"][0]["values"] == ["istio-system"]
+    rules = {variable["name"]: variable["expression"] for variable in spec["variables"]}
+    assert '!(request.namespace in ["kube-system"])' in rules["rule1"]
+    assert "kube-system" not in rules["rule3"].split("\n", 2)[1]
+    model = Admission(policy_of(named.removeprefix(POLICY_HEADER + "spec:\n")))
+    job = {"metadata": {"ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j", "controller": True}]}}
+    daemon = {"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "d", "controller": True}]}}
+    assert model.decide(job, "kube-system").action == "exempt"
+    assert model.decide(daemon, "kube-system").rule.name == "node-agents"
+    assert model.decide(job, "istio-system").action == "exempt"
+    assert model.decide(job, "team").mode == "native"
+
+
+REFUSED = {
+    "labels": "    match: {labels: app=web}\n",
+    "cronjob": "    match: {kinds: [CronJob]}\n",
+    "cronjob-names": "    match: {kinds: [Job, CronJob], names: [nightly]}\n",
+    "controller-label": "    match: {podLabels: pod-template-hash=abc}\n",
+    "job-label": "    match: {podLabels: {matchExpressions: [{key: batch.kubernetes.io/job-name, operator: Exists}]}}\n",
+}
+
+
+def test_rules_a_pod_cannot_answer_are_refused_one_line_each(tmp_path, capsys):
+    for name, match in REFUSED.items():
+        text = POLICY + f"  - name: {name}\n{match}    sidecar: native\n"
+        code, documents, err = admission(tmp_path, capsys, policy=text)
+        assert (code, documents) == (2, []), name
+        assert len(err.splitlines()) == 1 and f"policy.yaml:12: {name} cannot be read at admission" in err, err
+    both = POLICY + "".join(f"  - name: {name}\n{match}    sidecar: native\n" for name, match in REFUSED.items())
+    code, _, err = admission(tmp_path, capsys, policy=both)
+    assert code == 2 and len(err.splitlines()) == 1 and all(name in err for name in REFUSED)
+
+
+def test_what_a_pod_can_answer_is_accepted(tmp_path, capsys):
+    for match in ("{kinds: [Job, CronJob]}", "{kinds: [Job], names: [migrate-*]}", "{labels: ''}",
+                  "{podLabels: 'app=web,tier notin (db)'}", "{names: [runner-*]}"):
+        code, _, err = admission(tmp_path, capsys, policy=POLICY + f"  - match: {match}\n    sidecar: default\n")
+        assert (code, err) == (0, ""), match
+
+
+def owned(kind: str, api_version: str, name: str, labels: dict | None = None, **metadata) -> dict:
+    reference = {"apiVersion": api_version, "kind": kind, "name": name, "controller": True}
+    return {"metadata": {"labels": labels or {}, "ownerReferences": [reference], **metadata}}
+
+
+def test_how_a_pod_is_read():
+    cases = [
+        ({"metadata": {"name": "debug"}}, ("Pod", "", "debug")),
+        ({"metadata": {"generateName": "runner-"}}, ("Pod", "", "runner-")),
+        (owned("ReplicaSet", "apps/v1", "web-5d8c7f9b64", {"pod-template-hash": "5d8c7f9b64"}), ("Deployment", "apps", "web")),
+        (owned("ReplicaSet", "apps/v1", "web-abc", {"pod-template-hash": "other"}), ("ReplicaSet", "apps", "web-abc")),
+        (owned("ReplicaSet", "apps/v1", "canary-7f9", {"rollouts-pod-template-hash": "7f9"}), ("Rollout", "argoproj.io", "canary")),
+        (owned("Job", "batch/v1", "nightly-29384021"), ("Job", "batch", "nightly-29384021")),
+        (owned("Workflow", "argoproj.io/v1alpha1", "etl-x7k2p"), ("Workflow", "argoproj.io", "etl-x7k2p")),
+        (owned("Node", "v1", "node-1"), ("Node", "", "node-1")),
+        ({"metadata": {"name": "p", "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "x"}]}}, ("Pod", "", "p")),
+    ]
+    for pod, expected in cases:
+        assert tuple(read_pod(pod)) == expected
+
+
+def test_kinds_keep_their_api_group_at_admission():
+    model = Admission(policy_of("  rules:\n  - match: {kinds: [Deployment, Workflow]}\n    sidecar: native\n"))
+    decide = lambda pod: model.decide(pod, "team").mode  # noqa: E731
+    assert decide(owned("ReplicaSet", "apps/v1", "web-5d8", {"pod-template-hash": "5d8"})) == "native"
+    assert decide(owned("Deployment", "example.com/v1", "web")) == "keep"  # not apps: not the post-renderer's Deployment
+    assert decide(owned("Workflow", "argoproj.io/v1alpha1", "etl")) == "native"  # a kind no table knows: any group
+
+
+def test_the_pods_own_annotation_wins_unless_told_otherwise():
+    policy = policy_of("  fallback: native\n")
+    pod = {"metadata": {"name": "p", "annotations": {ANNOTATION: "false"}}}
+    assert Admission(policy).decide(pod, "team").action == "annotated"
+    assert Admission(policy, Settings(override_annotated=True)).decide(pod, "team")[1:] == ("native", "replaced")
+
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(policy=admission_policies(), data=st.data())
+def test_the_model_decides_as_the_post_renderer_where_both_see_the_same(policy, data):
+    """Every workload kind but CronJob (whose pods show only their Job), outside the exempt namespaces,
+    with the pods' own annotation overridden (the post-renderer replaces it too)."""
+    text, _, _, custom_kind = policy
+    documents = [doc for doc in data.draw(st.lists(workload(custom_kind), min_size=1, max_size=8)) if doc["kind"] != "CronJob"]
+    namespace = data.draw(st.sampled_from(["team-a", "default"]))
+    parsed = parse_policy(text, "policy.yaml")
+    _, outcomes = post_render(yaml.safe_dump_all(documents).encode(), parsed, Options(namespace=namespace))
+    model = Admission(parsed, Settings(override_annotated=True))
+    for outcome in outcomes:
+        pod = pod_of(outcome.workload, outcome.template, minutes=29384021)
+        decision = model.decide(pod, outcome.workload.namespace)
+        assert (decision.rule, decision.mode) == (outcome.rule, outcome.mode)
+
+
+def test_refused_policies_raise_before_anything_is_built():
+    try:
+        Admission(policy_of("  rules:\n  - match: {labels: app=web}\n    sidecar: native\n"))
+    except UsageError as error:
+        assert error.exit_code == 2
+    else:
+        raise AssertionError("a labels rule was accepted")

@@ -18,6 +18,7 @@ from postrender.core.errors import UsageError
 from postrender.core.istio import ANNOTATION
 from postrender.core.policy import parse_policy
 from tests.support.helpers import POLICY_HEADER, policy_of, post_render
+from tests.support.paths import ROOT
 from tests.support.strategies import admission_policies, workload
 
 POLICY = POLICY_HEADER + """\
@@ -186,3 +187,39 @@ def test_refused_policies_raise_before_anything_is_built():
         assert error.exit_code == 2
     else:
         raise AssertionError("a labels rule was accepted")
+
+
+EXPLAINED = POLICY_HEADER + """\
+spec:
+  fallback: regular
+  rules:
+  - name: batch
+    match: {kinds: [Job, CronJob]}
+    sidecar: native
+  - name: web
+    match: {kinds: [Deployment], names: [web]}
+    sidecar: default
+"""
+
+
+def test_explain_says_what_the_admission_policy_decides_for_each_workload(tmp_path, capsys):
+    import json
+
+    (tmp_path / "policy.yaml").write_text(EXPLAINED)
+    stream = str(ROOT / "tests" / "data" / "admission-workloads.yaml")
+    rows = {}
+    for extra in ([], ["--admission"], ["--admission", "--override-annotated"]):
+        assert main(["explain", "--policy", str(tmp_path / "policy.yaml"), "-o", "json", *extra, stream]) == 0
+        rows[" ".join(extra)] = [(row["name"], row["rule"], row["sidecar"], row["action"]) for row in json.loads(capsys.readouterr().out)]
+    assert rows[""] == [("web", "web", "default", "removed"), ("nightly", "batch", "native", "set"),
+                        ("agent", None, "regular", "set"), ("db", None, "regular", "set")]
+    # The Deployment's pods carry their template's annotation, and kube-system is left alone.
+    assert rows["--admission"] == [("web", None, "keep", "annotated"), ("nightly", "batch", "native", "set"),
+                                   ("agent", None, "keep", "exempt"), ("db", None, "regular", "set")]
+    assert rows["--admission --override-annotated"][0] == ("web", "web", "default", "removed")
+
+
+def test_explain_at_admission_refuses_what_a_pod_cannot_answer(tmp_path, capsys):
+    (tmp_path / "policy.yaml").write_text(EXPLAINED + "  - match: {labels: app=web}\n    sidecar: native\n")
+    assert main(["explain", "--admission", "--policy", str(tmp_path / "policy.yaml")]) == 2
+    assert "cannot be read at admission" in capsys.readouterr().err

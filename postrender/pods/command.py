@@ -11,10 +11,10 @@ from collections.abc import Iterator, Sequence
 from io import BytesIO
 from typing import TYPE_CHECKING
 
-from postrender.core import options
+from postrender.core import admission, options
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_CHECK, EXIT_OK, InputError
-from postrender.core.policy import MESH_DEFAULTS
+from postrender.core.policy import MESH_DEFAULTS, Workload, load_policy
 from postrender.core.workloads import BUILTIN_KINDS, KindTable
 from postrender.pods import clusterdump, restarts, sidecar_forms
 
@@ -44,6 +44,10 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
                         help="the kubelets' Kubernetes version, for Istio's `auto` mode (default: $KUBE_VERSION)")
     parser.add_argument("--policy", metavar="PATH",
                         help="preview: judge pods against the templates as this policy would leave them")
+    parser.add_argument("--admission-policy", metavar="PATH",
+                        help="the cluster runs this policy at admission (`sidecar-policy admission`): judge pods "
+                             "against what it makes of a new pod from each template")
+    admission.add_settings_options(parser)
     parser.add_argument("-o", "--output", choices=sorted(pod_formats.FORMATS), default="table",
                         help="table (default), json, or markdown")
     parser.add_argument("--fail-on-restart", action="store_true", help="exit 3 when any workload needs a restart")
@@ -55,6 +59,9 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     policy = options.require_policy(args) if args.policy else None
     kinds = policy.kinds if policy is not None else KindTable(BUILTIN_KINDS)
     templates = None if policy is None else (lambda holders: preview_templates(policy, holders))
+    if args.admission_policy:
+        model = admission.Admission(load_policy(args.admission_policy), admission.settings_from(args))
+        templates = admitted_templates(model, templates or (lambda holders: [restarts.template_of(h, kinds) for h in holders]))
     # A dump's objects are trees, with no cycles for the collector to find; its full passes over the
     # growing heap made a large dump cost more per pod than a small one (./dev bench, pods rows).
     gc.disable()
@@ -70,6 +77,25 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
 def _read(source: Input, name: str) -> Iterator[clusterdump.DumpObject]:
     with source:
         yield from clusterdump.read_objects(source, name)
+
+
+def admitted_templates(model: admission.Admission, base: restarts.Templates) -> restarts.Templates:
+    """The templates `base` gives, each as the admission policy leaves a pod created from it now."""
+    import time
+
+    minutes = int(time.time()) // 60
+
+    def templates(holders: list[clusterdump.DumpObject]) -> list[dict | None]:
+        found = base(holders)
+        for position, (holder, template) in enumerate(zip(holders, found)):
+            if template is not None:
+                labels = {str(key): str(value) for key, value in ((template.get("metadata") or {}).get("labels") or {}).items()}
+                workload = Workload(holder.kind, holder.data.get("apiVersion"), holder.name, holder.namespace, {}, labels, 0, "", 0)
+                decision = model.decide(admission.pod_of(workload, template, minutes), holder.namespace)
+                found[position] = admission.admitted(template, decision)
+        return found
+
+    return templates
 
 
 def preview_templates(policy: Policy, holders: list[clusterdump.DumpObject]) -> list[dict | None]:

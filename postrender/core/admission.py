@@ -43,7 +43,7 @@ HASH = "5d8c7f9b64"  # a pod-template-hash as controller.ComputeHash spells one,
 MAX_NAME = 253  # a ReplicaSet's name is a DNS subdomain: the Deployment controller cuts what is longer
 
 # A CronJob's pods are owned by the Job it creates, named `<cronjob>-<scheduled time in minutes>`
-# (k8s.io/kubernetes pkg/controller/cronjob/utils.go getJobName, v1.37.2), and nothing on them names the
+# (k8s.io/kubernetes pkg/controller/cronjob/cronjob_controllerv2.go getJobName, v1.37.2), and nothing on them names the
 # CronJob: they are read as that Job's pods.
 CRONJOB, JOB = "CronJob", "Job"
 

@@ -223,3 +223,38 @@ def test_explain_at_admission_refuses_what_a_pod_cannot_answer(tmp_path, capsys)
     (tmp_path / "policy.yaml").write_text(EXPLAINED + "  - match: {labels: app=web}\n    sidecar: native\n")
     assert main(["explain", "--admission", "--policy", str(tmp_path / "policy.yaml")]) == 2
     assert "cannot be read at admission" in capsys.readouterr().err
+
+
+def test_the_example_policy_as_reviewers_read_it(snapshot, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    assert main(["admission", "--policy", "examples/admission-policy.yaml"]) == 0
+    snapshot.assert_match(capsys.readouterr().out, "admission-policy.yaml")
+
+
+def test_the_documented_refusal(monkeypatch, capsys):
+    """docs/admission.md shows this command and its one line."""
+    monkeypatch.chdir(ROOT)
+    assert main(["admission", "--policy", "examples/policy.yaml"]) == 2
+    line = capsys.readouterr().err
+    assert line in (ROOT / "docs" / "admission.md").read_text()
+
+
+def test_names_and_globs_cannot_break_out_of_the_cel(tmp_path, capsys):
+    """A rule's name goes into a CEL comment and its globs into CEL strings: neither can end them early."""
+    import json
+    import re
+
+    hostile = POLICY_HEADER + """\
+spec:
+  rules:
+  - name: "x\\n] || true // \\u2028\\"y"
+    match: {names: ['a"b\\c*', "é[!\\"]"]}
+    sidecar: native
+"""
+    _, (policy, _), _ = admission(tmp_path, capsys, policy=hostile)
+    rule = next(variable["expression"] for variable in policy["spec"]["variables"] if variable["name"] == "rule1")
+    comment, condition = rule.split("\n")
+    assert comment.startswith("// rule 1 ") and comment.isascii()
+    literal = re.fullmatch(r'variables\.name\.matches\((".*")\)', condition).group(1)
+    regex = json.loads(literal)  # a CEL string literal here is a JSON one
+    assert [name for name in ('a"b\\cX', 'a"b\\', "éx", 'é"', "ab") if re.search(regex, name)] == ['a"b\\cX', "éx"]

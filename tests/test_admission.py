@@ -117,6 +117,12 @@ def test_rules_a_pod_cannot_answer_are_refused_one_line_each(tmp_path, capsys):
     assert code == 2 and len(err.splitlines()) == 1 and all(name in err for name in REFUSED)
 
 
+def test_convert_injected_is_a_warning_at_admission(tmp_path, capsys):
+    code, documents, err = admission(tmp_path, capsys, policy=POLICY.replace("spec:\n", "spec:\n  convertInjected: true\n"))
+    assert code == 0 and len(documents) == 2
+    assert err.startswith("sidecar-policy: warning: convertInjected") and len(err.splitlines()) == 1
+
+
 def test_what_a_pod_can_answer_is_accepted(tmp_path, capsys):
     for match in ("{kinds: [Job, CronJob]}", "{kinds: [Job], names: [migrate-*]}", "{labels: ''}",
                   "{podLabels: 'app=web,tier notin (db)'}", "{names: [runner-*]}"):

@@ -195,13 +195,7 @@ def test_refused_policies_raise_before_anything_is_built():
         raise AssertionError("a labels rule was accepted")
 
 
-EXPLAINED = POLICY_HEADER + """\
-spec:
-  fallback: regular
-  rules:
-  - name: batch
-    match: {kinds: [Job, CronJob]}
-    sidecar: native
+EXPLAINED = POLICY.split("  - name: spark")[0] + """\
   - name: web
     match: {kinds: [Deployment], names: [web]}
     sidecar: default

@@ -258,3 +258,26 @@ spec:
     literal = re.fullmatch(r'variables\.name\.matches\((".*")\)', condition).group(1)
     regex = json.loads(literal)  # a CEL string literal here is a JSON one
     assert [name for name in ('a"b\\cX', 'a"b\\', "éx", 'é"', "ab") if re.search(regex, name)] == ['a"b\\cX', "éx"]
+
+
+LINKERD = POLICY.replace("spec:\n", 'spec:\n  mesh: linkerd\n  linkerdVersion: "2.19"\n', 1)
+
+
+def test_a_linkerd_policy_writes_the_key_its_release_reads(tmp_path, capsys):
+    """Linkerd 2.19 reads the beta key, then the alpha one (core/linkerd.py); the GA key is 2.20's."""
+    from postrender.core.linkerd import ALPHA_KEY, BETA_KEY, KEY
+
+    _, (policy, _), _ = admission(tmp_path, capsys, policy=LINKERD)
+    spec = policy["spec"]
+    assert spec["matchConstraints"]["namespaceSelector"]["matchExpressions"][0]["values"] == ["kube-system", "linkerd"]
+    condition = spec["matchConditions"][0]["expression"]
+    assert BETA_KEY in condition and ALPHA_KEY in condition and f'"{KEY}"' not in condition
+    patch = spec["mutations"][0]["jsonPatch"]["expression"]
+    assert "config.beta.linkerd.io~1proxy-enable-native-sidecar\", value" in patch and "sidecar.istio.io" not in patch
+    model = Admission(parse_policy(LINKERD, "policy.yaml"))
+    job = owned("Job", "batch/v1", "migrate")
+    assert model.decide({"metadata": {**job["metadata"], "annotations": {ALPHA_KEY: "false"}}}, "team").action == "annotated"
+    pod = {"metadata": {**job["metadata"], "annotations": {KEY: "false"}}}  # a key 2.19 does not read
+    decision = model.decide(pod, "team")
+    assert decision[1:] == ("native", "set")  # the key it writes was not there; the GA key goes
+    assert model.admitted(pod, decision)["metadata"]["annotations"] == {BETA_KEY: "true"}

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 
-from postrender.core import istio
 from postrender.core.admission import HASH_CHAINS, Admission, HashChain, KindTest
 from postrender.core.globs import whole_match
+from postrender.core.meshes import VALUES
 from postrender.core.policy import Rule
 from postrender.core.selectors import Requirement, Selector
 
@@ -144,23 +144,36 @@ def decision_variables(admission: Admission) -> list[tuple[str, str]]:
 
 
 def match_conditions(admission: Admission) -> Iterator[tuple[str, str]]:
-    if not admission.settings.override_annotated:
-        yield ("annotation-not-set",  # the pod's own value wins (docs/admission.md)
-               f"!has(object.metadata.annotations) || !({string(istio.ANNOTATION)} in object.metadata.annotations)")
+    if not admission.settings.override_annotated:  # the pod's own value wins (docs/admission.md)
+        carried = " || ".join(f"{string(key)} in object.metadata.annotations" for key in admission.read_keys)
+        yield "annotation-not-set", f"!has(object.metadata.annotations) || !({carried})"
 
 
-def mutation() -> str:
-    """The JSON Patch for the decision: add (or replace) the annotation, or remove it; nothing for keep."""
-    key = string(istio.ANNOTATION)
-    path = string("/metadata/annotations/" + istio.ANNOTATION.replace("~", "~0").replace("/", "~1"))
-    values = "{" + ", ".join(f"{string(mode)}: {string(value)}" for mode, value in sorted(istio.ANNOTATION_VALUES.items())) + "}"
+def _pointer(key: str) -> str:
+    return string("/metadata/annotations/" + key.replace("~", "~0").replace("/", "~1"))
+
+
+def _removals(keys: Iterable[str]) -> str:
+    """A JSON Patch removing each of these annotations the pod has (removing an absent one would fail)."""
+    return "\n    + ".join(f'({string(key)} in object.metadata.annotations ? [JSONPatch{{op: "remove", path: {_pointer(key)}}}] : [])'
+                             for key in keys)
+
+
+def mutation(admission: Admission) -> str:
+    """The JSON Patch for the decision: write the mesh's keys and remove its others, or remove them all for
+    `default`; nothing for `keep`. The keys are the policy's mesh's (core/meshes.py AnnotationSwitch)."""
+    switch = admission.switch
+    values = "{" + ", ".join(f"{string(mode)}: {string(value)}" for mode, value in sorted(VALUES.items())) + "}"
     value = f"{values}[variables.sidecar]"
+    adds = ", ".join(f'JSONPatch{{op: "add", path: {_pointer(key)}, value: {value}}}' for key in switch.keys)
+    created = "{" + ", ".join(f"{string(key)}: {value}" for key in switch.keys) + "}"
+    existing = f"[{adds}]" + (f"\n    + {_removals(switch.others)}" if switch.others else "")
     return (
-        f"variables.sidecar in {strings(istio.ANNOTATION_VALUES)} ? (\n"
+        f"variables.sidecar in {strings(VALUES)} ? (\n"
         f"  has(object.metadata.annotations)\n"
-        f"  ? [JSONPatch{{op: \"add\", path: {path}, value: {value}}}]\n"
-        f"  : [JSONPatch{{op: \"add\", path: \"/metadata/annotations\", value: {{{key}: {value}}}}}]\n"
-        f") : variables.sidecar == \"default\" && has(object.metadata.annotations) && {key} in object.metadata.annotations\n"
-        f"  ? [JSONPatch{{op: \"remove\", path: {path}}}]\n"
+        f"  ? {existing}\n"
+        f'  : [JSONPatch{{op: "add", path: "/metadata/annotations", value: {created}}}]\n'
+        f') : variables.sidecar == "default" && has(object.metadata.annotations)\n'
+        f"  ? {_removals(switch.all_keys)}\n"
         f"  : []"
     )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from postrender.admission.objects import FAILURE_POLICIES, api_for, policy_objects
 from postrender.core import admission, yamldump
 from postrender.core.diagnostics import Diagnostics
-from postrender.core.options import POLICY_ENV, ArgumentParser, parse_kube_version, require_policy
+from postrender.core.options import POLICY_ENV, ArgumentParser, add_linkerd_version, parse_kube_version, require_policy
 
 EXAMPLE = """\
 example:
@@ -40,6 +40,7 @@ def main(argv: Sequence[str], diagnostics: Diagnostics) -> int:
                         help="what the API server does when the policy fails: Ignore (default) creates the pod "
                              "undecided, Fail refuses it")
     admission.add_settings_options(parser)
+    add_linkerd_version(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
     parser.add_argument("--log-file", metavar="PATH", default=None, help="also append warnings and errors to this file")
     args = parser.parse_args(argv)

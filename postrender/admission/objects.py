@@ -51,7 +51,7 @@ def policy_objects(admission: Admission, api: Api, name: str, failure_policy: st
         spec["matchConditions"] = conditions
     spec["variables"] = [{"name": key, "expression": expression}
                          for key, expression in cel.reading_variables() + cel.decision_variables(admission)]
-    spec["mutations"] = [{"patchType": "JSONPatch", "jsonPatch": {"expression": cel.mutation()}}]
+    spec["mutations"] = [{"patchType": "JSONPatch", "jsonPatch": {"expression": cel.mutation(admission)}}]
     binding = {"policyName": name}
     return [
         {"apiVersion": api.version, "kind": "MutatingAdmissionPolicy", "metadata": metadata, "spec": spec},

@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from postrender.core import istio
+from postrender.core import istio, linkerd
 from postrender.core.errors import UsageError
 from postrender.core.policy import Policy, Rule, Workload
 from postrender.core.workloads import BUILTIN_KINDS, api_group
@@ -168,22 +168,21 @@ def unreadable(rule: Rule) -> str | None:
 
 
 class Settings(NamedTuple):
-    exempt: tuple[str, ...] = (istio.SYSTEM_NAMESPACE, istio.MESH_NAMESPACE)  # untouched unless a rule names them
+    mesh_namespace: str | None = None  # left alone like kube-system unless a rule names it (None: the mesh's own)
     override_annotated: bool = False  # decide pods that carry the annotation too (else their own value wins)
 
 
 def add_settings_options(parser: argparse.ArgumentParser) -> None:
     """The options that change what the admission policy decides (every command that models it takes them)."""
-    parser.add_argument("--mesh-namespace", metavar="NS", default=istio.MESH_NAMESPACE,
-                        help=f"the mesh's own namespace, left alone like {istio.SYSTEM_NAMESPACE} unless a rule "
-                             f"names it (default: {istio.MESH_NAMESPACE})")
+    parser.add_argument("--mesh-namespace", metavar="NS", default=None,
+                        help=f"the mesh's own namespace, left alone like {istio.SYSTEM_NAMESPACE} unless a rule names it "
+                             f"(default: {istio.MESH_NAMESPACE} for Istio, {linkerd.NAMESPACE} for Linkerd)")
     parser.add_argument("--override-annotated", action="store_true",
-                        help=f"also decide pods that already carry {istio.ANNOTATION} (by default their own value wins)")
+                        help="also decide pods that already carry the mesh's annotation (by default their own value wins)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    exempt = tuple(dict.fromkeys((istio.SYSTEM_NAMESPACE, args.mesh_namespace)))
-    return Settings(exempt, args.override_annotated)
+    return Settings(args.mesh_namespace, args.override_annotated)
 
 
 class Decision(NamedTuple):
@@ -203,14 +202,17 @@ class Admission:
                                        for rule, problem in refused))
         self.policy = policy
         self.settings = settings = settings or Settings()
+        self.switch = policy.switch
+        self.read_keys = self.switch.read or self.switch.keys  # a pod with one of these carries a decision already
+        self.exempt = tuple(dict.fromkeys((istio.SYSTEM_NAMESPACE, settings.mesh_namespace or policy.mesh_facts.namespace)))
         self.kind_tests = {rule.index: kind_test(policy, rule.match.kinds) for rule in policy.rules
                            if rule.match.kinds is not None}
-        self.named = {rule.index: frozenset(named_namespaces(rule)) & frozenset(settings.exempt) for rule in policy.rules}
+        self.named = {rule.index: frozenset(named_namespaces(rule)) & frozenset(self.exempt) for rule in policy.rules}
         self.exempt_named = frozenset().union(*self.named.values())  # exempt namespaces some rule names
 
     def skipped(self) -> tuple[str, ...]:
         """The exempt namespaces no rule names: the policy is never called there."""
-        return tuple(ns for ns in self.settings.exempt if ns not in self.exempt_named)
+        return tuple(ns for ns in self.exempt if ns not in self.exempt_named)
 
     def may_decide(self, rule: Rule | None, namespace: str) -> bool:
         """Whether a rule (None: the fallback) may act in this namespace."""
@@ -223,7 +225,7 @@ class Admission:
         annotations = metadata.get("annotations") or {}
         if namespace in self.skipped():
             return Decision(None, "keep", "exempt")
-        if istio.ANNOTATION in annotations and not self.settings.override_annotated:
+        if any(key in annotations for key in self.read_keys) and not self.settings.override_annotated:
             return Decision(None, "keep", "annotated")
         reading = read_pod(pod)
         workload = Workload(reading.kind, None, reading.name, namespace, {}, metadata.get("labels") or {}, 0, "", 0)
@@ -231,36 +233,36 @@ class Admission:
             test = self.kind_tests.get(rule.index)
             if (self.may_decide(rule, namespace) and (test is None or test.matches(reading))
                     and rule.match._replace(kinds=None).matches(workload)):
-                return Decision(rule, rule.sidecar, _action(rule.sidecar, annotations))
+                return Decision(rule, rule.sidecar, self._action(rule.sidecar, annotations))
         if not self.may_decide(None, namespace):
             return Decision(None, "keep", "exempt")
-        return Decision(None, self.policy.fallback, _action(self.policy.fallback, annotations))
+        return Decision(None, self.policy.fallback, self._action(self.policy.fallback, annotations))
+
+    def _action(self, mode: str, annotations: Mapping[str, Any]) -> str:
+        """What the JSON Patch does to these annotations, in the engine's words."""
+        if mode == "keep":
+            return "kept"
+        setting, removing = self.switch.setting(mode), self.switch.removing(mode)
+        changed = any(annotations.get(key) != value for key, value in setting) or any(key in annotations for key in removing)
+        if not changed:
+            return "unchanged"
+        if not setting:
+            return "removed"
+        return "replaced" if any(key in annotations for key, _ in setting) else "set"
+
+    def admitted(self, template: dict, decision: Decision) -> dict:
+        """The pod template with this decision applied, as plain data (a copy)."""
+        import copy
+
+        from postrender.core.conversion import apply_decision
+
+        result = copy.deepcopy(template)
+        if decision.action not in ("annotated", "exempt"):
+            apply_decision(result, decision.mode, self.switch)
+        return result
 
 
 def named_namespaces(rule: Rule) -> list[str]:
     """The namespaces a rule spells out (a pattern without glob characters names one namespace)."""
     patterns = (rule.source.get("match") or {}).get("namespaces") or ()
     return [pattern for pattern in patterns if isinstance(pattern, str) and not set(pattern) & set("*?[")]
-
-
-def _action(mode: str, annotations: Mapping[str, Any]) -> str:
-    present = istio.ANNOTATION in annotations
-    if mode == "keep":
-        return "kept"
-    if mode == "default":
-        return "removed" if present else "unchanged"
-    if present:
-        return "unchanged" if annotations[istio.ANNOTATION] == istio.ANNOTATION_VALUES[mode] else "replaced"
-    return "set"
-
-
-def admitted(template: dict, decision: Decision) -> dict:
-    """The pod template with the admission policy's decision applied, as plain data (a copy)."""
-    import copy
-
-    from postrender.core.conversion import apply_decision
-
-    result = copy.deepcopy(template)
-    if decision.action not in ("annotated", "exempt"):
-        apply_decision(result, decision.mode)
-    return result

@@ -114,7 +114,7 @@ def admitted_templates(model: admission.Admission, base: restarts.Templates) -> 
                 labels = {str(key): str(value) for key, value in ((template.get("metadata") or {}).get("labels") or {}).items()}
                 workload = Workload(holder.kind, holder.data.get("apiVersion"), holder.name, holder.namespace, {}, labels, 0, "", 0)
                 decision = model.decide(admission.pod_of(workload, template, minutes), holder.namespace)
-                found[position] = admission.admitted(template, decision)
+                found[position] = model.admitted(template, decision)
         return found
 
     return templates

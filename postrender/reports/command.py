@@ -80,7 +80,7 @@ def _admission_view(policy: Policy, args: argparse.Namespace) -> Callable[[Outco
     import time
 
     from postrender.core import yamlnodes
-    from postrender.core.admission import Admission, admitted, pod_of, read_pod, settings_from
+    from postrender.core.admission import Admission, pod_of, read_pod, settings_from
     from postrender.core.engine import Outcome
 
     model = Admission(policy, settings_from(args))
@@ -92,7 +92,7 @@ def _admission_view(policy: Policy, args: argparse.Namespace) -> Callable[[Outco
         decision = model.decide(pod, outcome.workload.namespace)
         reading = read_pod(pod)
         pods_workload = outcome.workload._replace(kind=reading.kind, name=reading.name, labels={})
-        result = admitted(template, decision)
+        result = model.admitted(template, decision)
 
         def as_outcome(workload: Workload) -> Outcome:
             return Outcome(workload, decision.rule, decision.mode, decision.action, outcome.template_node, result)

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postrender.admission.objects import api_for, policy_objects
+from postrender.core import linkerd
 from postrender.core.admission import Admission, Settings
 from postrender.core.engine import Options
 from postrender.core.istio import ANNOTATION
@@ -227,19 +228,45 @@ def _construct(outcome) -> dict:
     return yamlnodes.construct(outcome.template_node) or {}
 
 
-def _expected(outcome, override: bool) -> str | None:
-    """The post-renderer's annotation; where the pod arrives with one and nothing overrides it, its own."""
-    before = (_construct(outcome).get("metadata") or {}).get("annotations") or {}
-    if ANNOTATION in before and not override:
-        return _text(before[ANNOTATION])
-    after = (outcome.template.get("metadata") or {}).get("annotations") or {}
-    return _text(after[ANNOTATION]) if ANNOTATION in after else None
+MESH_KEYS = (ANNOTATION, *linkerd.KEYS)
+LINKERD_RELEASES = (None, "2.18", "2.19", "2.20")
+
+
+def mesh_annotations(metadata: dict | None) -> dict[str, str]:
+    """Every mesh's decision keys on a pod or template, as the API takes their values."""
+    annotations = (metadata or {}).get("annotations") or {}
+    return {key: _text(annotations[key]) for key in MESH_KEYS if key in annotations}
+
+
+def _expected(outcome, model: Admission) -> dict[str, str]:
+    """The post-renderer's annotations; where the pod arrives with a decision and nothing overrides it, its own."""
+    before = mesh_annotations(_construct(outcome).get("metadata"))
+    if any(key in before for key in model.read_keys) and not model.settings.override_annotated:
+        return before
+    return mesh_annotations(outcome.template.get("metadata"))
+
+
+def _renamed(data: object, key: str) -> object:
+    """The generated documents with Istio's key renamed to a Linkerd one (the strategies write Istio's)."""
+    if isinstance(data, dict):
+        return {(key if name == ANNOTATION else name): _renamed(value, key) for name, value in data.items()}
+    if isinstance(data, list):
+        return [_renamed(item, key) for item in data]
+    return data
 
 
 @st.composite
 def scenarios(draw):
+    """(policy text, workload documents, namespace for those without one, --override-annotated); a third of
+    the policies drive Linkerd, at a release or at none (every key)."""
     text, _, _, custom_kind = draw(admission_policies())
     documents = draw(st.lists(workload(custom_kind), min_size=1, max_size=6))
+    if draw(st.integers(0, 2)) == 0:
+        policy = yaml.safe_load(text)
+        release = draw(st.sampled_from(LINKERD_RELEASES))
+        policy["spec"] = {"mesh": "linkerd", **({"linkerdVersion": release} if release else {}), **policy["spec"]}
+        text = yaml.safe_dump(policy, sort_keys=False)
+        documents = _renamed(documents, draw(st.sampled_from(linkerd.KEYS)))
     return text, documents, draw(st.sampled_from(NAMESPACES)), draw(st.booleans())
 
 
@@ -266,13 +293,13 @@ def test_the_api_server_decides_as_the_post_renderer(cluster, batch):
                 continue
             decision = model.decide(created, outcome.workload.namespace)
             pods.append(created)
-            expected.append((text, outcome.workload, _expected(outcome, override), decision, annotation(created)))
+            modelled = mesh_annotations(model.admitted(created, decision)["metadata"])
+            expected.append((text, outcome.workload, _expected(outcome, model), modelled, decision))
     with applied(cluster, objects):
         admitted = dry_run(cluster, pods)
     mismatches = []
-    for (text, subject, wanted, decision, arrived), found in zip(expected, admitted):
-        got = annotation(found)
-        modelled = arrived if decision.mode == "keep" else {"native": "true", "regular": "false"}.get(decision.mode)
+    for (text, subject, wanted, modelled, decision), found in zip(expected, admitted):
+        got = mesh_annotations(found["metadata"])
         if got != wanted or modelled != wanted:
             mismatches.append(f"{subject.kind} {subject.namespace}/{subject.name}: API server {got!r}, "
                               f"post-renderer {wanted!r}, model {modelled!r} ({decision.action})\n{text}")

@@ -25,13 +25,13 @@ from tests.support.istio_injector import (
     injector,
 )
 from tests.support.istio_oracle import OTHER, SETTINGS, check_batch
-from tests.support.server_reading import refusals
 from tests.support.istio_workloads import (
     WorkloadGenerator,
     as_stream,
     in_form,
     pod_templates,
 )
+from tests.support.server_reading import refusals
 
 # Per batch: 8 settings x 125 = 1,000 workloads per release and direction.
 WORKLOADS = 125

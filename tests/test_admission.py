@@ -281,3 +281,19 @@ def test_a_linkerd_policy_writes_the_key_its_release_reads(tmp_path, capsys):
     decision = model.decide(pod, "team")
     assert decision[1:] == ("native", "set")  # the key it writes was not there; the GA key goes
     assert model.admitted(pod, decision)["metadata"]["annotations"] == {BETA_KEY: "true"}
+
+
+def test_a_rule_longer_than_cel_takes_is_refused(tmp_path, capsys):
+    """The API server's CEL parser takes expressions of up to 100,000 characters (pinned on the API
+    server by tests/test_admission_cluster.py); a longer rule is refused here, naming it."""
+    globs = ", ".join("'" + f"{index:04d}" + "y" * 240 + "'" for index in range(420))
+    code, documents, err = admission(tmp_path, capsys, policy=POLICY + f"  - name: long\n    match: {{names: [{globs}]}}\n    sidecar: native\n")
+    assert (code, documents) == (2, []) and "policy.yaml:12: long is" in err and "100000" in err
+
+
+def test_a_policy_larger_than_etcd_stores_by_default_is_a_warning(tmp_path, capsys):
+    selector = ",".join(f"v{index}>1" for index in range(10))  # a few characters, each a few hundred of CEL
+    rules = f"  - match: {{podLabels: '{selector}'}}\n    sidecar: native\n" * 600
+    code, documents, err = admission(tmp_path, capsys, policy=POLICY + rules)
+    assert code == 0 and len(documents) == 2
+    assert err.startswith("sidecar-policy: warning: the MutatingAdmissionPolicy is") and "--max-request-bytes" in err

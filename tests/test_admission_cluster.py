@@ -308,7 +308,7 @@ def test_the_api_server_decides_as_the_post_renderer(cluster, batch):
 
 # --- cost -----------------------------------------------------------------------------------------------
 
-LARGE_POLICY_RULES = 500
+LARGE_POLICY_RULES = 500  # about 0.5 MB of CEL; docs/admission.md has 1,400, measured by hand
 
 
 def large_policy(rules: int) -> str:
@@ -338,3 +338,33 @@ def test_a_large_policy_stays_within_the_cel_cost_limits(cluster):
             pod("team-a", {"name": "web", "labels": labels})])
         elapsed = time.monotonic() - started
     assert (annotation(last), annotation(fallback)) == ("true", "false"), elapsed
+
+
+def _rule_of_length(length: int) -> str:
+    """A one-rule policy whose rule's CEL expression is exactly `length` characters: globs of letters, each
+    245-letter one adding 250 characters to the regular expression (`|(?:…)`), the last one the rest."""
+    from postrender.admission import cel
+
+    def policy(globs: list[str]) -> str:
+        return POLICY_HEADER + "spec:\n  rules:\n  - match:\n      names: [" + ", ".join(globs) + "]\n    sidecar: native\n"
+
+    def size(text: str) -> int:
+        model = Admission(parse_policy(text, "policy.yaml"))
+        return len(cel.rule_expression(model, model.policy.rules[0]))
+
+    full, rest = divmod(length - size(policy(["x"])), 250)
+    return policy(["y" * 245] * full + ["x" * (rest + 1)])
+
+
+def test_the_longest_rule_the_command_writes_is_the_longest_the_api_server_takes(cluster, monkeypatch):
+    """The limit the command refuses a rule at (core/admission cel.MAX_CODE_POINTS) is the API server's."""
+    from postrender.admission import cel
+
+    limit = cel.MAX_CODE_POINTS
+    monkeypatch.setattr(cel, "MAX_CODE_POINTS", 10 * limit)
+    for length, accepted in ((limit, True), (limit + 1, False)):
+        objects = objects_for(_rule_of_length(length), f"longest-{length}")
+        assert len(next(v["expression"] for v in objects[0]["spec"]["variables"] if v["name"] == "rule1")) == length
+        applied_ = cluster.kubectl("apply", "--server-side", "--dry-run=server", "-f", "-", check=False,
+                                   stdin=json.dumps(objects[0]).encode())
+        assert (applied_.returncode == 0) == accepted, applied_.stderr.decode()[-500:]

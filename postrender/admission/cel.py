@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 
 from postrender.core.admission import HASH_CHAINS, Admission, HashChain, KindTest
+from postrender.core.errors import UsageError
 from postrender.core.globs import whole_match
 from postrender.core.meshes import VALUES
 from postrender.core.policy import Rule
@@ -21,6 +22,9 @@ from postrender.core.selectors import Requirement, Selector
 # Rules per `?:` chain: CEL's parser refuses nesting deeper than 250 (cel-go parser/parser.go
 # maxRecursionDepth), so a long policy's decision is a chain of chains, each in a variable of its own.
 CHAIN_LENGTH = 50
+# The longest expression CEL's parser takes (cel-go v0.29.2 parser/parser.go expressionSizeCodePointLimit,
+# which Kubernetes keeps: the API server refuses a longer one, tests/test_admission_cluster.py).
+MAX_CODE_POINTS = 100_000
 _INT64_MAX = str((1 << 63) - 1)
 _LABELS = "variables.labels"
 _OWNER = "variables.controllers[0]"
@@ -127,9 +131,16 @@ def requirement_condition(requirement: Requirement) -> str:
 
 
 def decision_variables(admission: Admission) -> list[tuple[str, str]]:
-    """`ruleN` per rule, then `sidecar`: native | regular | default | keep, the first matching rule's."""
+    """`ruleN` per rule, then `sidecar`: native | regular | default | keep, the first matching rule's.
+    Raises UsageError, naming each, for a rule whose expression CEL's parser would refuse."""
     rules = admission.policy.rules
     variables = [(f"rule{rule.index}", rule_expression(admission, rule)) for rule in rules]
+    too_long = [(rule, len(expression)) for rule, (_, expression) in zip(rules, variables) if len(expression) > MAX_CODE_POINTS]
+    if too_long:
+        raise UsageError("; ".join(
+            f"{admission.policy.origin}:{rule.line}: {rule.label} is {size} characters of CEL and the API server takes "
+            f"at most {MAX_CODE_POINTS} in an expression: split its names or namespaces into several rules"
+            for rule, size in too_long))
     fallback = string(admission.policy.fallback)
     if admission.exempt_named and admission.policy.fallback != "keep":
         fallback = f"request.namespace in {strings(admission.exempt_named)} ? \"keep\" : {fallback}"

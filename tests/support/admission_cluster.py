@@ -61,8 +61,19 @@ def dry_run(cluster: Any, pods: list[dict]) -> list[dict]:
         return []
     listed = {"apiVersion": "v1", "kind": "List", "items": pods}
     created = cluster.kubectl("create", "--dry-run=server", "-o", "json", "-f", "-", stdin=json.dumps(listed).encode())
-    answer = json.loads(created.stdout)
-    return answer["items"] if answer.get("kind") == "List" else [answer]
+    return _json_stream(created.stdout.decode())
+
+
+def _json_stream(text: str) -> list[Any]:
+    """kubectl prints one JSON object per object created, one after the other (not a List)."""
+    decoder, position, found = json.JSONDecoder(), 0, []
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position == len(text):
+            return found
+        value, position = decoder.raw_decode(text, position)
+        found.append(value)
 
 
 def _wait(condition: Any, what: str) -> None:
@@ -83,7 +94,9 @@ def applied(cluster: Any, objects: list[dict], api_version: str = "admissionregi
     sentinel = _sentinel(api_version, token)
     everything = {"apiVersion": "v1", "kind": "List", "items": [*objects, *sentinel]}
     try:
-        cluster.kubectl("apply", "-f", "-", stdin=json.dumps({**everything, "items": objects}).encode())
+        # Server-side: client-side apply keeps a copy in an annotation, which a large policy outgrows (256 KiB).
+        if objects:
+            cluster.kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps({**everything, "items": objects}).encode())
         cluster.kubectl("apply", "-f", "-", stdin=json.dumps({**everything, "items": sentinel}).encode())
         probe = pod("default", {"generateName": "probe-", "labels": {SCENARIO_LABEL: f"sentinel-{token}"}})
         _wait(lambda: (dry_run(cluster, [probe])[0]["metadata"].get("annotations") or {}).get(READY_ANNOTATION) == token,

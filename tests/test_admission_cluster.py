@@ -260,7 +260,7 @@ def scenarios(draw):
     """(policy text, workload documents, namespace for those without one, --override-annotated); a third of
     the policies drive Linkerd, at a release or at none (every key)."""
     text, _, _, custom_kind = draw(admission_policies())
-    documents = draw(st.lists(workload(custom_kind), min_size=1, max_size=6))
+    documents = draw(st.lists(workload(custom_kind), min_size=3, max_size=10))
     if draw(st.integers(0, 2)) == 0:
         policy = yaml.safe_load(text)
         release = draw(st.sampled_from(LINKERD_RELEASES))

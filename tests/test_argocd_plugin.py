@@ -8,12 +8,13 @@ Helm charts, chaining and the time limit are in test_argocd_plugin_helm.py.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support.argocd import OLDEST, Application, sidecar_path
+from tests.support.argocd import OLDEST, VERSIONS, Application, sidecar_path
 from tests.support.argocd_apps import (  # noqa: F401  pytest fixtures
     ALL_NATIVE,
     DEPLOYMENT,
@@ -268,7 +269,7 @@ def test_what_the_cmp_server_hands_over(argocd, repo, tmp_path, sidecar_env):
         (config_map,) = argocd.generate(repo, app, sidecar).objects
     finally:
         sidecar.close()
-    if argocd.version == OLDEST:
+    if argocd.release == OLDEST:
         assert config_map["data"] == {"ARGOCD_ENV_SET": "x", "KUBE_VERSION": "v1.30.2k3s1"}
     else:
         assert config_map["data"] == {
@@ -290,8 +291,26 @@ def test_plugin_yaml_is_named_only_and_announces_its_parameters():
     assert names == ["policy", "values-files", "helm-parameters", "helm"]
 
 
-def test_the_oldest_releases_harness_is_the_newest_ones_on_the_v2_import_path():
-    """One harness source: Go needs the major version in the import path, so argocd-v2.14 keeps a copy."""
-    harnesses = Path(__file__).resolve().parent / "harness"
-    newest = (harnesses / "argocd-v3.5" / "main.go").read_text()
-    assert (harnesses / "argocd-v2.14" / "main.go").read_text() == newest.replace("/argo-cd/v3/", "/argo-cd/v2/")
+def _argocd_majors(go_file: Path) -> set[str]:
+    return set(re.findall(r'"github.com/argoproj/argo-cd/(v\d+)/', go_file.read_text()))
+
+
+def _built_with(go_file: Path, tags: tuple[str, ...]) -> bool:
+    """Whether `go build -tags` builds the file: its constraint is one tag or its negation."""
+    ((negated, tag),) = re.findall(r"^//go:build (!?)(\w+)$", go_file.read_text(), re.MULTILINE)
+    return (tag in tags) != bool(negated)
+
+
+@pytest.mark.parametrize("release", VERSIONS, ids=lambda release: release.version)
+def test_one_harness_source_serves_every_release(release):
+    """tests/harness/argocd: the logic once, in main.go; a release's go.mod requires the version the
+    tests name, and its build tags pick the one small file with that major's import paths."""
+    harness = Path(__file__).resolve().parent / "harness" / "argocd"
+    major = release.version.split(".")[0]
+    modfile = (harness / release.modfile).read_text()
+    assert re.findall(r"^\s*(?:require )?github.com/argoproj/argo-cd/(v\d+) (\S+)$", modfile, re.MULTILINE) == [
+        (major, release.version)
+    ]
+    assert _argocd_majors(harness / "main.go") == set()
+    (chosen,) = [path for path in harness.glob("release_*.go") if _built_with(path, release.tags)]
+    assert _argocd_majors(chosen) == {major}

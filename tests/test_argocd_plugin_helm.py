@@ -1,5 +1,5 @@
 """Helm charts through the plugin in Argo CD's own code, compared with Argo CD's own Helm source on
-the same chart (real Helm 4, as Argo CD 3.5 ships); the plugin chained after another plugin; the
+the same chart (real Helm 4, as Argo CD 3.5 and later ship); the plugin chained after another plugin; the
 time limit; the examples of docs/argocd.md as written. Only `init`'s dependency download uses a
 recording fake helm (named so below): no chart repository can be reached from here.
 """

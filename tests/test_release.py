@@ -147,6 +147,20 @@ def test_helm4_verifies_the_signed_archive(built: Built) -> None:
     assert verified.returncode == 0, verified.stderr
 
 
+def test_a_dearmored_armoured_key_is_a_keyring_helm4_verifies_with(built: Built, tmp_path: Path) -> None:
+    """docs/install.md: the release publishes its public key armoured (.asc); `gpg --dearmor` makes it
+    the keyring file Helm reads, holding that key only."""
+    gnupg_home = built.work / "key" / "gnupg"
+    armoured = subprocess.run(["gpg", "--homedir", str(gnupg_home), "--armor", "--export"], capture_output=True,
+                              check=True).stdout
+    assert armoured.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    keyring = tmp_path / "sidecar-policy-keyring.gpg"
+    keyring.write_bytes(subprocess.run(["gpg", "--dearmor"], input=armoured, capture_output=True, check=True).stdout)
+    verified = subprocess.run([str(built.helm), "plugin", "verify", str(built.one("sidecar-policy-*.tgz")), "--keyring",
+                               str(keyring)], env=helm_plugin.helm_home(tmp_path / "home"), capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stderr
+
+
 def test_helm4_refuses_a_tampered_archive(built: Built, tmp_path: Path) -> None:
     archive = built.one("sidecar-policy-*.tgz")
     tampered = tmp_path / archive.name

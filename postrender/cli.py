@@ -42,8 +42,9 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Post-render manifests (stdin, or files) to stdout: what Helm's --post-renderer runs."""
     parser = ArgumentParser(
         prog="sidecar-policy",
-        description="Apply a SidecarPolicy to rendered Kubernetes manifests: sets or removes "
-                    "sidecar.istio.io/nativeSidecar on each pod template, in one streaming pass.",
+        description="Apply a SidecarPolicy to rendered Kubernetes manifests: sets or removes the mesh's "
+                    "native-sidecar annotation (sidecar.istio.io/nativeSidecar, or Linkerd's "
+                    "proxy-enable-native-sidecar) on each pod template, in one streaming pass.",
         epilog=USAGE_EXAMPLE + "\ncommands: " + ", ".join(sorted(COMMANDS)) + " (sidecar-policy COMMAND --help)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -200,6 +200,18 @@ def test_an_empty_policy_env_counts_as_unset_in_every_release(argocd, repo, tmp_
     assert annotation(out.objects, "Deployment", "web") == "true"
 
 
+def test_an_inline_linkerd_policy_names_its_release(argocd, repo, tmp_path, sidecar_env):
+    """Argo CD runs no command line per app: a Linkerd policy carries its release (spec.linkerdVersion)."""
+    app_files(repo, {"job.yaml": JOB, "deployment.yaml": DEPLOYMENT})
+    linkerd = POLICY.replace("spec:\n", 'spec:\n  mesh: linkerd\n  linkerdVersion: "2.20"\n', 1)
+    app = Application(plugin={"name": "sidecar-policy", "parameters": [{"name": "policy", "string": linkerd}]})
+    out, _ = run(argocd, repo, app, sidecar_env, tmp_path / "sidecar")
+    decided = {obj["kind"]: obj["spec"]["template"]["metadata"]["annotations"] for obj in out.objects
+               if obj["kind"] in ("Job", "Deployment")}
+    assert decided == {"Job": {"config.linkerd.io/proxy-enable-native-sidecar": "true"},
+                       "Deployment": {"config.linkerd.io/proxy-enable-native-sidecar": "false"}}
+
+
 def test_a_bad_inline_policy_fails_the_app(argocd, repo, tmp_path, sidecar_env):
     app_files(repo, {"job.yaml": JOB})
     bad = POLICY.replace("sidecar: native", "sidecar: sometimes")

@@ -145,6 +145,17 @@ def test_template_post_renders_workloads_subcharts_and_on_helm4_hooks(setup: Set
         assert {line[2:].strip() for line in changes} == {"metadata:", "annotations:", f'{NATIVE}: "true"', f'{NATIVE}: "false"'}
 
 
+def test_a_linkerd_policy_gets_its_release_from_the_post_renderer_args(helm: Helm, tmp_path: Path) -> None:
+    """`--post-renderer-args=--linkerd-version=2.19`: Linkerd 2.19's key, and never an Istio annotation."""
+    setup = Setup(helm, tmp_path, POLICY.replace("spec:\n", "spec:\n  mesh: linkerd\n", 1))
+    done = setup.run(*setup.template("--linkerd-version=2.19"))
+    assert done.returncode == 0, done.stderr
+    docs = documents(done.stdout)
+    assert pod_annotations(docs[("Deployment", "r-app")]) == {"config.beta.linkerd.io/proxy-enable-native-sidecar": "true"}
+    assert pod_annotations(docs[("Deployment", "r-db")]) == {"config.beta.linkerd.io/proxy-enable-native-sidecar": "false"}
+    assert NATIVE not in done.stdout
+
+
 def test_a_chart_without_workloads_comes_back_whole(helm: Helm, tmp_path: Path) -> None:
     """Helm 4 refuses a post-renderer's empty output (pkg/postrenderer/postrenderer.go, v4.3.1)."""
     setup = Setup(helm, tmp_path)

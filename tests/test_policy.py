@@ -138,7 +138,10 @@ def test_published_json_schema_agrees_with_the_validator(tmp_path):
     schema = json.loads(result.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
     good = [FULL_EXAMPLE, POLICY_HEADER + "spec: {}\n", POLICY_HEADER + "spec:\n  convertInjected: true\n  meshDefault: regular\n",
-            POLICY_HEADER + "spec:\n  holdApplicationUntilProxyStarts: always\n"]
+            POLICY_HEADER + "spec:\n  holdApplicationUntilProxyStarts: always\n",
+            POLICY_HEADER + "spec:\n  mesh: linkerd\n  linkerdVersion: \"edge-25.10.2\"\n  meshDefault: regular\n",
+            POLICY_HEADER + "spec:\n  mesh: istio\n  convertInjected: true\n",
+            POLICY_HEADER + "spec:\n  mesh: linkerd\n  convertInjected: false\n"]
     bad = [
         POLICY_HEADER + "spec:\n  fallback: sometimes\n",
         POLICY_HEADER + "spec:\n  rules: [{match: {kinds: [Job]}}]\n",
@@ -146,6 +149,11 @@ def test_published_json_schema_agrees_with_the_validator(tmp_path):
         POLICY_HEADER + "spec:\n  extra: 1\n",
         POLICY_HEADER + "spec:\n  meshDefault: default\n",
         POLICY_HEADER + "spec:\n  holdApplicationUntilProxyStarts: sometimes\n",
+        POLICY_HEADER + "spec:\n  mesh: consul\n",
+        POLICY_HEADER + "spec:\n  linkerdVersion: \"2.19\"\n",
+        POLICY_HEADER + "spec:\n  mesh: linkerd\n  linkerdVersion: 2.20\n",
+        POLICY_HEADER + "spec:\n  mesh: linkerd\n  convertInjected: true\n",
+        POLICY_HEADER + "spec:\n  mesh: linkerd\n  holdApplicationUntilProxyStarts: true\n",
     ]
     for text in good:
         parse_policy(text, "p")

@@ -13,7 +13,8 @@ from yaml.nodes import Node
 
 from postrender.core import convert
 from postrender.core.errors import InputError, Location
-from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES, NATIVE, STATUS_ANNOTATION
+from postrender.core.istio import NATIVE, STATUS_ANNOTATION
+from postrender.core.meshes import ISTIO_SWITCH, AnnotationSwitch
 from postrender.core.workloads import FoundWorkload
 
 
@@ -25,7 +26,7 @@ def may_convert(body: str) -> bool:
 class DocumentConversion:
     def __init__(
         self, root: Node, *, mesh_default: str, hold_application: bool, kube_version: tuple[int, int] | None,
-        hold_always: bool = False,
+        hold_always: bool = False, switch: AnnotationSwitch = ISTIO_SWITCH,
     ):
         from postrender.core import reemit  # only for documents that Istio injected: kept off start-up
 
@@ -34,12 +35,13 @@ class DocumentConversion:
         self.hold_application = hold_application
         self.hold_always = hold_always
         self.kube_version = kube_version
+        self.switch = switch
         self.changed = False
 
     def apply(self, found: FoundWorkload, mode: str, location: Location) -> dict[str, Any] | None:
         """Apply `mode` to the workload's template data; the template when its proxy was converted."""
         template: dict[str, Any] = self._objects[id(found.template)]
-        apply_decision(template, mode)
+        apply_decision(template, mode, self.switch)
         target = convert.target_form(mode, self.mesh_default)
         outer = self._kube_inject_metadata(found)
         if target is None or convert.injected_form(template, outer) in (None, target):
@@ -72,24 +74,25 @@ class DocumentConversion:
         return metadata if isinstance(metadata, dict) else None
 
 
-def apply_decision(template: dict, mode: str) -> None:
+def apply_decision(template: dict, mode: str, switch: AnnotationSwitch = ISTIO_SWITCH) -> None:
     """The same decision textedit writes into text, written into a template's data."""
-    if mode == "keep":
-        return
+    setting, removing = switch.setting(mode), switch.removing(mode)
     metadata = template.get("metadata")
     if not isinstance(metadata, dict):
-        if mode not in ANNOTATION_VALUES:
+        if not setting:
             return
         metadata = {}
         convert.set_key(template, "metadata", metadata, before="spec")
     annotations = metadata.get("annotations")
-    if mode not in ANNOTATION_VALUES:
-        if isinstance(annotations, dict) and ANNOTATION in annotations:
-            del annotations[ANNOTATION]
-            if not annotations:  # as textedit does: `annotations:` goes, `metadata:` stays
-                del metadata["annotations"]
+    if isinstance(annotations, dict) and any(key in annotations for key in removing):
+        for key in removing:
+            annotations.pop(key, None)
+        if not annotations and not setting:  # as textedit does: `annotations:` goes, `metadata:` stays
+            del metadata["annotations"]
+    if not setting:
         return
     if not isinstance(annotations, dict):
         annotations = {}
         convert.set_key(metadata, "annotations", annotations)
-    convert.set_key(annotations, ANNOTATION, ANNOTATION_VALUES[mode])
+    for key, value in setting:
+        convert.set_key(annotations, key, value)

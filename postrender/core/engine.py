@@ -12,7 +12,7 @@ from yaml.nodes import MappingNode, Node
 from postrender.core import anchors, conversion, podshape, textedit, triage, yamlnodes
 from postrender.core.conversion import apply_decision
 from postrender.core.errors import InputError, Location
-from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
+from postrender.core.meshes import ISTIO_SWITCH, AnnotationSwitch
 from postrender.core.policy import Policy, Rule, Workload
 from postrender.core.stream import BOM, Document, Source, read_documents
 from postrender.core.workloads import FoundWorkload, KindTable, find_workloads
@@ -21,22 +21,27 @@ _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 _OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
 
-def _refuse_shared_template(template: MappingNode, shared: set[int]) -> None:
+def _refuse_shared_template(template: MappingNode, shared: set[int], keys: tuple[str, ...]) -> None:
     """An edit of text that stands in several places (a YAML anchor and its aliases) would change
     them all: another workload's decision, or an object that is no workload at all."""
     node: Node | None = template
     for part, step in _EDITED_PATH:
         if node is None:
             return
-        if id(node) in shared:
-            raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
-                                     "an edit here would change both (write it out in full)", node)
+        _refuse_shared(node, part, shared)
         node = yamlnodes.get(node, step)
+    for key in keys:  # the annotations themselves
+        _refuse_shared(yamlnodes.get(node, key), "annotation", shared)
+
+
+def _refuse_shared(node: Node | None, part: str, shared: set[int]) -> None:
+    if node is not None and id(node) in shared:
+        raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
+                                 "an edit here would change both (write it out in full)", node)
 
 
 # What an annotation edit may touch, outermost first: (what to call it, the key inside it).
-_EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annotations"),
-                ("pod template's annotations", ANNOTATION), ("annotation", ""))
+_EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annotations"))
 
 
 class MissingNamespace(NamedTuple):
@@ -75,13 +80,14 @@ class Outcome:
     """
 
     def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str,
-                 template_node: MappingNode, converted: dict | None = None):
+                 template_node: MappingNode, converted: dict | None = None, switch: AnnotationSwitch = ISTIO_SWITCH):
         self.workload = workload
         self.rule = rule  # None: the fallback decided
         self.mode = mode  # native | regular | default | keep
         self.action = action  # set | replaced | removed | unchanged | converted | kept
         self.template_node = template_node
         self.converted = converted  # the template after a conversion
+        self.switch = switch  # the annotations that carry the decision
 
     def __repr__(self) -> str:
         return f"Outcome({self.workload!r}, rule={self.rule!r}, mode={self.mode!r}, action={self.action!r})"
@@ -92,7 +98,7 @@ class Outcome:
         if self.converted is not None:
             return self.converted
         data = yamlnodes.construct(self.template_node) or {}
-        apply_decision(data, self.mode)
+        apply_decision(data, self.mode, self.switch)
         return data
 
 
@@ -128,6 +134,7 @@ class Engine:
         self.policy = policy
         self.options = options
         self.kinds: KindTable = policy.kinds
+        self.switch = policy.switch
         self.on_outcome = on_outcome
         self.summary = Summary()
 
@@ -174,7 +181,7 @@ class Engine:
             changes, action = self._annotate(doc_text, found.template, mode)
             if changes:
                 shared = anchors.shared_nodes(root, body) if shared is None else shared
-                _refuse_shared_template(found.template, shared)
+                _refuse_shared_template(found.template, shared, self.switch.all_keys)
             splices.extend(changes)
             converted = None
             if converting is not None:
@@ -182,7 +189,7 @@ class Engine:
                 converted = converting.apply(found, mode, location)
                 action = "converted" if converted is not None else action
             if self.on_outcome is not None:
-                outcome = Outcome(workload, rule, mode, action, found.template, converted)
+                outcome = Outcome(workload, rule, mode, action, found.template, converted, self.switch)
                 _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
         if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
@@ -208,24 +215,24 @@ class Engine:
             return None
         return conversion.DocumentConversion(
             root,
+            switch=self.switch,
             mesh_default=self.policy.mesh_default,
             hold_application=self.policy.hold_application,
             hold_always=self.policy.hold_application_always,
             kube_version=self.options.kube_version,
         )
 
-    @staticmethod
-    def _annotate(doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:
+    def _annotate(self, doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:
         if mode == "keep":
             return [], "kept"
-        had = yamlnodes.get(template, "metadata", "annotations")
-        present = yamlnodes.lookup(had, ANNOTATION) is not None if isinstance(had, MappingNode) else False
-        if mode == "default":
-            splices = textedit.remove_annotation(doc_text, template, ANNOTATION)
-            return splices, "removed" if splices else "unchanged"
-        splices = textedit.set_annotation(doc_text, template, ANNOTATION, ANNOTATION_VALUES[mode])
+        setting = self.switch.setting(mode)
+        splices = textedit.edit_annotations(doc_text, template, setting, self.switch.removing(mode))
         if not splices:
             return [], "unchanged"
+        if not setting:
+            return splices, "removed"
+        had = yamlnodes.get(template, "metadata", "annotations")
+        present = isinstance(had, MappingNode) and any(yamlnodes.lookup(had, key) is not None for key, _ in setting)
         return splices, "replaced" if present else "set"
 
     def _workload(self, document: Document, found: FoundWorkload) -> Workload:

@@ -67,10 +67,17 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                              "matches on namespaces and meets such a document is an error)")
     parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
                         help="the target cluster's Kubernetes version (default: $KUBE_VERSION)")
+    add_linkerd_version(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
     parser.add_argument("--log-file", metavar="PATH", default=None,
                         help=f"also append warnings and errors to this file (default: ${LOG_FILE_ENV}); "
                              "Helm 4 hides a post-renderer's stderr when it fails")
+
+
+def add_linkerd_version(parser: argparse.ArgumentParser, purpose: str = "") -> None:
+    parser.add_argument("--linkerd-version", metavar="X.Y", default=None,
+                        help=purpose or "for a policy with spec.mesh: linkerd, the Linkerd release (2.19, edge-25.10.2) "
+                                        "whose annotation key to write, in place of spec.linkerdVersion (neither: every key)")
 
 
 _OPTION_WORD = re.compile(r"^--?[A-Za-z][\w-]*(=|$)")
@@ -127,7 +134,7 @@ def require_policy(args: argparse.Namespace) -> Policy:
 
     if not args.policy:
         raise UsageError(f"no policy: pass --policy PATH or set {POLICY_ENV}")
-    return load_policy(args.policy)
+    return load_policy(args.policy, args.linkerd_version)
 
 
 def inputs(files: Sequence[str]) -> Sequence[tuple[str, Input]]:

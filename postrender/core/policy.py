@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from postrender.core import selectors, yamlnodes
+from postrender.core import linkerd, meshes, selectors, yamlnodes
 from postrender.core.errors import Location, UsageError
 from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind
 
@@ -80,10 +80,21 @@ class Policy(NamedTuple):
     mesh_default: str = "native"
     hold_application: bool = False
     hold_application_always: bool = False  # `always`: Istio's Helm value, which a pod cannot turn off
+    mesh: str = meshes.ISTIO
+    linkerd_version: linkerd.Version | None = None  # None: not known, every key is written
 
     @property
     def kinds(self) -> KindTable:
         return KindTable(BUILTIN_KINDS + self.workload_kinds)
+
+    @property
+    def switch(self) -> meshes.AnnotationSwitch:
+        """The annotations that carry this policy's decisions."""
+        return meshes.linkerd_switch(self.linkerd_version) if self.mesh == meshes.LINKERD else meshes.ISTIO_SWITCH
+
+    @property
+    def mesh_facts(self) -> meshes.Mesh:
+        return meshes.MESHES[self.mesh]
 
     def decide(self, workload: Workload) -> tuple[Rule | None, str]:
         """The first matching rule and its mode; (None, fallback) when no rule matches."""
@@ -93,7 +104,7 @@ class Policy(NamedTuple):
         return None, self.fallback
 
 
-def load_policy(path: str) -> Policy:
+def load_policy(path: str, linkerd_version: str | None = None) -> Policy:
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_POLICY_BYTES + 1)
@@ -106,11 +117,13 @@ def load_policy(path: str) -> Policy:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise UsageError("the policy is not UTF-8", Location(file=path, line=line)) from None
-    return parse_policy(text, path)
+    return parse_policy(text, path, linkerd_version)
 
 
-def parse_policy(text: str, origin: str) -> Policy:
-    """Validate and compile a policy; raise UsageError at the first problem, with its position."""
+def parse_policy(text: str, origin: str, linkerd_version: str | None = None) -> Policy:
+    """Validate and compile a policy; raise UsageError at the first problem, with its position.
+
+    `linkerd_version` (--linkerd-version) stands in for the policy's spec.linkerdVersion."""
     try:
         root = yamlnodes.compose(text)
     except yamlnodes.NodeError as error:
@@ -118,7 +131,7 @@ def parse_policy(text: str, origin: str) -> Policy:
     tagged = yamlnodes.foreign_tag(root)
     if tagged is not None:  # a policy may come from a repository nobody reviewed: plain data only
         raise _Reader(origin).fail(tagged, f"unsupported YAML tag {tagged.tag}: a policy is plain YAML data")
-    return _Reader(origin).policy(root)
+    return _Reader(origin, linkerd_version).policy(root)
 
 
 def _position(origin: str, line: int | None, column: int | None) -> Location:
@@ -128,8 +141,9 @@ def _position(origin: str, line: int | None, column: int | None) -> Location:
 class _Reader:
     """Walks the policy's nodes, so each error can point at the node that caused it."""
 
-    def __init__(self, origin: str):
+    def __init__(self, origin: str, linkerd_version: str | None = None):
         self.origin = origin
+        self.linkerd_version = linkerd_version
 
     def fail(self, node: Node | None, message: str) -> UsageError:
         if node is None:
@@ -193,15 +207,52 @@ class _Reader:
         if "spec" not in top:
             raise self.fail(root, "missing spec")
         spec = self.mapping(top["spec"], "spec", _SPEC_FIELDS)
+        mesh = self.choice(spec["mesh"], "spec.mesh", meshes.NAMES) if "mesh" in spec else meshes.ISTIO
+        mesh_fields = self.linkerd_fields(spec) if mesh == meshes.LINKERD else self.istio_fields(spec)
         return Policy(
             origin=self.origin,
             rules=tuple(self.rule(node, index) for index, node in enumerate(self.sequence(spec.get("rules"), "spec.rules"), 1)),
             fallback=self.choice(spec["fallback"], "spec.fallback", FALLBACKS) if "fallback" in spec else "keep",
             workload_kinds=tuple(self.workload_kind(node) for node in self.sequence(spec.get("workloadKinds"), "spec.workloadKinds")),
-            convert_injected=self.boolean(spec["convertInjected"], "spec.convertInjected") if "convertInjected" in spec else False,
-            mesh_default=self.choice(spec["meshDefault"], "spec.meshDefault", MESH_DEFAULTS) if "meshDefault" in spec else "native",
-            **self.hold_application(spec.get("holdApplicationUntilProxyStarts")),
+            **mesh_fields,
         )
+
+    def istio_fields(self, spec: dict[str, Node]) -> dict[str, Any]:
+        if "linkerdVersion" in spec:
+            raise self.fail(spec["linkerdVersion"], "spec.linkerdVersion is for spec.mesh: linkerd")
+        if self.linkerd_version is not None:
+            raise UsageError(f"--linkerd-version is for a policy with spec.mesh: linkerd; {self.origin} drives Istio")
+        return {
+            "convert_injected": self.boolean(spec["convertInjected"], "spec.convertInjected") if "convertInjected" in spec else False,
+            "mesh_default": self.choice(spec["meshDefault"], "spec.meshDefault", MESH_DEFAULTS) if "meshDefault" in spec else "native",
+            **self.hold_application(spec.get("holdApplicationUntilProxyStarts")),
+        }
+
+    def linkerd_fields(self, spec: dict[str, Node]) -> dict[str, Any]:
+        """Linkerd's fields; Istio's own ones are refused rather than ignored."""
+        for field, why in _ISTIO_ONLY.items():  # `false` says nothing, and an Istio policy copied over may have it
+            if field in spec and not (spec[field].tag == "tag:yaml.org,2002:bool" and self.data(spec[field]) is False):
+                raise self.fail(spec[field], f"spec.{field} {why}")
+        version = None
+        if self.linkerd_version is not None:
+            version = self.version(self.linkerd_version, None, "--linkerd-version")
+        elif "linkerdVersion" in spec:
+            node = spec["linkerdVersion"]
+            if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+                raise self.fail(node, 'spec.linkerdVersion must be a string: quote it ("2.20"; YAML reads 2.20 as the number 2.2)')
+            version = self.version(node.value, node, "spec.linkerdVersion")
+        default = linkerd.default_form(version)
+        return {
+            "mesh": meshes.LINKERD,
+            "linkerd_version": version,
+            "mesh_default": self.choice(spec["meshDefault"], "spec.meshDefault", MESH_DEFAULTS) if "meshDefault" in spec else default,
+        }
+
+    def version(self, text: str, node: Node | None, what: str) -> linkerd.Version:
+        try:
+            return linkerd.parse_version(text)
+        except linkerd.VersionError as error:
+            raise self.fail(node, f"{what}: {error}") if node is not None else UsageError(f"{what}: {error}") from None
 
     def hold_application(self, node: Node | None) -> dict[str, bool]:
         what = "spec.holdApplicationUntilProxyStarts"
@@ -313,5 +364,12 @@ def _group_of(api_version: str) -> str:
 
 
 _VERSION_RE = re.compile(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
-_SPEC_FIELDS = ("fallback", "rules", "workloadKinds", "convertInjected", "meshDefault", "holdApplicationUntilProxyStarts")
+_SPEC_FIELDS = ("mesh", "linkerdVersion", "fallback", "rules", "workloadKinds", "convertInjected", "meshDefault",
+                "holdApplicationUntilProxyStarts")
+_ISTIO_ONLY = {
+    "convertInjected": ("converts an istio-proxy that Istio injected; a linkerd-proxy already in the manifests "
+                        "(linkerd inject --manual) is not converted: annotate the workloads, then inject"),
+    "holdApplicationUntilProxyStarts": ("is Istio's; Linkerd's is the config.linkerd.io/proxy-await annotation, "
+                                        "which the policy leaves alone"),
+}
 _MATCH_FIELDS = {"kinds": "kinds", "names": "names", "namespaces": "namespaces", "labels": "labels", "podLabels": "pod_labels"}

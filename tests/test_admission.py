@@ -28,8 +28,8 @@ spec:
   - name: batch
     match: {kinds: [Job, CronJob]}
     sidecar: native
-  - name: spark
-    match: {kinds: [SparkApplication], namespaces: [data-*]}
+  - name: pipelines
+    match: {kinds: [PipelineRun], namespaces: [data-*]}
     sidecar: native
 """
 
@@ -101,8 +101,8 @@ REFUSED = {
     "labels": "    match: {labels: app=web}\n",
     "cronjob": "    match: {kinds: [CronJob]}\n",
     "cronjob-names": "    match: {kinds: [Job, CronJob], names: [nightly]}\n",
-    "controller-label": "    match: {podLabels: pod-template-hash=abc}\n",
-    "job-label": "    match: {podLabels: {matchExpressions: [{key: batch.kubernetes.io/job-name, operator: Exists}]}}\n",
+    "jobset": "    match: {kinds: [Job, JobSet]}\n",
+    "knative": "    match: {kinds: [Service]}\n",
 }
 
 
@@ -125,7 +125,8 @@ def test_convert_injected_is_a_warning_at_admission(tmp_path, capsys):
 
 def test_what_a_pod_can_answer_is_accepted(tmp_path, capsys):
     for match in ("{kinds: [Job, CronJob]}", "{kinds: [Job], names: [migrate-*]}", "{labels: ''}",
-                  "{podLabels: 'app=web,tier notin (db)'}", "{names: [runner-*]}"):
+                  "{podLabels: 'app=web,tier notin (db)'}", "{names: [runner-*]}", "{podLabels: pod-template-hash}",
+                  "{kinds: [Workflow, PyTorchJob, RayCluster, CloneSet, TaskRun, EphemeralRunner]}"):
         code, _, err = admission(tmp_path, capsys, policy=POLICY + f"  - match: {match}\n    sidecar: default\n")
         assert (code, err) == (0, ""), match
 
@@ -195,7 +196,7 @@ def test_refused_policies_raise_before_anything_is_built():
         raise AssertionError("a labels rule was accepted")
 
 
-EXPLAINED = POLICY.split("  - name: spark")[0] + """\
+EXPLAINED = POLICY.split("  - name: pipelines")[0] + """\
   - name: web
     match: {kinds: [Deployment], names: [web]}
     sidecar: default

@@ -29,7 +29,7 @@ from postrender.core.policy import parse_policy
 from tests.support.admission_cluster import SCENARIO_LABEL, annotation, applied, dry_run, only_for, pod
 from tests.support.cluster import sidecar_form
 from tests.support.helpers import POLICY_HEADER, post_render, run_cli
-from tests.support.strategies import NAMESPACES, admission_policies, workload
+from tests.support.strategies import CUSTOM_KIND, NAMESPACES, admission_policies, workload
 
 V1 = "admissionregistration.k8s.io/v1"
 SUPPORTED = {"1.36": V1, "1.34": "admissionregistration.k8s.io/v1beta1"}  # a release per API version written
@@ -190,7 +190,7 @@ HASH = "6b7c9d8f5"  # what a controller writes as the template hash; any value o
 # Deployment's and an Argo Rollout's go through a ReplicaSet named <workload>-<hash>.
 THROUGH_REPLICASET = {("apps/v1", "Deployment"): "pod-template-hash", ("argoproj.io/v1alpha1", "Rollout"): "rollouts-pod-template-hash"}
 SAME_FIELDS_KINDS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController",
-                               "Job", "Rollout", "CloneSet"})  # CronJob's pods show their Job; PodTemplate has none
+                               "Job", "Rollout", CUSTOM_KIND[0]})  # CronJob's pods show their Job; PodTemplate has none
 
 
 def _text(value: object) -> str:
@@ -202,7 +202,7 @@ def controller_pod(outcome, scenario: str) -> dict | None:
     """The pod the workload's controller creates, as it reaches admission; None where admission sees other
     fields than the post-renderer (a CronJob's Job, a bare pod without a name)."""
     workload = outcome.workload
-    template = _construct(outcome)
+    template = outcome.input_template()
     metadata = template.get("metadata") or {}
     labels = {str(key): _text(value) for key, value in (metadata.get("labels") or {}).items()}
     annotations = {str(key): _text(value) for key, value in (metadata.get("annotations") or {}).items()}
@@ -222,12 +222,6 @@ def controller_pod(outcome, scenario: str) -> dict | None:
     return pod(workload.namespace, result)
 
 
-def _construct(outcome) -> dict:
-    from postrender.core import yamlnodes
-
-    return yamlnodes.construct(outcome.template_node) or {}
-
-
 MESH_KEYS = (ANNOTATION, *linkerd.KEYS)
 LINKERD_RELEASES = (None, "2.18", "2.19", "2.20")
 
@@ -240,7 +234,7 @@ def mesh_annotations(metadata: dict | None) -> dict[str, str]:
 
 def _expected(outcome, model: Admission) -> dict[str, str]:
     """The post-renderer's annotations; where the pod arrives with a decision and nothing overrides it, its own."""
-    before = mesh_annotations(_construct(outcome).get("metadata"))
+    before = mesh_annotations(outcome.input_template().get("metadata"))
     if any(key in before for key in model.read_keys) and not model.settings.override_annotated:
         return before
     return mesh_annotations(outcome.template.get("metadata"))

@@ -47,21 +47,31 @@ MAX_NAME = 253  # a ReplicaSet's name is a DNS subdomain: the Deployment control
 # CronJob: they are read as that Job's pods.
 CRONJOB, JOB = "CronJob", "Job"
 
-# Labels controllers put on the pods they create but not in the templates the post-renderer reads, so a
-# podLabels selector on one of them would read differently at admission (k8s.io/api v0.37.2 apps/v1 and
-# batch/v1 types.go; pkg/registry/batch/job/strategy.go generateSelector; argo-rollouts, as above).
-CONTROLLER_LABELS = {
-    "pod-template-hash": "the Deployment controller",
-    "rollouts-pod-template-hash": "Argo Rollouts",
-    "controller-revision-hash": "the StatefulSet and DaemonSet controllers",
-    "statefulset.kubernetes.io/pod-name": "the StatefulSet controller",
-    "apps.kubernetes.io/pod-index": "the StatefulSet controller",
-    "pod-template-generation": "the DaemonSet controller",
-    "job-name": "the API server, on a Job's template",
-    "batch.kubernetes.io/job-name": "the API server, on a Job's template",
-    "controller-uid": "the API server, on a Job's template",
-    "batch.kubernetes.io/controller-uid": "the API server, on a Job's template",
-    "batch.kubernetes.io/job-completion-index": "the Job controller",
+# The kind table's kinds whose pods name the workload itself as their controller, with the code that
+# sets that owner reference. Deployment and Rollout are read through HASH_CHAINS, a bare Pod as itself;
+# a rule may name any kind the table does not know (the pods' controller's kind, whatever it is). The
+# table's other kinds create their pods through other objects (a CronJob through Jobs, a JobSet through
+# Jobs, a Knative Service through Deployments, …) or have not been checked: a rule cannot name them.
+_K8S = "k8s.io/kubernetes v1.37.2 pkg/controller/{} (CreatePods with a controller reference)"
+_KUBEFLOW_PODS = ("github.com/kubeflow/training-operator v1.9.3 pkg/controller.v1/common/pod.go with job_controller.go "
+                  "GenOwnerReference; MPIJob: pkg/controller.v1/mpi/mpijob_controller.go newLauncher, newWorker")
+_KRUISE_PODS = "github.com/openkruise/kruise v1.8.0 pkg/controller/{}"
+OWN_PODS = {
+    ("ReplicationController", ""): _K8S.format("replication"),
+    ("ReplicaSet", "apps"): _K8S.format("replicaset"),
+    ("ReplicaSet", "extensions"): _K8S.format("replicaset"),
+    ("StatefulSet", "apps"): _K8S.format("statefulset"),
+    ("DaemonSet", "apps"): _K8S.format("daemon"),
+    ("DaemonSet", "extensions"): _K8S.format("daemon"),
+    ("Job", "batch"): _K8S.format("job"),
+    **{(kind, "kubeflow.org"): _KUBEFLOW_PODS for kind in ("PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob")},
+    ("RayCluster", "ray.io"): "github.com/ray-project/kuberay/ray-operator v1.5.0 controllers/ray/raycluster_controller.go",
+    ("Job", "batch.volcano.sh"): "volcano-sh/volcano pkg/controllers/job/job_controller_util.go createJobPod",
+    ("CloneSet", "apps.kruise.io"): _KRUISE_PODS.format("cloneset/core/cloneset_core.go"),
+    ("StatefulSet", "apps.kruise.io"): _KRUISE_PODS.format("statefulset/stateful_set_utils.go"),
+    ("DaemonSet", "apps.kruise.io"): _KRUISE_PODS.format("daemonset/daemonset_controller.go"),
+    ("BroadcastJob", "apps.kruise.io"): _KRUISE_PODS.format("broadcastjob/broadcastjob_utils.go"),
+    ("Workflow", "argoproj.io"): "argoproj/argo-workflows workflow/controller/workflowpod.go createWorkflowPod",
 }
 
 
@@ -147,7 +157,7 @@ def kind_test(policy: Policy, kinds: frozenset[str]) -> KindTest:
     return KindTest(frozenset(keys), frozenset(any_group))
 
 
-def unreadable(rule: Rule) -> str | None:
+def unreadable(policy: Policy, rule: Rule) -> str | None:
     """Why a pod at admission cannot answer this rule as the post-renderer would, or None."""
     match = rule.match
     if match.labels is not None and match.labels.requirements:
@@ -160,11 +170,21 @@ def unreadable(rule: Rule) -> str | None:
         if match.names is not None:
             return (f"names with kinds {CRONJOB}: a CronJob's pods are owned by a Job named <cronjob>-<minutes>, "
                     "so a name cannot tell them; give the Jobs their own rule (names: [<cronjob>-*]) or use podLabels")
-    for requirement in match.pod_labels.requirements if match.pod_labels is not None else ():
-        if requirement.key in CONTROLLER_LABELS:
-            return (f"podLabels on {requirement.key}: {CONTROLLER_LABELS[requirement.key]} adds it to pods, so they "
-                    "carry it at admission but the templates the post-renderer reads do not")
+    hidden = sorted(kind for kind in match.kinds or () if kind != CRONJOB and not pods_show(policy, kind))
+    if hidden:
+        return (f"kinds {', '.join(hidden)}: a pod names only its own controller, and sidecar-policy does not know "
+                f"these kinds to own their pods; name the kind that does (a JobSet's pods are its Jobs', say), or use podLabels")
     return None
+
+
+def pods_show(policy: Policy, kind: str) -> bool:
+    """Whether a pod at admission can show that it belongs to a workload of this kind, in every API group
+    the kind table gives it (a kind the table does not know: the pods' controller, as written)."""
+    built_in = {(entry.kind, group) for entry in BUILTIN_KINDS for group in entry.groups or ()}
+    own = {entry.kind for entry in policy.workload_kinds}
+    keys = {(name, group) for name, group in built_in if name == kind}
+    read_through = {chain.kind for chain in HASH_CHAINS} | {"Pod"}  # a hash chain, or the pod itself
+    return kind in own or kind in read_through or all(key in OWN_PODS for key in keys)
 
 
 class Settings(NamedTuple):
@@ -196,7 +216,7 @@ class Admission:
     rule, when a rule cannot be read at admission."""
 
     def __init__(self, policy: Policy, settings: Settings | None = None):
-        refused = [(rule, problem) for rule in policy.rules for problem in [unreadable(rule)] if problem]
+        refused = [(rule, problem) for rule in policy.rules for problem in [unreadable(policy, rule)] if problem]
         if refused:
             raise UsageError("; ".join(f"{policy.origin}:{rule.line}: {rule.label} cannot be read at admission: {problem}"
                                        for rule, problem in refused))

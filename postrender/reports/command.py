@@ -31,7 +31,9 @@ def workload_row(outcome: Outcome, assessment: Assessment, input_name: str) -> R
         None if rule is None else (rule.name or rule.index),
         outcome.mode, assessment.sidecar, outcome.action, assessment.findings,
         Location(input_name, workload.document, workload.source, workload.line),
-        f"{workload.kind} {workload.namespace}/{workload.name}" if workload.namespace else f"{workload.kind} {workload.name}",
+        f"{workload.kind} {workload.namespace + '/' if workload.namespace else ''}{workload.name}"
+        + (f" {workload.target}" if workload.target else ""),
+        workload.target,
     )
 
 
@@ -79,7 +81,6 @@ def _admission_view(policy: Policy, args: argparse.Namespace) -> Callable[[Outco
         return None
     import time
 
-    from postrender.core import yamlnodes
     from postrender.core.admission import Admission, pod_of, read_pod, settings_from
     from postrender.core.engine import Outcome
 
@@ -87,7 +88,7 @@ def _admission_view(policy: Policy, args: argparse.Namespace) -> Callable[[Outco
     minutes = int(time.time()) // 60
 
     def view(outcome: Outcome) -> tuple[Outcome, Outcome]:
-        template = yamlnodes.construct(outcome.template_node) or {}
+        template = outcome.input_template()
         pod = pod_of(outcome.workload, template, minutes)
         decision = model.decide(pod, outcome.workload.namespace)
         reading = read_pod(pod)
@@ -95,7 +96,8 @@ def _admission_view(policy: Policy, args: argparse.Namespace) -> Callable[[Outco
         result = model.admitted(template, decision)
 
         def as_outcome(workload: Workload) -> Outcome:
-            return Outcome(workload, decision.rule, decision.mode, decision.action, outcome.template_node, result)
+            return Outcome(workload, decision.rule, decision.mode, decision.action, outcome.template_node, result,
+                           outcome.switch, outcome.pod_metadata)
 
         return as_outcome(pods_workload), as_outcome(outcome.workload)
 

@@ -84,7 +84,7 @@ def aligned(headers: Sequence[str], cells: Sequence[Sequence[str]], last: Sequen
 
 def table(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     colour = colour_enabled(stream)
-    cells = [(row.kind, row.namespace or "-", row.name, _rule_text(row), _sidecar_text(row), row.action or "-")
+    cells = [(row.kind, row.namespace or "-", row.name_and_target, _rule_text(row), _sidecar_text(row), row.action or "-")
              for row in rows]
     codes = [" ".join(paint(f.code, f.severity, colour) for f in _distinct_codes(row.findings)) or "-" for row in rows]
     lines = aligned(_HEADERS, cells, codes, colour)
@@ -104,6 +104,7 @@ def to_json(rows: list[Row], policy: Policy, stream: TextIO) -> str:
             "kind": row.kind,
             "namespace": row.namespace,
             "name": row.name,
+            "target": row.target,
             "rule": row.rule,
             "sidecar": row.sidecar,
             "action": row.action,
@@ -134,7 +135,7 @@ _MARKDOWN_HEADERS = ("Kind", "Namespace", "Name", "Rule", "Sidecar", "Action", "
 def markdown(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     lines = [f"### sidecar-policy: {code_span(policy.origin)}", "", _summary(rows), ""]
     lines += markdown_table(_MARKDOWN_HEADERS, [
-        (row.kind, code_span(row.namespace), code_span(row.name),
+        (row.kind, code_span(row.namespace), code_span(row.name_and_target),
          "*fallback*" if _rule_text(row) == _FALLBACK else code_span(_rule_text(row)), _sidecar_text(row), row.action or "—",
          " ".join(f"{f.code} ({f.severity})" for f in _distinct_codes(row.findings)) or "—")
         for row in rows])

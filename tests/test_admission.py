@@ -298,3 +298,16 @@ def test_a_policy_larger_than_etcd_stores_by_default_is_a_warning(tmp_path, caps
     code, documents, err = admission(tmp_path, capsys, policy=POLICY + rules)
     assert code == 0 and len(documents) == 2
     assert err.startswith("sidecar-policy: warning: the MutatingAdmissionPolicy is") and "--max-request-bytes" in err
+
+
+def test_check_at_admission_says_why_a_pod_keeps_a_regular_sidecar(tmp_path, capsys, monkeypatch):
+    import io
+    import sys
+
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    job = (b"apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: shop}\nspec:\n  template:\n"
+           b"    metadata:\n      annotations: {sidecar.istio.io/nativeSidecar: 'false'}\n"
+           b"    spec: {containers: [{name: a, image: x}]}\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(job)))
+    assert main(["check", "--admission", "--policy", str(tmp_path / "policy.yaml")]) == 3
+    assert "SP101 Job shop/migrate: istio-proxy ends up a regular sidecar (by the pod's own annotation" in capsys.readouterr().out

@@ -153,6 +153,20 @@ def test_a_timeout_must_be_a_positive_duration(value: str) -> None:
     assert done.returncode == EXIT_USAGE and "--timeout" in done.stderr
 
 
+def test_kubectl_runs_it_as_a_plugin(tmp_path: Path) -> None:
+    """`kubectl sidecar-policy pods ...` runs the console script kubectl-sidecar_policy from PATH with
+    the arguments after its name (kubernetes/kubectl pkg/cmd/plugin.go HandlePluginCommand)."""
+    dump = tmp_path / "cluster.json"
+    dump.write_bytes(DUMP)
+    env = {"PATH": os.pathsep.join([str(Path(installed_command()).parent), os.environ["PATH"]]), "HOME": str(tmp_path)}
+    listed = subprocess.run(["kubectl", "plugin", "list"], env=env, capture_output=True, text=True, check=False)
+    assert str(Path(installed_command()).with_name("kubectl-sidecar_policy")) in listed.stdout.splitlines()
+    direct = pods(["-o", "json", str(dump)])
+    plugin = subprocess.run(["kubectl", "sidecar-policy", "pods", *MESH, "-o", "json", str(dump)], env=env,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
+    assert (plugin.returncode, plugin.stdout) == (EXIT_OK, direct.stdout), plugin.stderr
+
+
 # --- which resources the live reading lists ----------------------------------------------------
 
 API_RESOURCES = """\

@@ -31,38 +31,16 @@ from postrender.pods import clusterdump
 KUBECTL = "kubectl"
 
 
-class Connection(NamedTuple):
-    """kubectl's flags that say which cluster and which namespaces, as the user gave them."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str | None = None
-    all_namespaces: bool = False
-
-    @property
-    def given(self) -> bool:
-        return any(self)
-
-    def cluster_flags(self) -> list[str]:
-        flags = ["--kubeconfig", self.kubeconfig] if self.kubeconfig else []
-        return flags + (["--context", self.context] if self.context else [])
-
-    def scope_flags(self) -> list[str]:
-        """-A, -n NS, or nothing: kubectl then reads the context's namespace, as `kubectl get` does."""
-        if self.all_namespaces:
-            return ["--all-namespaces"]
-        return ["--namespace", self.namespace] if self.namespace else []
-
-
 API_RESOURCES = ["api-resources", "--namespaced=true", "--verbs=list", "--no-headers"]
 
 
-def read_objects(connection: Connection, kinds: KindTable, timeout: float,
+def read_objects(cluster_flags: list[str], scope_flags: list[str], kinds: KindTable, timeout: float,
                  diagnostics: Diagnostics) -> Iterator[clusterdump.DumpObject]:
-    """Every object of the kinds the table knows that the server serves, in the connection's scope."""
-    kubectl = _Kubectl(connection, time.monotonic() + timeout, timeout, diagnostics)
+    """Every object of the kinds the table knows that the server serves. `cluster_flags` go to every
+    kubectl call (--kubeconfig, --context), `scope_flags` to the listing (-n NS, -A)."""
+    kubectl = _Kubectl(cluster_flags, time.monotonic() + timeout, timeout, diagnostics)
     resources = _discover(kubectl, kinds, diagnostics)
-    listed = kubectl.run(["get", ",".join(resources), *connection.scope_flags(), "--output", "json"])
+    listed = kubectl.run(["get", ",".join(resources), *scope_flags, "--output", "json"])
     with listed.output:
         if listed.code != 0:
             raise listed.failure()
@@ -118,17 +96,17 @@ class _Ran(NamedTuple):
 
 
 class _Kubectl:
-    """Runs kubectl with the connection's flags until the deadline: a ToolError (exit 4) when it
+    """Runs kubectl with the cluster flags until the deadline: a ToolError (exit 4) when it
     cannot start or does not finish in time."""
 
-    def __init__(self, connection: Connection, deadline: float, timeout: float, diagnostics: Diagnostics):
-        self.connection = connection
+    def __init__(self, cluster_flags: list[str], deadline: float, timeout: float, diagnostics: Diagnostics):
+        self.cluster_flags = cluster_flags
         self.deadline = deadline
         self.timeout = timeout
         self.diagnostics = diagnostics
 
     def run(self, words: list[str]) -> _Ran:
-        argv = [KUBECTL, *words, *self.connection.cluster_flags()]
+        argv = [KUBECTL, *words, *self.cluster_flags]
         shown = shlex.join(argv)
         output = tempfile.TemporaryFile()
         try:

@@ -14,6 +14,7 @@ from postrender.core.istio import ANNOTATION
 from postrender.core.stream import read_documents
 from tests.support.helpers import policy_of, post_render
 from tests.support.paths import corpus_files
+from tests.support.server_reading import refusals
 
 POLICIES = {
     "all-native": "  fallback: native\n",
@@ -94,3 +95,10 @@ def test_changed_workloads_still_validate_against_kubernetes_schemas(corpus):
         except kubernetes_validate.ValidationError:
             continue  # only claim what held before
         kubernetes_validate.validate(new, "1.30", strict=False)
+
+
+@pytest.mark.parametrize("policy_name", sorted(POLICIES))
+def test_every_output_is_accepted_by_the_api_server(corpus, policy_name, cluster):
+    """`kubectl apply --dry-run=server` of the whole output on Kubernetes 1.37 (support/server_reading.py)."""
+    output, _ = post_render(corpus, policy_of(POLICIES[policy_name]))
+    assert refusals(cluster, output, cluster.namespace("corpus", injection=False)) == ""

@@ -25,6 +25,7 @@ from tests.support.istio_injector import (
     injector,
 )
 from tests.support.istio_oracle import OTHER, SETTINGS, check_batch
+from tests.support.server_reading import refusals
 from tests.support.istio_workloads import (
     WorkloadGenerator,
     as_stream,
@@ -48,8 +49,10 @@ def seed() -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: s.name)
 @pytest.mark.parametrize("target", ["native", "regular"])
-def test_conversion_gives_istios_own_injection(istio: Injector, settings: MeshSettings, target: str) -> None:
-    failure = check_batch(istio, settings, target, WORKLOADS, seed())
+def test_conversion_gives_istios_own_injection(istio: Injector, settings: MeshSettings, target: str, cluster) -> None:
+    """Read by Kubernetes' parser and, for the converted stream, by its API server (a server-side dry run)."""
+    namespace = cluster.namespace("oracle", injection=False)
+    failure = check_batch(istio, settings, target, WORKLOADS, seed(), lambda stream: refusals(cluster, stream, namespace))
     assert failure is None, failure
 
 

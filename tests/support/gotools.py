@@ -63,11 +63,12 @@ def _digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def harness(name: str, modfile: str = "go.mod") -> Path:
+def harness(name: str, modfile: str = "go.mod", tags: tuple[str, ...] = ()) -> Path:
     """The binary of tests/harness/<name>, built (once per content) with the go.sum it carries.
 
     `modfile` names another go.mod in that folder (with its own .sum beside it): one harness source
-    built against two releases of its upstream, e.g. harness("istioinject", "go.istio-1.24.mod").
+    built against two releases of its upstream, e.g. harness("istioinject", "go.istio-1.24.mod"),
+    and `tags` the build tags that pick the files written for that release.
     """
     source = HARNESSES / name
     variant = "" if modfile == "go.mod" else "-" + Path(modfile).stem.replace(".", "_")  # no dot: .lock and .partial
@@ -77,7 +78,8 @@ def harness(name: str, modfile: str = "go.mod") -> Path:
         with _locked(binary):
             if not binary.exists():
                 partial = binary.with_suffix(".partial")
-                command = [go_command, "build", "-trimpath", f"-modfile={modfile}", "-o", str(partial), "."]
+                command = [go_command, "build", "-trimpath", f"-modfile={modfile}", f"-tags={','.join(tags)}",
+                           "-o", str(partial), "."]
                 _run(command, source, {"GOFLAGS": "-mod=readonly"})
                 partial.rename(binary)
     return binary

@@ -64,7 +64,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     live.add_argument("-n", "--namespace", metavar="NS", help="read this namespace (default: the context's)")
     live.add_argument("-A", "--all-namespaces", action="store_true", help="read every namespace")
     live.add_argument("--timeout", metavar="DURATION", type=duration, default=duration(LIVE_TIMEOUT),
-                      help=f"give up when kubectl has not answered after this long: 90s, 2m, 1h (default: {LIVE_TIMEOUT})")
+                      help=f"give up reading the live cluster after this long: 90s, 2m, 1h (default: {LIVE_TIMEOUT})")
 
 
 def duration(text: str) -> float:

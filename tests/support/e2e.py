@@ -52,11 +52,12 @@ def workload_of(pod: dict[str, Any]) -> str:
     return str(labels.get("app") or labels.get("job-name") or pod["metadata"]["name"])
 
 
-def pod_forms(cluster: Cluster, namespace: str, running_only: bool = False) -> dict[str, list[str | None]]:
-    """Workload -> the istio-proxy form of each of its pods (native, regular, None: not injected)."""
+def pod_forms(cluster: Cluster, namespace: str, live_only: bool = False) -> dict[str, list[str | None]]:
+    """Workload -> the istio-proxy form of each of its pods (native, regular, None: not injected);
+    `live_only`: the pods `pods` counts, neither finished nor being deleted."""
     forms: dict[str, list[str | None]] = {}
     for pod in cluster.get("pods", "-n", namespace)["items"]:
-        if running_only and (pod["metadata"].get("deletionTimestamp") or pod["status"].get("phase") != "Running"):
+        if live_only and (pod["metadata"].get("deletionTimestamp") or pod["status"].get("phase") in ("Succeeded", "Failed")):
             continue
         forms.setdefault(workload_of(pod), []).append(sidecar_form(pod))
     return {name: sorted(found, key=str) for name, found in forms.items()}

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,11 +56,16 @@ def silent(tmp_path: Path) -> Iterator[Path]:
         yield kubeconfig(tmp_path / "silent.kubeconfig", server.getsockname()[1])
 
 
-def pods(args: list[str], stdin=subprocess.DEVNULL, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+PIPED = "piped"  # pods()'s stdin: DUMP through a pipe
+
+
+def pods(args: list[str], stdin: Any = subprocess.DEVNULL, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed `sidecar-policy pods` with `stdin` (a file, DEVNULL, or PIPED), no cluster of the machine's."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("SIDECAR_POLICY", "KUBE"))}
     environment.update(env or {})
-    return subprocess.run([installed_command(), "pods", *MESH, *args], stdin=stdin if stdin != "pipe" else None,
-                          input=DUMP.decode() if stdin == "pipe" else None, capture_output=True, text=True,
+    piped = isinstance(stdin, str) and stdin == PIPED
+    return subprocess.run([installed_command(), "pods", *MESH, *args], stdin=None if piped else stdin,
+                          input=DUMP.decode() if piped else None, capture_output=True, text=True,
                           env=environment, timeout=120, check=False)
 
 
@@ -75,7 +81,7 @@ def test_a_dump_piped_in_or_named_is_read_and_the_cluster_is_not(how: str, refus
     dump.write_bytes(DUMP)
     env = {"KUBECONFIG": str(refused)}  # were the cluster read, this would fail with exit 4
     with dump.open("rb") as redirected:
-        done = {"pipe": lambda: pods(["-o", "json"], "pipe", env),
+        done = {"pipe": lambda: pods(["-o", "json"], PIPED, env),
                 "redirect": lambda: pods(["-o", "json"], redirected, env),
                 "file": lambda: pods(["-o", "json", str(dump)], env=env),
                 "dash": lambda: pods(["-o", "json", "-"], redirected, env)}[how]()
@@ -86,7 +92,7 @@ def test_a_dump_piped_in_or_named_is_read_and_the_cluster_is_not(how: str, refus
 @pytest.mark.parametrize("flag", [["-n", "shop"], ["-A"], ["--context", "here"], ["--kubeconfig", "KUBECONFIG"]])
 def test_kubectls_flags_read_the_live_cluster_even_with_a_pipe(flag: list[str], refused: Path) -> None:
     flag = [str(refused) if word == "KUBECONFIG" else word for word in flag]
-    done = pods(flag, "pipe", {"KUBECONFIG": str(refused)})
+    done = pods(flag, PIPED, {"KUBECONFIG": str(refused)})
     assert (done.returncode, done.stdout) == (EXIT_TOOL, "")
     assert done.stderr.splitlines()[-1].startswith(LIVE_ERROR)
 

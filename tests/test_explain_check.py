@@ -92,7 +92,7 @@ def test_the_example_triggers_every_finding_of_its_mesh(mesh, capsys, monkeypatc
 def test_explain_json_shape(capsys, monkeypatch):
     _, out, _ = main(example("explain", "-o", "json"), capsys, monkeypatch)
     rows = json.loads(out)
-    assert all(set(row) == {"kind", "namespace", "name", "rule", "sidecar", "action", "findings"} for row in rows)
+    assert all(set(row) == {"kind", "namespace", "name", "target", "rule", "sidecar", "action", "findings"} for row in rows)
     assert all(set(f) == {"severity", "code", "message"} for row in rows for f in row["findings"])
     backup = next(row for row in rows if row["name"] == "backup")
     assert (backup["rule"], backup["sidecar"], backup["action"]) == (None, "keep", "kept")  # the fallback decided

@@ -7,6 +7,7 @@ keeps them all); the document is re-emitted only when a pod was actually restruc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from yaml.nodes import Node
@@ -38,10 +39,15 @@ class DocumentConversion:
         self.switch = switch
         self.changed = False
 
-    def apply(self, found: FoundWorkload, mode: str, location: Location) -> dict[str, Any] | None:
-        """Apply `mode` to the workload's template data; the template when its proxy was converted."""
+    def apply(self, found: FoundWorkload, places: Sequence[tuple[Node, tuple[str, ...]]], mode: str,
+              location: Location) -> dict[str, Any] | None:
+        """Apply `mode` to the data at the places the engine edits (the target first, then pod metadata
+        merged into the same pods); the template when its proxy was converted."""
+        for index, (owner, at) in enumerate(places):
+            apply_decision(self._objects[id(owner)], mode, self.switch, at, only_where_said=index > 0)
+        if found.template is None:
+            return None  # pod metadata: no containers here to convert
         template: dict[str, Any] = self._objects[id(found.template)]
-        apply_decision(template, mode, self.switch)
         target = convert.target_form(mode, self.mesh_default)
         outer = self._kube_inject_metadata(found)
         if target is None or convert.injected_form(template, outer) in (None, target):
@@ -64,7 +70,7 @@ class DocumentConversion:
 
     def _kube_inject_metadata(self, found: FoundWorkload) -> dict | None:
         """For a CronJob, `istioctl kube-inject` writes Istio's annotations on spec.jobTemplate.metadata."""
-        path = found.template_kind.template_path
+        path = found.steps
         if len(path) <= 2:
             return None
         holder: Any = self._objects[id(found.node)]
@@ -74,25 +80,35 @@ class DocumentConversion:
         return metadata if isinstance(metadata, dict) else None
 
 
-def apply_decision(template: dict, mode: str, switch: AnnotationSwitch = ISTIO_SWITCH) -> None:
-    """The same decision textedit writes into text, written into a template's data."""
+def apply_decision(template: dict, mode: str, switch: AnnotationSwitch = ISTIO_SWITCH,
+                   at: tuple[str, ...] = ("metadata", "annotations"), only_where_said: bool = False) -> None:
+    """The same decision textedit writes into text, written into data: at a pod template's annotations,
+    or at `at` below `template` (pod metadata, or a place not there yet). `only_where_said`: pod
+    metadata merged into the same pods, changed only where it holds one of the switch's keys."""
     setting, removing = switch.setting(mode), switch.removing(mode)
-    metadata = template.get("metadata")
-    if not isinstance(metadata, dict):
-        if not setting:
-            return
-        metadata = {}
-        convert.set_key(template, "metadata", metadata, before="spec")
-    annotations = metadata.get("annotations")
+    holder: dict = template
+    annotations: Any = template
+    for step in at[:-1]:
+        holder = annotations
+        annotations = holder.get(step)
+        if not isinstance(annotations, dict):
+            if not setting or only_where_said:
+                return
+            annotations = {}
+            convert.set_key(holder, step, annotations, before="spec" if step == "metadata" else None)
+    holder, annotations = annotations, annotations.get(at[-1])
+    said = isinstance(annotations, dict) and any(key in annotations for key in switch.all_keys)
+    if only_where_said and not said:
+        return
     if isinstance(annotations, dict) and any(key in annotations for key in removing):
         for key in removing:
             annotations.pop(key, None)
         if not annotations and not setting:  # as textedit does: `annotations:` goes, `metadata:` stays
-            del metadata["annotations"]
+            del holder[at[-1]]
     if not setting:
         return
     if not isinstance(annotations, dict):
         annotations = {}
-        convert.set_key(metadata, "annotations", annotations)
+        convert.set_key(holder, at[-1], annotations)
     for key, value in setting:
         convert.set_key(annotations, key, value)

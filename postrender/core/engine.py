@@ -21,11 +21,13 @@ _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 _OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
 
-def _refuse_shared_template(template: MappingNode, shared: set[int], keys: tuple[str, ...]) -> None:
+def _refuse_shared_place(owner: MappingNode, at: tuple[str, ...], shared: set[int], keys: tuple[str, ...]) -> None:
     """An edit of text that stands in several places (a YAML anchor and its aliases) would change
     them all: another workload's decision, or an object that is no workload at all."""
-    node: Node | None = template
-    for part, step in _EDITED_PATH:
+    what = _PLACE_NAMES.get(at, f"mapping that holds {at[0]}")
+    node: Node | None = owner
+    # What an annotation edit may touch, outermost first: what to call it, and the key inside it.
+    for part, step in zip([what, *(f"{what}'s {step}" for step in at[:-1])], at):
         if node is None:
             return
         _refuse_shared(node, part, shared)
@@ -40,8 +42,32 @@ def _refuse_shared(node: Node | None, part: str, shared: set[int]) -> None:
                                  "an edit here would change both (write it out in full)", node)
 
 
-# What an annotation edit may touch, outermost first: (what to call it, the key inside it).
-_EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annotations"))
+_ANNOTATIONS = ("annotations",)
+_PLACE_NAMES = {textedit.TEMPLATE_ANNOTATIONS: "pod template", _ANNOTATIONS: "pod metadata"}
+
+
+def _places(found: FoundWorkload) -> list[tuple[MappingNode, tuple[str, ...]]]:
+    """Where the decision is written (the target), then the pod metadata merged into the same pods."""
+    return [(found.owner, found.at)] + [(node, _ANNOTATIONS) for node in found.merged if node is not found.metadata]
+
+
+def _says(owner: MappingNode, at: tuple[str, ...], keys: tuple[str, ...]) -> bool:
+    """Whether the annotations at `at` hold one of these keys."""
+    annotations = yamlnodes.get(owner, *at)
+    return any(yamlnodes.lookup(annotations, key) is not None for key in keys)
+
+
+class MissingNamespace(NamedTuple):
+    """What the error says when a namespace rule meets a document nobody gave a namespace for."""
+
+    why: str  # why no namespace is known
+    fix: str  # what the user can do about it
+
+
+HELM_MISSING_NAMESPACE = MissingNamespace(
+    "no namespace was given",
+    "pass --namespace NS (under Helm: --post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
+)
 
 
 class Options(NamedTuple):
@@ -51,6 +77,7 @@ class Options(NamedTuple):
     namespace_known: bool = True
     kube_version: tuple[int, int] | None = None
     input_name: str = "<stdin>"
+    missing_namespace: MissingNamespace = HELM_MISSING_NAMESPACE  # each front end says it in its own terms
 
 
 class Sink(Protocol):
@@ -66,24 +93,28 @@ class Outcome:
     """
 
     def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str,
-                 template_node: MappingNode, converted: dict | None = None, switch: AnnotationSwitch = ISTIO_SWITCH):
+                 template_node: MappingNode | None, converted: dict | None = None, switch: AnnotationSwitch = ISTIO_SWITCH,
+                 pod_metadata: bool = False):
         self.workload = workload
         self.rule = rule  # None: the fallback decided
         self.mode = mode  # native | regular | default | keep
         self.action = action  # set | replaced | removed | unchanged | converted | kept
-        self.template_node = template_node
+        self.template_node = template_node  # the pod template; the pod metadata if pod_metadata; None: not there yet
         self.converted = converted  # the template after a conversion
         self.switch = switch  # the annotations that carry the decision
+        self.pod_metadata = pod_metadata
 
     def __repr__(self) -> str:
         return f"Outcome({self.workload!r}, rule={self.rule!r}, mode={self.mode!r}, action={self.action!r})"
 
     @cached_property
     def template(self) -> dict:
-        """The pod template as plain data, as it is written out."""
+        """The pod template as plain data, as it is written out (pod metadata as a template's `metadata`)."""
         if self.converted is not None:
             return self.converted
-        data = yamlnodes.construct(self.template_node) or {}
+        data = (yamlnodes.construct(self.template_node) if self.template_node is not None else None) or {}
+        if self.pod_metadata:
+            data = {"metadata": data}
         apply_decision(data, self.mode, self.switch)
         return data
 
@@ -155,27 +186,28 @@ class Engine:
         converting = self._conversion(root, body)
         shared: set[int] | None = None
         for found in find_workloads(root, self.kinds):
-            if found.template is None:
-                continue
-            podshape.check_workload(found.node, found.template)
+            podshape.check_workload(found.node, found.template, found.metadata if found.template is None else None)
             workload = self._workload(document, found)
             rule, mode = self.policy.decide(workload)
             if not workload.namespace and not self.options.namespace_known:
                 self._require_namespace(document, workload, rule)
             if rule is not None:
                 self.summary.matched_rules.add(rule.index)
-            changes, action = self._annotate(doc_text, found.template, mode)
+            changes, action = self._annotate(doc_text, found, mode)
             if changes:
                 shared = anchors.shared_nodes(root, body) if shared is None else shared
-                _refuse_shared_template(found.template, shared, self.switch.all_keys)
+                for owner, at in _places(found):
+                    _refuse_shared_place(owner, at, shared, self.switch.all_keys)
             splices.extend(changes)
             converted = None
             if converting is not None:
                 location = self._location(document, workload.line)
-                converted = converting.apply(found, mode, location)
+                converted = converting.apply(found, _places(found), mode, location)
                 action = "converted" if converted is not None else action
             if self.on_outcome is not None:
-                outcome = Outcome(workload, rule, mode, action, found.template, converted, self.switch)
+                pod_metadata = found.target.pod_metadata
+                outcome = Outcome(workload, rule, mode, action, found.metadata if pod_metadata else found.template,
+                                  converted, self.switch, pod_metadata)
                 _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
         if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
@@ -208,32 +240,37 @@ class Engine:
             kube_version=self.options.kube_version,
         )
 
-    def _annotate(self, doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:
+    def _annotate(self, doc_text: textedit.DocumentText, found: FoundWorkload, mode: str) -> tuple[list[textedit.Splice], str]:
+        """The target gets the decision; merged pod metadata that says anything gets the same, so that no
+        layer the operator merges says otherwise."""
         if mode == "keep":
             return [], "kept"
-        setting = self.switch.setting(mode)
-        splices = textedit.edit_annotations(doc_text, template, setting, self.switch.removing(mode))
+        setting, removing = self.switch.setting(mode), self.switch.removing(mode)
+        target, *merged = _places(found)
+        edited = [target] + [place for place in merged if _says(*place, self.switch.all_keys)]
+        splices = [splice for owner, at in edited for splice in textedit.edit_annotations(doc_text, owner, setting, removing, at)]
         if not splices:
             return [], "unchanged"
         if not setting:
             return splices, "removed"
-        had = yamlnodes.get(template, "metadata", "annotations")
-        present = isinstance(had, MappingNode) and any(yamlnodes.lookup(had, key) is not None for key, _ in setting)
+        present = any(_says(owner, at, tuple(key for key, _ in setting)) for owner, at in edited)
         return splices, "replaced" if present else "set"
 
     def _workload(self, document: Document, found: FoundWorkload) -> Workload:
         metadata = yamlnodes.get(found.node, "metadata")
-        template_metadata = yamlnodes.get(found.template, "metadata")
+        place = (found.template or found.metadata or found.owner) if found.label else found.node
         return Workload(
             kind=found.kind,
             api_version=found.api_version,
             name=yamlnodes.scalar_text(yamlnodes.get(metadata, "name")) or "",
             namespace=yamlnodes.scalar_text(yamlnodes.get(metadata, "namespace")) or self.options.namespace,
             labels=yamlnodes.string_map(yamlnodes.get(metadata, "labels")),
-            pod_labels=yamlnodes.string_map(yamlnodes.get(template_metadata, "labels")),
+            pod_labels=yamlnodes.string_map(yamlnodes.get(found.metadata, "labels")),
             document=document.index,
             source=document.source,
-            line=document.line + found.node.start_mark.line,
+            line=document.line + place.start_mark.line,
+            target=found.label,
+            completes=found.target.completes,
         )
 
     def _require_namespace(self, document: Document, workload: Workload, decided: Rule | None) -> None:
@@ -241,10 +278,10 @@ class Engine:
         for rule in self.policy.rules:
             if rule.match.namespaces is not None and rule.match._replace(namespaces=None).matches(workload):
                 named = f"rule {rule.index}" + (f" {rule.name!r}" if rule.name else "")
+                why, fix = self.options.missing_namespace
                 raise InputError(
-                    f"{workload.kind} {workload.name} has no metadata.namespace and no namespace was given, so "
-                    f"{named} (match.namespaces) cannot decide it: pass --namespace NS (under Helm: "
-                    "--post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
+                    f"{workload.kind} {workload.name} has no metadata.namespace and {why}, so "
+                    f"{named} (match.namespaces) cannot decide it: {fix}",
                     self._location(document, workload.line),
                 )
             if rule is decided:

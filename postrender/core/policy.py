@@ -15,7 +15,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from postrender.core import linkerd, meshes, selectors, yamlnodes
 from postrender.core.errors import Location, UsageError
-from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind
+from postrender.core.workloads import BUILTIN_KINDS, KindTable, Target, TemplateKind, parse_path
 
 API_VERSION = "sidecar-policy/v1alpha1"
 KIND = "SidecarPolicy"
@@ -24,7 +24,9 @@ FALLBACKS = ("keep",) + MODES
 MESH_DEFAULTS = ("native", "regular")
 MAX_POLICY_BYTES = 1 << 20
 MAX_PATTERN_LENGTH = 253  # the longest Kubernetes name
-_PATH_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_STEP = r"(?:[A-Za-z0-9_-]+(?:\[\*\])?|\*)"  # a key, a key then every item of its list, every value of a mapping
+_PATH_RE = re.compile(rf"^{_STEP}(?:\.{_STEP})*$")
+_PATH_EXAMPLE = "a dotted path such as spec.template, spec.groups[*].template or spec.replicas.*.template"
 
 
 class Workload(NamedTuple):
@@ -39,6 +41,8 @@ class Workload(NamedTuple):
     document: int  # 1-based index in the stream
     source: str  # Helm's `# Source:` path, or ""
     line: int  # 1-based line in the stream where the workload starts
+    target: str = ""  # which of the object's pod templates or pod metadata, e.g. `workerGroupSpecs[1]`; "" when it has one
+    completes: bool = False  # its pods run to completion (the kind table's Target.completes)
 
 
 class Match(NamedTuple):
@@ -324,18 +328,44 @@ class _Reader:
 
     def workload_kind(self, node: Node) -> TemplateKind:
         what = "spec.workloadKinds entry"
-        fields = self.mapping(node, what, ("kind", "apiVersion", "podTemplate"))
-        for required in ("kind", "podTemplate"):
-            if required not in fields:
-                raise self.fail(node, f"{what} needs {required}")
-        path = self.string(fields["podTemplate"], f"{what}.podTemplate")
-        if not _PATH_RE.match(path):
-            raise self.fail(fields["podTemplate"], f"{what}.podTemplate must be a dotted path such as spec.template")
+        fields = self.mapping(node, what, _KIND_FIELDS)
+        if "kind" not in fields:
+            raise self.fail(node, f"{what} needs kind")
+        if not {"podTemplate", "podTemplates", "podMetadata"} & set(fields):
+            raise self.fail(node, f"{what} needs podTemplate, podTemplates or podMetadata")
+        if "podTemplate" in fields and "podTemplates" in fields:
+            raise self.fail(fields["podTemplates"], f"{what} has podTemplate and podTemplates: list every template in podTemplates")
+        completes = self.boolean(fields["runsToCompletion"], f"{what}.runsToCompletion") if "runsToCompletion" in fields else False
+        targets = [self.target(fields["podTemplate"], f"{what}.podTemplate", False, completes)] if "podTemplate" in fields else []
+        for field, pod_metadata in (("podTemplates", False), ("podMetadata", True)):
+            if field in fields:
+                items = self.non_empty_list(fields[field], f"{what}.{field}")
+                targets += [self.target(item, f"{what}.{field}[{index}]", pod_metadata, completes) for index, item in enumerate(items)]
         groups = None
         if "apiVersion" in fields:
             api_version = self.string(fields["apiVersion"], f"{what}.apiVersion")
             groups = frozenset([_group_of(api_version)])
-        return TemplateKind(self.string(fields["kind"], f"{what}.kind"), groups, tuple(path.split(".")))
+        return TemplateKind(self.string(fields["kind"], f"{what}.kind"), groups, tuple(targets))
+
+    def target(self, node: Node, what: str, pod_metadata: bool, completes: bool) -> Target:
+        """A path, or {path, mergedWith, runsToCompletion}."""
+        if not isinstance(node, MappingNode):
+            return Target(self.path(node, what), pod_metadata, (), completes)
+        fields = self.mapping(node, what, ("path", "mergedWith", "runsToCompletion"))
+        if "path" not in fields:
+            raise self.fail(node, f"{what} needs path")
+        merged = tuple(self.path(item, f"{what}.mergedWith[{index}]")
+                       for index, item in enumerate(self.non_empty_list(fields["mergedWith"], f"{what}.mergedWith"))
+                       ) if "mergedWith" in fields else ()
+        if "runsToCompletion" in fields:
+            completes = self.boolean(fields["runsToCompletion"], f"{what}.runsToCompletion")
+        return Target(self.path(fields["path"], f"{what}.path"), pod_metadata, merged, completes)
+
+    def path(self, node: Node, what: str) -> tuple[str, ...]:
+        text = self.string(node, what)
+        if not _PATH_RE.match(text):
+            raise self.fail(node, f"{what} must be {_PATH_EXAMPLE}")
+        return parse_path(text)
 
 
 def glob_problem(pattern: str) -> str | None:
@@ -364,6 +394,7 @@ def _group_of(api_version: str) -> str:
 
 
 _VERSION_RE = re.compile(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
+_KIND_FIELDS = ("kind", "apiVersion", "podTemplate", "podTemplates", "podMetadata", "runsToCompletion")
 _SPEC_FIELDS = ("mesh", "linkerdVersion", "fallback", "rules", "workloadKinds", "convertInjected", "meshDefault",
                 "holdApplicationUntilProxyStarts")
 _ISTIO_ONLY = {

@@ -72,35 +72,43 @@ class DocumentText:
 
 
 Entries = Sequence[tuple[str, str]]
+# Where a pod template keeps its annotations; pod metadata keeps them at ("annotations",), and a target
+# that is not there yet is written from its parent (("podMetadata", "annotations")).
+TEMPLATE_ANNOTATIONS = ("metadata", "annotations")
 
 
-def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str) -> list[Splice]:
-    """Splices that make template.metadata.annotations[key] the string `value` (none if it is)."""
-    return edit_annotations(doc, template, ((key, value),), ())
+def set_annotation(doc: DocumentText, template: MappingNode, key: str, value: str,
+                   at: tuple[str, ...] = TEMPLATE_ANNOTATIONS) -> list[Splice]:
+    """Splices that make template.<at>[key] the string `value` (none if it is)."""
+    return edit_annotations(doc, template, ((key, value),), (), at)
 
 
-def remove_annotation(doc: DocumentText, template: MappingNode, key: str) -> list[Splice]:
-    """Splices that remove template.metadata.annotations[key], and the annotations it leaves empty."""
-    return edit_annotations(doc, template, (), (key,))
+def remove_annotation(doc: DocumentText, template: MappingNode, key: str,
+                      at: tuple[str, ...] = TEMPLATE_ANNOTATIONS) -> list[Splice]:
+    """Splices that remove template.<at>[key], and the annotations it leaves empty."""
+    return edit_annotations(doc, template, (), (key,), at)
 
 
-def edit_annotations(doc: DocumentText, template: MappingNode, setting: Entries, removing: Sequence[str]) -> list[Splice]:
-    """Splices that give template.metadata.annotations these string values and take these keys out (none
-    if it is so already). What is removed leaves no `annotations:` empty; new entries go in together."""
+def edit_annotations(doc: DocumentText, template: MappingNode, setting: Entries, removing: Sequence[str],
+                     at: tuple[str, ...] = TEMPLATE_ANNOTATIONS) -> list[Splice]:
+    """Splices that give template.<at> (its metadata.annotations by default) these string values and take
+    these keys out (none if it is so already), creating the mappings `at` needs. What is removed leaves
+    no `annotations:` empty; new entries go in together."""
     if not setting:
-        return _remove_annotations(doc, template, removing)
+        return _remove_annotations(doc, template, removing, at)
     try:
-        return _set_annotations(doc, template, setting, removing)
+        return _set_annotations(doc, template, setting, removing, at)
     except EditError:
-        annotations = yamlnodes.get(template, "metadata", "annotations")
+        annotations = yamlnodes.get(template, *at)
         if (all(yamlnodes.is_string(yamlnodes.get(annotations, key), value) for key, value in setting)
                 and not any(yamlnodes.get(annotations, key) is not None for key in removing)):
             return []  # what needs no edit is never refused
         raise
 
 
-def _set_annotations(doc: DocumentText, template: MappingNode, setting: Entries, removing: Sequence[str]) -> list[Splice]:
-    owner, path = template, ["metadata", "annotations"]
+def _set_annotations(doc: DocumentText, template: MappingNode, setting: Entries, removing: Sequence[str],
+                     at: tuple[str, ...]) -> list[Splice]:
+    owner, path = template, list(at)
     while path:
         pair = _own_pair(owner, path[0])
         if pair is None:
@@ -138,10 +146,11 @@ def _set_annotations(doc: DocumentText, template: MappingNode, setting: Entries,
     return splices
 
 
-def _remove_annotations(doc: DocumentText, template: MappingNode, removing: Sequence[str]) -> list[Splice]:
+def _remove_annotations(doc: DocumentText, template: MappingNode, removing: Sequence[str],
+                        at: tuple[str, ...]) -> list[Splice]:
     chain: list[tuple[MappingNode, ScalarNode, Node]] = []
     owner: Node = template
-    for step in ("metadata", "annotations"):
+    for step in at:
         if not isinstance(owner, MappingNode):
             return []
         pair = _own_pair(owner, step)

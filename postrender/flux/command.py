@@ -87,7 +87,7 @@ def _patches(policy: Policy, args: argparse.Namespace, diagnostics: Diagnostics)
     rendered = resolve(policy, args.rendered, options_from(args, args.rendered))
     for rule in rendered.summary.unmatched_rules(policy):
         diagnostics.warn(f"{policy.origin}:{rule.line}: {rule.label} matched no workload in {args.rendered}")
-    return rendered.converted + translate(policy, rendered.decisions, args.rendered)
+    return rendered.converted + rendered.placed + translate(policy, rendered.decisions, args.rendered)
 
 
 def post_renderer_yaml(patches: list[Patch], header: str = "") -> str:

@@ -87,8 +87,13 @@ class _Decider(NamedTuple):
 
 def translate(policy: Policy, decisions: Sequence[Outcome] | None = None, rendered_name: str = "") -> list[Patch]:
     """The patches for a policy; `decisions` (the engine's outcomes on a rendered chart) resolve
-    the rules a target cannot express. Same policy and decisions, same list."""
-    buckets, vague_kinds = template_buckets(policy)
+    the rules a target cannot express. Same policy and decisions, same list.
+
+    Kinds with several places or list items (every_place.py) get no patch here: with `decisions`,
+    rendered.py patches each of their objects exactly; without, they are refused or guarded."""
+    from postrender.flux import every_place  # it builds on this module's Patch
+
+    buckets, vague_kinds, placed = template_buckets(policy)
     deciders = [
         _Decider(rule, mode, match, _inexpressible(match, vague_kinds))
         for rule, mode, match in [(None, policy.fallback, Match())] + [(r, r.sidecar, r.match) for r in policy.rules]
@@ -100,6 +105,10 @@ def translate(policy: Policy, decisions: Sequence[Outcome] | None = None, render
                          + "; pass --rendered FILE (the chart rendered once, e.g. by `helm template`) to resolve "
                          "such rules per workload")
     patches: list[Patch] = []
+    if decisions is None:
+        every_place.refuse_named([(d.where(policy), d.match) for d in deciders], placed,
+                                 [kind for bucket in buckets for kind in bucket.kinds])
+        patches += every_place.guards(entry for entry in placed if any(every_place.selects(d.match, entry) for d in deciders))
     fallback = [d for d in deciders if d.rule is None]
     for decider in fallback + [d for d in reversed(deciders) if d.rule is not None]:
         if decider.problem is None:
@@ -112,21 +121,23 @@ def translate(policy: Policy, decisions: Sequence[Outcome] | None = None, render
     return guard(patches)
 
 
-def template_buckets(policy: Policy) -> tuple[list[Bucket], dict[str, str]]:
-    """Targets covering every workload kind, and the kinds no group regex can describe (with why)."""
+def template_buckets(policy: Policy) -> tuple[list[Bucket], dict[str, str], list[TemplateKind]]:
+    """Targets covering every kind with one pod template at a fixed place, the kinds no group regex
+    can describe (with why), and the kinds with several places or list items (every_place.py)."""
     table = policy.kinds
     effective, vague = _effective_kinds(policy.workload_kinds)
     buckets: list[Bucket] = []
-    for entry in sorted(effective, key=lambda e: (e.template_path, e.groups is None, sorted(e.groups or ()), e.kind)):
+    fixed = [(entry, entry.template_path) for entry in effective if entry.template_path is not None]
+    for entry, path in sorted(fixed, key=lambda e: (e[1], e[0].groups is None, sorted(e[0].groups or ()), e[0].kind)):
         groups = None if entry.groups is None else tuple(sorted(entry.groups))
         for index, bucket in enumerate(buckets):
-            merged = _merge(bucket, entry.kind, groups, entry.template_path, table)
+            merged = _merge(bucket, entry.kind, groups, path, table)
             if merged is not None:
                 buckets[index] = merged
                 break
         else:
-            buckets.append(Bucket(((entry.kind, groups),), entry.template_path))
-    return buckets, vague
+            buckets.append(Bucket(((entry.kind, groups),), path))
+    return buckets, vague, [entry for entry in effective if entry.template_path is None]
 
 
 def _effective_kinds(workload_kinds: Iterable[TemplateKind]) -> tuple[list[TemplateKind], dict[str, str]]:
@@ -205,24 +216,31 @@ def _rule_patches(rule: Rule | None, match: Match, mode: str, buckets: list[Buck
 
 def _exact_patches(policy: Policy, rule: Rule | None, decisions: Sequence[Outcome], origin: str) -> list[Patch]:
     """One patch per workload this rule decided in the rendered chart (kind, group and name exact)."""
+    paths = {id(outcome): _template_path(policy, outcome) for outcome in decisions}
+    # Several places or list items (path None): rendered.py patches such an object exactly.
+    fixed = [outcome for outcome in decisions if paths[id(outcome)] is not None]
     modes: dict[tuple[str, str, str], set[str]] = {}  # a target selects every object of the same key
-    for outcome in decisions:
+    for outcome in fixed:
         modes.setdefault(_object_key(outcome), set()).add(outcome.mode)
     chosen: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {}
-    for outcome in decisions:
+    for outcome in fixed:
         if _index(outcome.rule) != _index(rule) or outcome.mode == "keep":
             continue
         workload = outcome.workload
         if len(modes[_object_key(outcome)]) > 1:
             raise UsageError(f"the rendered chart has two {workload.kind} objects named {workload.name} that the "
                              f"policy decides differently; a kustomize target cannot tell them apart")
-        entry = policy.kinds.find(workload.kind, workload.api_version)
-        chosen[_object_key(outcome)] = (outcome.mode, entry.template_path if entry is not None else ())
+        chosen[_object_key(outcome)] = (outcome.mode, paths[id(outcome)] or ())
     patches: list[Patch] = []
     for (group, kind, name), (mode, path) in sorted(chosen.items()):
         target = exact_target(f"{group}/v1" if group else "v1", kind, name)
         patches += [Patch(target, body, origin) for body in annotation_patches(path, kind, mode, policy.switch)]
     return patches
+
+
+def _template_path(policy: Policy, outcome: Outcome) -> tuple[str, ...] | None:
+    entry = policy.kinds.find(outcome.workload.kind, outcome.workload.api_version)
+    return entry.template_path if entry is not None else None
 
 
 def _object_key(outcome: Outcome) -> tuple[str, str, str]:

@@ -94,6 +94,7 @@ def _outcome_result(outcome: Outcome, resource_list: resourcelist.ResourceList) 
         message = "set " + ", ".join(f"{key}: \"{value}\"" for key, value in setting)
     else:
         message = f"{_ACTIONS[outcome.action]} {', '.join(outcome.switch.all_keys)}"
+    message += f" at {workload.target}" if workload.target else ""
     message += f" ({outcome.rule.label})" if outcome.rule else " (fallback)"
     result = {"message": message, "severity": "info",
               "resourceRef": _ref(workload.api_version, workload.kind, workload.name, workload.namespace)}

@@ -125,7 +125,7 @@ def group_pods(index: ClusterIndex, kinds: KindTable, mesh: Mesh = MESHES[ISTIO]
 def template_of(obj: DumpObject, kinds: KindTable) -> dict | None:
     """The pod template an object holds (the object itself for a Pod), None when it holds none."""
     entry = kinds.find(obj.kind, obj.data.get("apiVersion"))
-    if entry is None:
+    if entry is None or entry.template_path is None:  # kinds with several pod templates: not yet followed here
         return None
     data: Any = obj.data
     for key in entry.template_path:

@@ -22,8 +22,6 @@ from postrender.reports import container_fields as fields
 INFO, WARNING, ERROR = "info", "warning", "error"
 SEVERITIES = (INFO, WARNING, ERROR)  # in rising order
 
-COMPLETING_KINDS = frozenset({"Job", "CronJob"})
-
 
 class Finding(NamedTuple):
     severity: str  # info | warning | error
@@ -124,8 +122,11 @@ def is_catch_all(rule: Rule) -> bool:
 
 
 def job_regular(ctx: Context) -> Iterator[str]:
-    if ctx.outcome.workload.kind in COMPLETING_KINDS and ctx.sidecar == "regular":
-        yield (f"{ctx.mesh.proxy} ends up a regular sidecar ({ctx.how}), so the {ctx.outcome.workload.kind}'s pods "
+    """A kind whose pods run to completion (core/workloads.py Target.completes), left with a regular sidecar."""
+    workload = ctx.outcome.workload
+    if workload.completes and ctx.sidecar == "regular":
+        pods = f"{workload.kind}'s {workload.target} pods" if workload.target else f"{workload.kind}'s pods"
+        yield (f"{ctx.mesh.proxy} ends up a regular sidecar ({ctx.how}), so the {pods} "
                "never complete while it runs: decide native for it")
 
 

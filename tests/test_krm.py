@@ -92,6 +92,16 @@ def test_only_the_annotation_and_the_results_are_added():
     assert "jobs matched no workload" in err
 
 
+def test_a_linkerd_function_config_writes_linkerds_key_for_its_release():
+    linkerd = RESOURCE_LIST.replace("  spec:\n    rules:", '  spec:\n    mesh: linkerd\n    linkerdVersion: "2.20"\n    rules:', 1)
+    code, out, err = krm(linkerd)
+    assert code == 0, err
+    result = yaml.safe_load(out)
+    assert result["items"][0]["spec"]["template"]["metadata"]["annotations"] == {
+        "config.linkerd.io/proxy-enable-native-sidecar": "true"}
+    assert result["results"][0]["message"] == 'set config.linkerd.io/proxy-enable-native-sidecar: "true" (web-is-native)'
+
+
 def test_results_from_an_earlier_function_are_replaced():
     code, out, _ = krm(RESOURCE_LIST + "results:\n- message: old\n  severity: info\n")
     assert code == 0

@@ -37,7 +37,7 @@ def test_every_target_selects_only_kinds_with_its_template_path():
                      "  - {kind: CloneSet, apiVersion: apps.kruise.io/v1alpha1, podTemplate: spec.template}\n"
                      "  - {kind: Deployment, apiVersion: example.com/v1, podTemplate: spec.podTemplate}\n"
                      "  - {kind: Widget, podTemplate: spec.pod}\n")
-    buckets, vague = template_buckets(policy)
+    buckets, vague, _ = template_buckets(policy)
     assert vague == {}
     for bucket in buckets:
         groups = bucket.groups(bucket.kinds)

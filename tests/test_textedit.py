@@ -74,3 +74,66 @@ def test_a_new_annotation_follows_the_documents_indentation_and_line_ends():
     edited, _ = _edit(text, "true")
     assert edited == ("metadata:\r\n    labels:\r\n        app: web\r\n    annotations:\r\n"
                       "        sidecar.istio.io/nativeSidecar: \"true\"\r\nspec: {}\r\n")
+
+
+# --- several annotations at once (Linkerd's keys: core/meshes.py) ---------------------------------
+
+LINKERD_KEYS = ("config.linkerd.io/proxy-enable-native-sidecar", "config.beta.linkerd.io/proxy-enable-native-sidecar",
+                "config.alpha.linkerd.io/proxy-enable-native-sidecar")
+
+
+@st.composite
+def templates_with_several_keys(draw) -> tuple[dict, str]:
+    """A pod template whose annotations hold any of the keys, in any order, among others."""
+    data = draw(pod_template())
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict) and draw(st.booleans()):
+        present = draw(st.lists(st.sampled_from(LINKERD_KEYS), unique=True))
+        others = dict.fromkeys(draw(st.lists(st.sampled_from(["a.example/x", "b.example/y"]), unique=True)), "v")
+        entries = list({**{key: draw(st.sampled_from(["true", "false", "yes"])) for key in present}, **others}.items())
+        metadata["annotations"] = dict(draw(st.permutations(entries))) if entries else draw(st.sampled_from([{}, None]))
+    return data, draw(body_text(data))
+
+
+def _expected_several(data: dict, setting: dict, removing: list[str]) -> dict:
+    expected = copy.deepcopy(data)
+    metadata = expected.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if setting:
+        if not isinstance(metadata, dict):
+            metadata = expected["metadata"] = {}
+        annotations = metadata["annotations"] = {**(annotations or {}), **setting}
+    if isinstance(annotations, dict):
+        for key in removing:
+            annotations.pop(key, None)
+        if not annotations and not setting and "annotations" in metadata and data["metadata"]["annotations"]:
+            del metadata["annotations"]
+    return expected
+
+
+@settings(max_examples=300)
+@given(case=templates_with_several_keys(), written=st.lists(st.sampled_from(LINKERD_KEYS), unique=True),
+       value=st.sampled_from(["true", "false"]))
+def test_several_keys_set_and_the_others_removed_in_one_edit(case, written, value):
+    data, text = case
+    setting = {key: value for key in written}
+    removing = [key for key in LINKERD_KEYS if key not in setting]
+    doc = textedit.DocumentText(text)
+    edited = doc.apply(textedit.edit_annotations(doc, yamlnodes.compose(text), tuple(setting.items()), removing))
+    assert _as_kubernetes_reads(yaml.safe_load(edited)) == _as_kubernetes_reads(_expected_several(data, setting, removing))
+    again = textedit.DocumentText(edited)
+    assert textedit.edit_annotations(again, yamlnodes.compose(edited), tuple(setting.items()), removing) == []
+
+
+def test_removing_every_annotation_keeps_the_comments_between_them():
+    text = "metadata:\n  annotations:\n    # why\n    a: x\n    # and why\n    b: y\nspec: {}\n"
+    doc = textedit.DocumentText(text)
+    assert doc.apply(textedit.edit_annotations(doc, yamlnodes.compose(text), (), ("a", "b"))) == (
+        "metadata:\n    # why\n    # and why\nspec: {}\n")
+
+
+def test_in_a_flow_mapping_every_key_replaced_by_another_stays_one_mapping():
+    text = '{"metadata": {"annotations": {"a": "x", "b": "y"}}, "spec": {}}\n'
+    doc = textedit.DocumentText(text)
+    edited = doc.apply(textedit.edit_annotations(doc, yamlnodes.compose(text), (("c", "true"),), ("a", "b")))
+    assert edited == '{"metadata": {"annotations": {"c": "true"}}, "spec": {}}\n'

@@ -12,7 +12,7 @@ from yaml.nodes import MappingNode, Node
 from postrender.core import anchors, conversion, podshape, textedit, triage, yamlnodes
 from postrender.core.conversion import apply_decision
 from postrender.core.errors import InputError, Location
-from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
+from postrender.core.meshes import ISTIO_SWITCH, AnnotationSwitch
 from postrender.core.policy import Policy, Rule, Workload
 from postrender.core.stream import BOM, Document, Source, read_documents
 from postrender.core.workloads import FoundWorkload, KindTable, find_workloads
@@ -21,22 +21,53 @@ _STRAY_BOM = re.compile("^\ufeff", re.MULTILINE)
 _OTHER_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
 
-def _refuse_shared_template(template: MappingNode, shared: set[int]) -> None:
+def _refuse_shared_place(owner: MappingNode, at: tuple[str, ...], shared: set[int], keys: tuple[str, ...]) -> None:
     """An edit of text that stands in several places (a YAML anchor and its aliases) would change
     them all: another workload's decision, or an object that is no workload at all."""
-    node: Node | None = template
-    for part, step in _EDITED_PATH:
+    what = _PLACE_NAMES.get(at, f"mapping that holds {at[0]}")
+    node: Node | None = owner
+    # What an annotation edit may touch, outermost first: what to call it, and the key inside it.
+    for part, step in zip([what, *(f"{what}'s {step}" for step in at[:-1])], at):
         if node is None:
             return
-        if id(node) in shared:
-            raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
-                                     "an edit here would change both (write it out in full)", node)
+        _refuse_shared(node, part, shared)
         node = yamlnodes.get(node, step)
+    for key in keys:  # the annotations themselves
+        _refuse_shared(yamlnodes.get(node, key), "annotation", shared)
 
 
-# What an annotation edit may touch, outermost first: (what to call it, the key inside it).
-_EDITED_PATH = (("pod template", "metadata"), ("pod template's metadata", "annotations"),
-                ("pod template's annotations", ANNOTATION), ("annotation", ""))
+def _refuse_shared(node: Node | None, part: str, shared: set[int]) -> None:
+    if node is not None and id(node) in shared:
+        raise textedit.EditError(f"the {part} is shared with another place through a YAML anchor and alias; "
+                                 "an edit here would change both (write it out in full)", node)
+
+
+_ANNOTATIONS = ("annotations",)
+_PLACE_NAMES = {textedit.TEMPLATE_ANNOTATIONS: "pod template", _ANNOTATIONS: "pod metadata"}
+
+
+def _places(found: FoundWorkload) -> list[tuple[MappingNode, tuple[str, ...]]]:
+    """Where the decision is written (the target), then the pod metadata merged into the same pods."""
+    return [(found.owner, found.at)] + [(node, _ANNOTATIONS) for node in found.merged if node is not found.metadata]
+
+
+def _says(owner: MappingNode, at: tuple[str, ...], keys: tuple[str, ...]) -> bool:
+    """Whether the annotations at `at` hold one of these keys."""
+    annotations = yamlnodes.get(owner, *at)
+    return any(yamlnodes.lookup(annotations, key) is not None for key in keys)
+
+
+class MissingNamespace(NamedTuple):
+    """What the error says when a namespace rule meets a document nobody gave a namespace for."""
+
+    why: str  # why no namespace is known
+    fix: str  # what the user can do about it
+
+
+HELM_MISSING_NAMESPACE = MissingNamespace(
+    "no namespace was given",
+    "pass --namespace NS (under Helm: --post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
+)
 
 
 class Options(NamedTuple):
@@ -46,6 +77,7 @@ class Options(NamedTuple):
     namespace_known: bool = True
     kube_version: tuple[int, int] | None = None
     input_name: str = "<stdin>"
+    missing_namespace: MissingNamespace = HELM_MISSING_NAMESPACE  # each front end says it in its own terms
 
 
 class Sink(Protocol):
@@ -61,24 +93,29 @@ class Outcome:
     """
 
     def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str,
-                 template_node: MappingNode, converted: dict | None = None):
+                 template_node: MappingNode | None, converted: dict | None = None, switch: AnnotationSwitch = ISTIO_SWITCH,
+                 pod_metadata: bool = False):
         self.workload = workload
         self.rule = rule  # None: the fallback decided
         self.mode = mode  # native | regular | default | keep
         self.action = action  # set | replaced | removed | unchanged | converted | kept
-        self.template_node = template_node
+        self.template_node = template_node  # the pod template; the pod metadata if pod_metadata; None: not there yet
         self.converted = converted  # the template after a conversion
+        self.switch = switch  # the annotations that carry the decision
+        self.pod_metadata = pod_metadata
 
     def __repr__(self) -> str:
         return f"Outcome({self.workload!r}, rule={self.rule!r}, mode={self.mode!r}, action={self.action!r})"
 
     @cached_property
     def template(self) -> dict:
-        """The pod template as plain data, as it is written out."""
+        """The pod template as plain data, as it is written out (pod metadata as a template's `metadata`)."""
         if self.converted is not None:
             return self.converted
-        data = yamlnodes.construct(self.template_node) or {}
-        apply_decision(data, self.mode)
+        data = (yamlnodes.construct(self.template_node) if self.template_node is not None else None) or {}
+        if self.pod_metadata:
+            data = {"metadata": data}
+        apply_decision(data, self.mode, self.switch)
         return data
 
 
@@ -114,6 +151,7 @@ class Engine:
         self.policy = policy
         self.options = options
         self.kinds: KindTable = policy.kinds
+        self.switch = policy.switch
         self.on_outcome = on_outcome
         self.summary = Summary()
 
@@ -148,27 +186,28 @@ class Engine:
         converting = self._conversion(root, body)
         shared: set[int] | None = None
         for found in find_workloads(root, self.kinds):
-            if found.template is None:
-                continue
-            podshape.check_workload(found.node, found.template)
+            podshape.check_workload(found.node, found.template, found.metadata if found.template is None else None)
             workload = self._workload(document, found)
             rule, mode = self.policy.decide(workload)
             if not workload.namespace and not self.options.namespace_known:
                 self._require_namespace(document, workload, rule)
             if rule is not None:
                 self.summary.matched_rules.add(rule.index)
-            changes, action = self._annotate(doc_text, found.template, mode)
+            changes, action = self._annotate(doc_text, found, mode)
             if changes:
                 shared = anchors.shared_nodes(root, body) if shared is None else shared
-                _refuse_shared_template(found.template, shared)
+                for owner, at in _places(found):
+                    _refuse_shared_place(owner, at, shared, self.switch.all_keys)
             splices.extend(changes)
             converted = None
             if converting is not None:
                 location = self._location(document, workload.line)
-                converted = converting.apply(found, mode, location)
+                converted = converting.apply(found, _places(found), mode, location)
                 action = "converted" if converted is not None else action
             if self.on_outcome is not None:
-                outcome = Outcome(workload, rule, mode, action, found.template, converted)
+                pod_metadata = found.target.pod_metadata
+                outcome = Outcome(workload, rule, mode, action, found.metadata if pod_metadata else found.template,
+                                  converted, self.switch, pod_metadata)
                 _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
                 self.on_outcome(outcome)
         if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
@@ -194,39 +233,44 @@ class Engine:
             return None
         return conversion.DocumentConversion(
             root,
+            switch=self.switch,
             mesh_default=self.policy.mesh_default,
             hold_application=self.policy.hold_application,
             hold_always=self.policy.hold_application_always,
             kube_version=self.options.kube_version,
         )
 
-    @staticmethod
-    def _annotate(doc_text: textedit.DocumentText, template: MappingNode, mode: str) -> tuple[list[textedit.Splice], str]:
+    def _annotate(self, doc_text: textedit.DocumentText, found: FoundWorkload, mode: str) -> tuple[list[textedit.Splice], str]:
+        """The target gets the decision; merged pod metadata that says anything gets the same, so that no
+        layer the operator merges says otherwise."""
         if mode == "keep":
             return [], "kept"
-        had = yamlnodes.get(template, "metadata", "annotations")
-        present = yamlnodes.lookup(had, ANNOTATION) is not None if isinstance(had, MappingNode) else False
-        if mode == "default":
-            splices = textedit.remove_annotation(doc_text, template, ANNOTATION)
-            return splices, "removed" if splices else "unchanged"
-        splices = textedit.set_annotation(doc_text, template, ANNOTATION, ANNOTATION_VALUES[mode])
+        setting, removing = self.switch.setting(mode), self.switch.removing(mode)
+        target, *merged = _places(found)
+        edited = [target] + [place for place in merged if _says(*place, self.switch.all_keys)]
+        splices = [splice for owner, at in edited for splice in textedit.edit_annotations(doc_text, owner, setting, removing, at)]
         if not splices:
             return [], "unchanged"
+        if not setting:
+            return splices, "removed"
+        present = any(_says(owner, at, tuple(key for key, _ in setting)) for owner, at in edited)
         return splices, "replaced" if present else "set"
 
     def _workload(self, document: Document, found: FoundWorkload) -> Workload:
         metadata = yamlnodes.get(found.node, "metadata")
-        template_metadata = yamlnodes.get(found.template, "metadata")
+        place = (found.template or found.metadata or found.owner) if found.label else found.node
         return Workload(
             kind=found.kind,
             api_version=found.api_version,
             name=yamlnodes.scalar_text(yamlnodes.get(metadata, "name")) or "",
             namespace=yamlnodes.scalar_text(yamlnodes.get(metadata, "namespace")) or self.options.namespace,
             labels=yamlnodes.string_map(yamlnodes.get(metadata, "labels")),
-            pod_labels=yamlnodes.string_map(yamlnodes.get(template_metadata, "labels")),
+            pod_labels=yamlnodes.string_map(yamlnodes.get(found.metadata, "labels")),
             document=document.index,
             source=document.source,
-            line=document.line + found.node.start_mark.line,
+            line=document.line + place.start_mark.line,
+            target=found.label,
+            completes=found.target.completes,
         )
 
     def _require_namespace(self, document: Document, workload: Workload, decided: Rule | None) -> None:
@@ -234,10 +278,10 @@ class Engine:
         for rule in self.policy.rules:
             if rule.match.namespaces is not None and rule.match._replace(namespaces=None).matches(workload):
                 named = f"rule {rule.index}" + (f" {rule.name!r}" if rule.name else "")
+                why, fix = self.options.missing_namespace
                 raise InputError(
-                    f"{workload.kind} {workload.name} has no metadata.namespace and no namespace was given, so "
-                    f"{named} (match.namespaces) cannot decide it: pass --namespace NS (under Helm: "
-                    "--post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
+                    f"{workload.kind} {workload.name} has no metadata.namespace and {why}, so "
+                    f"{named} (match.namespaces) cannot decide it: {fix}",
                     self._location(document, workload.line),
                 )
             if rule is decided:

@@ -44,6 +44,8 @@ PROXY_UID = 1337  # istio-proxy's UID: iptables lets its traffic bypass the prox
 # drains until its active connections reach zero (istio/istio pilot/cmd/pilot-agent/options/options.go).
 EXIT_ON_ZERO = "EXIT_ON_ZERO_ACTIVE_CONNECTIONS"
 DEFAULT_STATUS_PORT = "15020"  # values.global.proxy.statusPort in Istio's chart
+# What a Job's script calls to stop a regular istio-proxy by hand: pilot-agent's /quitquitquit endpoint.
+MANUAL_LIFECYCLE_WORDS = ("/quitquitquit",)
 
 # Kubernetes' SidecarContainers feature gate.
 NATIVE_SIDECARS_ALPHA = (1, 28)  # the gate exists, off unless the cluster's operator turned it on

@@ -67,10 +67,47 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                              "matches on namespaces and meets such a document is an error)")
     parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
                         help="the target cluster's Kubernetes version (default: $KUBE_VERSION)")
+    add_linkerd_version(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
     parser.add_argument("--log-file", metavar="PATH", default=None,
                         help=f"also append warnings and errors to this file (default: ${LOG_FILE_ENV}); "
                              "Helm 4 hides a post-renderer's stderr when it fails")
+
+
+def add_linkerd_version(parser: argparse.ArgumentParser, purpose: str = "") -> None:
+    parser.add_argument("--linkerd-version", metavar="X.Y", default=None,
+                        help=purpose or "for a policy with spec.mesh: linkerd, the Linkerd release (2.19, edge-25.10.2) "
+                                        "whose annotation key to write, in place of spec.linkerdVersion (neither: every key)")
+
+
+_OPTION_WORD = re.compile(r"^--?[A-Za-z][\w-]*(=|$)")
+
+
+def refuse_joined_arguments(argv: Sequence[str], parser: argparse.ArgumentParser) -> None:
+    """Helm passes each --post-renderer-args value as one argument, without a shell, so
+    `--post-renderer-args="--policy p.yaml"` arrives as the one argument '--policy p.yaml', which
+    argparse would take for a FILE (and then report no policy). Say what happened instead. A value
+    with a space (`--policy=my policy.yaml`) is left alone: only option words after the first count."""
+    for argument in argv:
+        words = argument.split()
+        if len(words) > 1 and _OPTION_WORD.match(words[0]) and (
+            "=" not in words[0] or any(_OPTION_WORD.match(word) for word in words[1:])
+        ):
+            separate = " ".join(f"--post-renderer-args={word}" for word in _separate_arguments(words, parser))
+            raise UsageError(f"{argument!r} arrived as one argument (Helm passes each --post-renderer-args value "
+                             f"as one, without a shell): give each its own flag, written with '=': {separate}")
+
+
+def _separate_arguments(words: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The words as arguments of their own, an option that takes a value joined to it by '='."""
+    takes_value = {option for action in parser._actions if action.nargs != 0 for option in action.option_strings}
+    separate: list[str] = []
+    for word in words:
+        if separate and separate[-1] in takes_value and not word.startswith("-"):
+            separate[-1] += "=" + word
+        else:
+            separate.append(word)
+    return separate
 
 
 def options_from(args: argparse.Namespace, input_name: str = "<stdin>") -> Options:
@@ -97,7 +134,7 @@ def require_policy(args: argparse.Namespace) -> Policy:
 
     if not args.policy:
         raise UsageError(f"no policy: pass --policy PATH or set {POLICY_ENV}")
-    return load_policy(args.policy)
+    return load_policy(args.policy, args.linkerd_version)
 
 
 def inputs(files: Sequence[str]) -> Sequence[tuple[str, Input]]:

@@ -24,13 +24,15 @@ CONTAINER = {"name": SCALAR, "image": SCALAR, "command": LIST_OF_SCALARS, "args"
              "securityContext": MAPPING, "lifecycle": MAPPING, "restartPolicy": SCALAR}
 
 
-def check_workload(workload: MappingNode, template: MappingNode) -> None:
-    """Raise NodeError at the first field the tool reads that does not have its API type.
+def check_workload(workload: MappingNode, template: MappingNode | None, pod_metadata: MappingNode | None = None) -> None:
+    """Raise NodeError at the first field the tool reads that does not have its API type: in the
+    object's metadata, its pod template, or the pod metadata a target holds instead.
 
     One pass over each mapping's own entries (this runs for every workload); what a merge key
     (`<<`) gives is not checked.
     """
     _fields(_fields(workload, OBJECT, "").get("metadata"), METADATA, "metadata")
+    _fields(pod_metadata, METADATA, "pod metadata")
     parts = _fields(template, TEMPLATE, "template")
     _fields(parts.get("metadata"), METADATA, "template.metadata")
     spec = _fields(parts.get("spec"), POD_SPEC, "template.spec")

@@ -22,7 +22,6 @@ from postrender.core import yamlnodes
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.engine import Engine, Options, Outcome
 from postrender.core.errors import InputError, Location, SidecarPolicyError
-from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
 from postrender.core.options import ArgumentParser, options_from
 from postrender.core.policy import parse_policy
 from postrender.core.stream import Document
@@ -90,10 +89,12 @@ def _apply(resource_list: resourcelist.ResourceList, options: Options) -> tuple[
 
 def _outcome_result(outcome: Outcome, resource_list: resourcelist.ResourceList) -> dict:
     workload = outcome.workload
-    if outcome.mode in ANNOTATION_VALUES:
-        message = f"set {ANNOTATION}: \"{ANNOTATION_VALUES[outcome.mode]}\""
+    setting = outcome.switch.setting(outcome.mode)
+    if setting:
+        message = "set " + ", ".join(f"{key}: \"{value}\"" for key, value in setting)
     else:
-        message = f"{_ACTIONS[outcome.action]} {ANNOTATION}"
+        message = f"{_ACTIONS[outcome.action]} {', '.join(outcome.switch.all_keys)}"
+    message += f" at {workload.target}" if workload.target else ""
     message += f" ({outcome.rule.label})" if outcome.rule else " (fallback)"
     result = {"message": message, "severity": "info",
               "resourceRef": _ref(workload.api_version, workload.kind, workload.name, workload.namespace)}

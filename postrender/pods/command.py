@@ -3,6 +3,7 @@ and what to restart. Reads what `kubectl get pods,replicasets,deployments,... -A
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import os
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from postrender.core import options
 from postrender.core.diagnostics import Diagnostics
-from postrender.core.errors import EXIT_CHECK, EXIT_OK, InputError
+from postrender.core.errors import EXIT_CHECK, EXIT_OK, InputError, UsageError
+from postrender.core.meshes import ISTIO, LINKERD, NAMES
 from postrender.core.policy import MESH_DEFAULTS
 from postrender.core.workloads import BUILTIN_KINDS, KindTable
 from postrender.pods import clusterdump, restarts, sidecar_forms
@@ -27,19 +29,24 @@ DUMP_COMMAND = "kubectl get pods,replicasets,deployments,statefulsets,daemonsets
 
 
 def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
-    """Show, per workload, the istio-proxy form its running pods have and the one new pods would get,
-    and the command that replaces the stale ones."""
+    """Show, per workload, the proxy form (istio-proxy, linkerd-proxy) its running pods have and the one new
+    pods would get, and the command that replaces the stale ones."""
     from postrender.pods import formats as pod_formats
 
     parser = options.ArgumentParser(
         prog="sidecar-policy pods", description=pods.__doc__,
         epilog=f"input: what `{DUMP_COMMAND}` prints (JSON or YAML, a List or a stream)\n"
                "exit codes: 0 ok, 1 bad input, 2 bad usage or policy, 3 --fail-on-restart and a restart is needed")
+    parser.add_argument("--mesh", choices=NAMES, default=None,
+                        help="the mesh: istio (default), or linkerd (the default with --linkerd-version, or the "
+                             "policy's spec.mesh)")
     parser.add_argument("--mesh-default", choices=MESH_DEFAULTS,
-                        help="the form Istio injects into pods without the annotation")
+                        help="the form the mesh injects into pods without the annotation")
     parser.add_argument("--istio-version", metavar="X.Y",
                         help="derive the mesh default: regular before Istio 1.27, native from 1.27 (regular "
                              "with --kube-version below 1.33); with compatibilityVersion set, pass that")
+    options.add_linkerd_version(parser, "derive Linkerd's default: regular before 2.20, native from 2.20 "
+                                "(edge-26.5.2); also the release whose annotation key a --policy writes")
     parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
                         help="the kubelets' Kubernetes version, for Istio's `auto` mode (default: $KUBE_VERSION)")
     parser.add_argument("--policy", metavar="PATH",
@@ -51,8 +58,10 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
     args = parser.parse_args(argv)
     diagnostics.configure(args)
-    default = sidecar_forms.mesh_default(args.mesh_default, args.istio_version, options.parse_kube_version(args.kube_version))
     policy = options.require_policy(args) if args.policy else None
+    mesh = _mesh(args, policy)
+    default = sidecar_forms.mesh_default(args.mesh_default, args.istio_version, options.parse_kube_version(args.kube_version),
+                                         mesh, args.linkerd_version or _policy_version(policy))
     kinds = policy.kinds if policy is not None else KindTable(BUILTIN_KINDS)
     templates = None if policy is None else (lambda holders: preview_templates(policy, holders))
     # A dump's objects are trees, with no cycles for the collector to find; its full passes over the
@@ -65,6 +74,19 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
         gc.enable()
     sys.stdout.write(pod_formats.FORMATS[args.output](found, pod_formats.Context(default, args), sys.stdout))
     return EXIT_CHECK if args.fail_on_restart and any(row.restart for row in found) else EXIT_OK
+
+
+def _mesh(args: argparse.Namespace, policy: Policy | None) -> str:
+    """--mesh, else the policy's, else linkerd when --linkerd-version says so, else istio."""
+    if policy is not None and args.mesh not in (None, policy.mesh):
+        raise UsageError(f"--mesh {args.mesh}, but the policy {policy.origin} drives {policy.mesh}")
+    if args.mesh or policy is not None:
+        return args.mesh or policy.mesh  # type: ignore[union-attr]  # one of them is set
+    return LINKERD if args.linkerd_version else ISTIO
+
+
+def _policy_version(policy: Policy | None) -> str | None:
+    return str(policy.linkerd_version) if policy is not None and policy.linkerd_version is not None else None
 
 
 def _read(source: Input, name: str) -> Iterator[clusterdump.DumpObject]:

@@ -31,7 +31,9 @@ def workload_row(outcome: Outcome, assessment: Assessment, input_name: str) -> R
         None if rule is None else (rule.name or rule.index),
         outcome.mode, assessment.sidecar, outcome.action, assessment.findings,
         Location(input_name, workload.document, workload.source, workload.line),
-        f"{workload.kind} {workload.namespace}/{workload.name}" if workload.namespace else f"{workload.kind} {workload.name}",
+        f"{workload.kind} {workload.namespace + '/' if workload.namespace else ''}{workload.name}"
+        + (f" {workload.target}" if workload.target else ""),
+        workload.target,
     )
 
 

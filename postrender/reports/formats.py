@@ -82,7 +82,7 @@ def aligned(headers: Sequence[str], cells: Sequence[Sequence[str]], last: Sequen
 
 def table(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     colour = colour_enabled(stream)
-    cells = [(row.kind, row.namespace or "-", row.name, _rule_text(row), _sidecar_text(row), row.action or "-")
+    cells = [(row.kind, row.namespace or "-", row.name_and_target, _rule_text(row), _sidecar_text(row), row.action or "-")
              for row in rows]
     codes = [" ".join(paint(f.code, f.severity, colour) for f in _distinct_codes(row.findings)) or "-" for row in rows]
     lines = aligned(_HEADERS, cells, codes, colour)
@@ -102,6 +102,7 @@ def to_json(rows: list[Row], policy: Policy, stream: TextIO) -> str:
             "kind": row.kind,
             "namespace": row.namespace,
             "name": row.name,
+            "target": row.target,
             "rule": row.rule,
             "sidecar": row.sidecar,
             "action": row.action,
@@ -132,7 +133,7 @@ _MARKDOWN_HEADERS = ("Kind", "Namespace", "Name", "Rule", "Sidecar", "Action", "
 def markdown(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     lines = [f"### sidecar-policy: {code_span(policy.origin)}", "", _summary(rows), ""]
     lines += markdown_table(_MARKDOWN_HEADERS, [
-        (row.kind, code_span(row.namespace), code_span(row.name),
+        (row.kind, code_span(row.namespace), code_span(row.name_and_target),
          "*fallback*" if row.rule is None else code_span(_rule_text(row)), _sidecar_text(row), row.action or "—",
          " ".join(f"{f.code} ({f.severity})" for f in _distinct_codes(row.findings)) or "—")
         for row in rows])

@@ -47,7 +47,7 @@ def decide(rules: list[dict], fallback: str, facts: dict) -> str:
 # API groups that define each kind (Kubernetes' API reference; extensions/v1beta1 is the old home).
 GROUPS = {"Pod": {""}, "PodTemplate": {""}, "ReplicationController": {""}, "Deployment": {"apps", "extensions"},
           "DaemonSet": {"apps", "extensions"}, "ReplicaSet": {"apps", "extensions"}, "StatefulSet": {"apps"},
-          "Job": {"batch"}, "CronJob": {"batch"}, "Rollout": {"argoproj.io"}, CUSTOM_KIND[0]: {"apps.kruise.io"}}
+          "Job": {"batch"}, "CronJob": {"batch"}, "Rollout": {"argoproj.io"}, CUSTOM_KIND[0]: {CUSTOM_KIND[1].rpartition("/")[0]}}
 
 
 def template_path(obj: dict, custom_kind: bool) -> tuple[str, ...] | None:

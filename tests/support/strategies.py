@@ -27,7 +27,8 @@ WORKLOAD_KINDS = {
     "CronJob": ("batch/v1", ("spec", "jobTemplate", "spec", "template")),
     "Rollout": ("argoproj.io/v1alpha1", ("spec", "template")),
 }
-CUSTOM_KIND = ("CloneSet", "apps.kruise.io/v1alpha1", ("spec", "template"))  # only with workloadKinds
+# A kind that is a workload only with workloadKinds (OpenKruise's CloneSet is a built-in one now).
+CUSTOM_KIND = ("Widget", "apps.example.com/v1", ("spec", "template"))
 
 NAMES = ["web", "api", "db-migrate-1", "worker", "w1b", "x"]
 NAMESPACES = ["team-a", "team-b", "default"]
@@ -82,9 +83,9 @@ def pod_template(draw) -> dict:
 
 @st.composite
 def workload(draw, custom_kind: bool) -> dict:
-    kinds = sorted(WORKLOAD_KINDS) + (["CloneSet"] if custom_kind else [])
+    kinds = sorted(WORKLOAD_KINDS) + ([CUSTOM_KIND[0]] if custom_kind else [])
     kind = draw(st.sampled_from(kinds))
-    api_version, path = (CUSTOM_KIND[1], CUSTOM_KIND[2]) if kind == "CloneSet" else WORKLOAD_KINDS[kind]
+    api_version, path = (CUSTOM_KIND[1], CUSTOM_KIND[2]) if kind == CUSTOM_KIND[0] else WORKLOAD_KINDS[kind]
     if draw(st.integers(0, 9)) == 0 and kind not in ("Pod", "PodTemplate", "ReplicationController"):
         api_version = "example.com/v1"  # the same kind name in another group: not a workload
     document: dict = {"apiVersion": api_version, "kind": kind}
@@ -280,7 +281,7 @@ def rules(draw) -> dict:
     reference: dict = {}
     match: dict = {}
     if draw(st.booleans()):
-        kinds = st.sampled_from([*sorted(WORKLOAD_KINDS), "CloneSet", "Service"])
+        kinds = st.sampled_from([*sorted(WORKLOAD_KINDS), CUSTOM_KIND[0], "Service"])
         match["kinds"] = reference["kinds"] = draw(st.lists(kinds, min_size=1, max_size=3))
     for field_name in ("names", "namespaces"):
         if draw(st.integers(0, 3)) == 0:
@@ -304,7 +305,7 @@ def rules(draw) -> dict:
 
 @st.composite
 def policies(draw) -> tuple[str, list[dict], str, bool]:
-    """(policy text, rules with their meaning, fallback, whether CloneSet is a workload kind)."""
+    """(policy text, rules with their meaning, fallback, whether CUSTOM_KIND is a workload kind)."""
     rule_list = draw(st.lists(rules(), max_size=4))
     fallback = draw(st.sampled_from(["keep", "native", "regular", "default", None]))
     custom_kind = draw(st.booleans())

@@ -59,31 +59,36 @@ def served_kinds(cluster: Cluster) -> set[tuple[str, str]]:
     return served
 
 
-def prepare(cluster: Cluster, stream_objects: list[dict]) -> list[str]:
-    """Create the namespaces the objects name and install the CRDs their custom resources need;
-    the kinds the server still does not serve, as group/Kind."""
-    namespaces = {(item.get("metadata") or {}).get("namespace") for item in stream_objects} - {None, ""}
-    existing = {item["metadata"]["name"] for item in cluster.get("namespaces")["items"]}
-    for name in sorted(namespaces - existing):
-        cluster.kubectl("create", "namespace", str(name))
-    served = served_kinds(cluster)
-    missing = {(_group(str(item.get("apiVersion", ""))), str(item.get("kind"))) for item in stream_objects} - served
-    crds = [item for item in stream_objects if item.get("kind") == "CustomResourceDefinition"
-            and (item["spec"]["group"], item["spec"]["names"]["kind"]) in missing]
-    if crds:
-        listing = {"apiVersion": "v1", "kind": "List", "items": crds}
-        cluster.kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps(listing).encode())
-        for crd in crds:
-            cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}")
-        missing -= served_kinds(cluster)
-    return sorted(f"{group}/{kind}" for group, kind in missing)
-
-
 class ServerReader:
     def __init__(self, cluster: Cluster, kube_yaml: KubeYAML):
         self.cluster = cluster
         self.kube_yaml = kube_yaml
         self.accepted: set[str] = set()
+        self.namespaces: set[str] = set()  # known to exist (namespaces are never deleted here)
+        self.served: set[tuple[str, str]] = set()  # (group, Kind), asked again only when one is missing
+
+    def prepare(self, stream_objects: list[dict]) -> list[str]:
+        """Create the namespaces the objects name and install the CRDs their custom resources need;
+        the kinds the server still does not serve, as group/Kind."""
+        cluster = self.cluster
+        wanted = {(item.get("metadata") or {}).get("namespace") for item in stream_objects} - {None, ""} - self.namespaces
+        if wanted:
+            self.namespaces |= {item["metadata"]["name"] for item in cluster.get("namespaces")["items"]}
+            for name in sorted(wanted - self.namespaces):
+                cluster.kubectl("create", "namespace", str(name))
+            self.namespaces |= wanted
+        kinds = {(_group(str(item.get("apiVersion", ""))), str(item.get("kind"))) for item in stream_objects}
+        if kinds - self.served:
+            self.served = served_kinds(cluster)
+        crds = [item for item in stream_objects if item.get("kind") == "CustomResourceDefinition"
+                and (item["spec"]["group"], item["spec"]["names"]["kind"]) in kinds - self.served]
+        if crds:
+            listing = {"apiVersion": "v1", "kind": "List", "items": crds}
+            cluster.kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps(listing).encode())
+            for crd in crds:
+                cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}")
+            self.served = served_kinds(cluster)
+        return sorted(f"{group}/{kind}" for group, kind in kinds - self.served)
 
     def refusals(self, stream: bytes) -> str:
         """"" when the API server accepts every object of `stream`, else what it said of the others."""
@@ -94,7 +99,7 @@ class ServerReader:
                 new[key] = item
         if not new:
             return ""
-        unserved = prepare(self.cluster, list(new.values()))
+        unserved = self.prepare(list(new.values()))
         if unserved:
             return f"no CustomResourceDefinition in the stream or the cluster for {', '.join(unserved)}"
         listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(new.values())}).encode()

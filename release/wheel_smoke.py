@@ -42,6 +42,9 @@ RUNS = (
     Run(("explain", "--policy", "policy.yaml", "-o", "json", "rendered.yaml"), '"kind": "Job"'),
     Run(("check", "--policy", "policy.yaml", "rendered.yaml"), "passed"),
     Run(("pods", "--mesh-default", "regular", "-o", "json", "cluster.json"), '"name": "migrate"'),
+    # The kubectl plugin (`kubectl sidecar-policy pods`): kubectl runs it with the words after its own name.
+    Run(("pods", "--mesh-default", "regular", "-o", "json", "cluster.json"), '"name": "migrate"',
+        program="kubectl-sidecar_policy"),
     Run(("kustomize", "--policy", "policy.yaml"), "patches:"),
     Run(("flux", "--policy", "policy.yaml"), "postRenderers:"),
     Run(("admission", "--policy", "admission-policy.yaml"), "kind: MutatingAdmissionPolicy"),

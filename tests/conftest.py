@@ -53,6 +53,14 @@ def cluster(tmp_path_factory):
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def server_reader(cluster, kube_yaml):
+    """The API server's reading of a whole stream (tests/support/server_reading.py): reader.refusals(stream) == ""."""
+    from tests.support.server_reading import ServerReader
+
+    return ServerReader(cluster, kube_yaml)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """Say which real Helm binaries ran: a skipped build must not pass for a tested version."""
     if HELM_USED:

@@ -8,11 +8,16 @@ Deployment, a Job) go through the same webhook.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 
+from tests.support import background
 from tests.support.cluster import Cluster, sidecar_form
 
 ANNOTATION = "sidecar.istio.io/nativeSidecar"
@@ -96,3 +101,43 @@ def test_mutating_admission_policy_is_served_in_every_version_the_generator_may_
         discovery = json.loads(cluster.kubectl("get", "--raw", f"/apis/admissionregistration.k8s.io/{version}").stdout)
         names = {resource["name"] for resource in discovery["resources"]}
         assert {"mutatingadmissionpolicies", "mutatingadmissionpolicybindings"} <= names, version
+
+
+def listening_addresses(pid: int) -> set[str]:
+    """The local addresses of the TCP sockets process `pid` listens on (/proc/PID/fd, /proc/net/tcp*)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    addresses = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                address = fields[1].rpartition(":")[0]
+                packed = bytes.fromhex(address)
+                # /proc prints each 32-bit word in host (little-endian) order
+                words = b"".join(packed[i:i + 4][::-1] for i in range(0, len(packed), 4))
+                addresses.add(str(ipaddress.ip_address(words)))
+    return addresses
+
+
+def test_every_component_listens_on_loopback_only(cluster: Cluster) -> None:
+    components = background.recorded(cluster.state)
+    assert set(components) == {"controlplane", "webhook"}
+    for name, pid in components.items():
+        addresses = listening_addresses(pid)
+        assert addresses, f"{name} listens nowhere?"
+        assert all(ipaddress.ip_address(address).is_loopback for address in addresses), (name, addresses)
+
+
+def test_a_failed_start_shows_the_end_of_the_components_log(cluster: Cluster) -> None:
+    with pytest.raises(background.StartError) as failed:
+        cluster.restart_webhook(settings=["profile=no-such-profile"])
+    cluster.restart_webhook(settings=())
+    message = str(failed.value)
+    assert "the process exited with 1" in message and "webhook.log" in message
+    assert "no-such-profile" in message.rpartition("webhook.log")[2]  # the component's own words, from its log
+    assert cluster.admitted_form(cluster.namespace()) == "native"

@@ -29,8 +29,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support import background, gotools, istio_injector
 
 # istiod's ENABLE_NATIVE_SIDECARS for each mesh default. `auto` (native where every kubelet is
@@ -47,13 +45,7 @@ PROXY = "istio-proxy"
 
 def kubectl_command() -> str:
     """kubectl, or a skip (a failure under CI) that says why."""
-    found = shutil.which("kubectl")
-    if found is None:
-        message = "kubectl is not installed: the control-plane tests drive the API server with it"
-        if os.environ.get("CI"):
-            pytest.fail(message + " — CI must run them", pytrace=False)
-        pytest.skip(message)
-    return found
+    return gotools.required("kubectl", "the control-plane tests drive the API server with it")
 
 
 def sidecar_form(pod: dict) -> str | None:

@@ -80,6 +80,19 @@ def _object_label(found: FoundWorkload) -> str:
     return f"{found.kind} {name}" if name else found.kind
 
 
+class MissingNamespace(NamedTuple):
+    """What the error says when a namespace rule meets a document nobody gave a namespace for."""
+
+    why: str  # why no namespace is known
+    fix: str  # what the user can do about it
+
+
+HELM_MISSING_NAMESPACE = MissingNamespace(
+    "no namespace was given",
+    "pass --namespace NS (under Helm: --post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
+)
+
+
 class Options(NamedTuple):
     namespace: str = ""  # for documents that leave metadata.namespace out
     # False: nobody said which namespace those documents go to (Helm never tells a post-renderer),
@@ -87,6 +100,7 @@ class Options(NamedTuple):
     namespace_known: bool = True
     kube_version: tuple[int, int] | None = None
     input_name: str = "<stdin>"
+    missing_namespace: MissingNamespace = HELM_MISSING_NAMESPACE  # each front end says it in its own terms
 
 
 class Sink(Protocol):
@@ -138,11 +152,14 @@ class Outcome:
             return self.converted
         if self._written is not None:
             return self._written
-        data = (yamlnodes.construct(self.template_node) if self.template_node is not None else None) or {}
-        if self.pod_metadata:
-            data = {"metadata": data}
+        data = self.input_template()
         apply_decision(data, self.mode, self.switch)
         return data
+
+    def input_template(self) -> dict:
+        """The pod template as plain data, as it came in (a new copy each time)."""
+        data = (yamlnodes.construct(self.template_node) if self.template_node is not None else None) or {}
+        return {"metadata": data} if self.pod_metadata else data
 
 
 class Summary:
@@ -321,10 +338,9 @@ class Engine:
         for rule in self.policy.rules:
             if rule.match.namespaces is not None and rule.match._replace(namespaces=None).matches(workload):
                 named = f"rule {rule.index}" + (f" {rule.name!r}" if rule.name else "")
+                why, fix = self.options.missing_namespace
                 raise InputError(
-                    "no metadata.namespace and no namespace was given, so "
-                    f"{named} (match.namespaces) cannot decide it: pass --namespace NS (under Helm: "
-                    "--post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
+                    f"no metadata.namespace and {why}, so {named} (match.namespaces) cannot decide it: {fix}",
                     self._location(document, workload.line),
                 )
             if rule is decided:

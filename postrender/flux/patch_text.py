@@ -7,7 +7,6 @@ for it.
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
 # metadata.name of our strategic-merge patches: kustomize ignores it when a target is given
@@ -16,7 +15,6 @@ MARKER_NAME = "sidecar-policy"
 # First line of our JSON6902 patches that are not about the annotation (rendered.py,
 # borrowed_templates.py): a YAML comment, which kustomize drops when it reads the patch, marks them as ours.
 JSON6902_MARK = "# sidecar-policy: "
-_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 
 class Patch(NamedTuple):
@@ -36,8 +34,3 @@ def dump_yaml(data: object) -> str:
 def marked_json6902(origin: str, operations: list[dict]) -> str:
     """An RFC 6902 patch text that is ours but not about the annotation, saying where it comes from."""
     return f"{JSON6902_MARK}{origin}\n{dump_yaml(operations)}"
-
-
-def escape(text: str) -> str:
-    """Quote RE2 (Go regexp) metacharacters; `-`, `/` and letters stay as they are, for readability."""
-    return _RE2_SPECIAL.sub(r"\\\1", text)

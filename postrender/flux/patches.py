@@ -24,12 +24,13 @@ from typing import NamedTuple
 from postrender.core import istio, linkerd
 from postrender.core.engine import Outcome
 from postrender.core.errors import UsageError
+from postrender.core.globs import escape, glob_to_regex
 from postrender.core.meshes import AnnotationSwitch
 from postrender.core.policy import Match, Policy, Rule
 from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind, api_group
 from postrender.flux import every_place
 from postrender.flux.borrowed_templates import guard
-from postrender.flux.patch_text import JSON6902_MARK, MARKER_NAME, Patch, dump_yaml, escape
+from postrender.flux.patch_text import JSON6902_MARK, MARKER_NAME, Patch, dump_yaml
 
 # Kubernetes' own API groups: their kinds are all known, so a target that pairs one of their kinds
 # with another of these groups (batch/Deployment) cannot select an object that exists.
@@ -315,36 +316,3 @@ def alternatives(values: Sequence[str]) -> str:
 
 def _anchored(regexes: Sequence[str]) -> str:
     return f"^{regexes[0]}$" if len(regexes) == 1 else "^(" + "|".join(regexes) + ")$"
-
-
-def glob_to_regex(pattern: str) -> str:
-    """A shell glob as the policy reads it (fnmatch: *, ?, [seq], [!seq]) in RE2 syntax, unanchored.
-
-    Python's fnmatch.translate is not usable: it emits (?s:…)\\Z and atomic groups, which Go's
-    regexp rejects.
-    """
-    out: list[str] = []
-    index, length = 0, len(pattern)
-    while index < length:
-        char = pattern[index]
-        index += 1
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[":
-            end = index + (pattern[index : index + 1] == "!")
-            end += pattern[end : end + 1] == "]"
-            end = pattern.find("]", end)
-            if end < 0:
-                out.append(r"\[")
-                continue
-            members, index = pattern[index:end], end + 1
-            negate = members.startswith("!")
-            members = (members[1:] if negate else members).replace("\\", "\\\\").replace("[", "\\[")
-            if members.startswith("^"):
-                members = "\\" + members
-            out.append("[" + ("^" if negate else "") + members + "]")
-        else:
-            out.append(escape(char))
-    return "".join(out)

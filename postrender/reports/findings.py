@@ -105,9 +105,15 @@ class Context:
         """How the workload got its sidecar mode, for messages."""
         rule = self.outcome.rule
         by = f"by {describe_rule(rule)}" if rule else f"by fallback: {self.policy.fallback}"
+        by = _LEFT_ALONE.get(self.outcome.action, by)
         if self.outcome.mode in ("default", "keep") and not self.written:
             return f"{by}, through meshDefault: {self.policy.mesh_default}"
         return by
+
+
+# explain --admission: pods the admission policy does not decide (core/admission.py Decision.action).
+_LEFT_ALONE = {"annotated": "by the pod's own annotation, which the admission policy keeps",
+               "exempt": "in a namespace the admission policy leaves alone"}
 
 
 def describe_rule(rule: Rule) -> str:

@@ -332,6 +332,40 @@ def policies(draw) -> tuple[str, list[dict], str, bool]:
     return text, rule_list, fallback or "keep", custom_kind
 
 
+# Kinds the rules draw that own no pods of their own (docs/admission.md): a PodTemplate, a Knative Service.
+HIDDEN_AT_ADMISSION = frozenset({"PodTemplate", "Service"})
+
+
+def readable_at_admission(rule: dict) -> dict:
+    """The rule less what a pod cannot answer at admission (core/admission.py unreadable): workload
+    labels, kinds whose pods another object owns, and a CronJob that is not read as one of the Jobs."""
+    rule = {**rule, "_reference": dict(rule["_reference"])}
+    match = rule.get("match")
+    if not match:
+        return rule
+    match = rule["match"] = {key: value for key, value in match.items() if key != "labels"}
+    rule["_reference"].pop("labels", None)
+    kinds = [kind for kind in match.get("kinds") or () if kind not in HIDDEN_AT_ADMISSION]
+    if "Job" not in kinds or "names" in match:
+        kinds = [kind for kind in kinds if kind != "CronJob"]
+    if "kinds" in match:
+        match["kinds"] = rule["_reference"]["kinds"] = kinds or ["Job"]
+    rule["match"] = match or None
+    return rule
+
+
+@st.composite
+def admission_policies(draw) -> tuple[str, list[dict], str, bool]:
+    """`policies()` whose every rule a pod can answer at admission."""
+    _, rule_list, fallback, custom_kind = draw(policies())
+    rule_list = [readable_at_admission(rule) for rule in rule_list]
+    spec: dict = {"fallback": fallback, "rules": [{k: v for k, v in rule.items() if k != "_reference"} for rule in rule_list]}
+    if custom_kind:
+        spec["workloadKinds"] = [{"kind": CUSTOM_KIND[0], "apiVersion": CUSTOM_KIND[1], "podTemplate": ".".join(CUSTOM_KIND[2])}]
+    text = yaml.safe_dump({"apiVersion": "sidecar-policy/v1alpha1", "kind": "SidecarPolicy", "spec": spec}, sort_keys=False)
+    return text, rule_list, fallback, custom_kind
+
+
 # --- broken input ------------------------------------------------------------------------------
 
 NOISE = [b":", b"{", b"}", b"[", b"- ", b"&a ", b"*a", b"!!python/object/apply:os.system [x] ", b"!t ", b"\t", b"\x00",

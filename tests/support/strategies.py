@@ -32,17 +32,19 @@ CUSTOM_KIND = ("Widget", "apps.example.com/v1", ("spec", "template"))
 
 NAMES = ["web", "api", "db-migrate-1", "worker", "w1b", "x"]
 NAMESPACES = ["team-a", "team-b", "default"]
+LABEL_KEYS = ["app", "tier", "track", "app.kubernetes.io/part-of"]
+LABEL_VALUES = ["web", "api", "canary", "stable", "shop"]
 # Written plain, `y`, `n`, `1e3` and `0o17` are strings for PyYAML but a boolean or a number for
 # Kubernetes' reader, which stores such a key as "true", "false", "1000", "15": selectors name
 # those; a label value it reads so, it refuses (test_properties asks Kubernetes' reader which).
-LABEL_KEYS = ["app", "tier", "track", "app.kubernetes.io/part-of", "y", "n", "1e3", "0o17"]
-SELECTOR_KEYS = LABEL_KEYS + ["true", "false", "1000", "15"]
-LABEL_VALUES = ["web", "api", "canary", "stable", "shop"]
+# Only the streams get them (_spelled_for_yaml_1_1): other users of these strategies read with PyYAML.
+ODD_LABEL_KEYS = ["y", "n", "1e3", "0o17"]
 ODD_LABEL_VALUES = ["y", "1e6"]
+SELECTOR_KEYS = LABEL_KEYS + ["true", "false", "1000", "15", "y"]
 GLOBS = ["*", "web*", "api", "db-migrate-*", "w?b", "[a-w]*", "*-1", "team-*", "", "default"]
 
 names = st.sampled_from(NAMES)
-label_maps = st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES * 8 + ODD_LABEL_VALUES), max_size=3)
+label_maps = st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES), max_size=3)
 annotation_values = st.sampled_from(["true", "false", True, False, "yes"])
 
 
@@ -220,6 +222,7 @@ def document(draw, custom_kind: bool) -> GeneratedDocument:
     if shape == 1:
         return GeneratedDocument(None, "---\n# only a comment\n" + draw(st.sampled_from(["", "\n", "#\n"])))
     data = draw(kube_object(custom_kind))
+    _spelled_for_yaml_1_1(draw, data)
     risky = draw(st.integers(0, 9)) == 0 and _share_template_metadata(data)
     body, aliased_strings = draw(body_text(data))
     risky = risky or aliased_strings
@@ -229,6 +232,25 @@ def document(draw, custom_kind: bool) -> GeneratedDocument:
     source = f"# Source: chart/templates/{draw(names)}.yaml\n" if draw(st.booleans()) and marker != "--- " else ""
     end = "...\n" if draw(st.integers(0, 5)) == 0 and not body.endswith("...\n") else ""
     return GeneratedDocument(yaml.safe_load(body), marker + source + body + end, risky)
+
+
+def _spelled_for_yaml_1_1(draw, data: object) -> None:
+    """Now and then a label key, rarely a label value, that Kubernetes' reader takes for a boolean or a number."""
+    seen: set[int] = set()
+    pending = [data]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, dict):
+            labels = node.get("metadata", {}).get("labels") if isinstance(node.get("metadata"), dict) else None
+            if isinstance(labels, dict) and id(labels) not in seen:
+                seen.add(id(labels))
+                if draw(st.integers(0, 3)) == 0:
+                    labels[draw(st.sampled_from(ODD_LABEL_KEYS))] = draw(st.sampled_from(LABEL_VALUES))
+                if labels and draw(st.integers(0, 19)) == 0:
+                    labels[draw(st.sampled_from(sorted(labels)))] = draw(st.sampled_from(ODD_LABEL_VALUES))
+            pending.extend(node.values())
 
 
 @st.composite

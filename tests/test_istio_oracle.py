@@ -31,7 +31,6 @@ from tests.support.istio_workloads import (
     in_form,
     pod_templates,
 )
-from tests.support.server_reading import refusals
 
 # Per batch: 8 settings x 125 = 1,000 workloads per release and direction.
 WORKLOADS = 125

@@ -22,6 +22,7 @@ from postrender.core.policy import Policy, parse_policy  # noqa: E402
 from postrender.core.stream import read_documents  # noqa: E402
 from tests.support.helpers import render  # noqa: E402
 from tests.support.reference import expected, normalise  # noqa: E402
+from tests.support.strategies import CUSTOM_KIND  # noqa: E402
 
 
 class Finding(AssertionError):
@@ -37,7 +38,8 @@ class FuzzPolicy:
             spec.update(convertInjected=True, meshDefault=mesh_default)
         self.has_reference = mesh_default is None
         if custom_kind:
-            spec["workloadKinds"] = [{"kind": "CloneSet", "apiVersion": "apps.kruise.io/v1alpha1", "podTemplate": "spec.template"}]
+            kind, api_version, path = CUSTOM_KIND
+            spec["workloadKinds"] = [{"kind": kind, "apiVersion": api_version, "podTemplate": ".".join(path)}]
         text = yaml.safe_dump({"apiVersion": "sidecar-policy/v1alpha1", "kind": "SidecarPolicy", "spec": spec})
         self.compiled: Policy = parse_policy(text, "fuzz-policy.yaml")
         self.rules, self.fallback, self.custom_kind = rules, fallback, custom_kind
@@ -46,7 +48,7 @@ class FuzzPolicy:
 POLICIES = [
     FuzzPolicy([], "native", False),
     FuzzPolicy([], "default", True),
-    FuzzPolicy([{"sidecar": "regular", "match": {"kinds": ["Deployment", "CloneSet"]}, "_reference": {"kinds": ["Deployment", "CloneSet"]}},
+    FuzzPolicy([{"sidecar": "regular", "match": {"kinds": ["Deployment", CUSTOM_KIND[0]]}, "_reference": {"kinds": ["Deployment", CUSTOM_KIND[0]]}},
                 {"sidecar": "default", "match": {"names": ["web*"]}, "_reference": {"names": ["web*"]}}], "native", True),
     FuzzPolicy([], "native", False, mesh_default="regular"),
     FuzzPolicy([{"sidecar": "regular", "match": {"kinds": ["Job"]}, "_reference": {}}], "default", False, mesh_default="native"),

@@ -9,7 +9,15 @@ from collections.abc import Callable, Sequence
 from postrender import __version__
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
-from postrender.core.options import add_policy_options, inputs, options_from, parse_kube_version, quick_parse, require_policy
+from postrender.core.options import (
+    add_policy_options,
+    inputs,
+    options_from,
+    parse_kube_version,
+    quick_parse,
+    refuse_joined_arguments,
+    require_policy,
+)
 from postrender.core.typed import TYPE_CHECKING
 
 FAIL_ON_ENV = "SIDECAR_POLICY_FAIL_ON"
@@ -23,7 +31,7 @@ if TYPE_CHECKING:
 
 USAGE_EXAMPLE = """\
 examples:
-  helm template app ./chart --post-renderer sidecar-policy --post-renderer-args --policy=policy.yaml
+  helm template app ./chart --post-renderer sidecar-policy --post-renderer-args=--policy=policy.yaml
   sidecar-policy --policy policy.yaml < rendered.yaml > post-rendered.yaml
   sidecar-policy schema > sidecar-policy.schema.json
 
@@ -34,7 +42,7 @@ exit codes: 0 ok, 1 bad input manifest, 2 bad usage or policy, 3 check failed (o
 
 def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     """Post-render manifests (stdin, or files) to stdout: what Helm's --post-renderer runs."""
-    args = quick_parse(argv, _render_arguments) or _render_parser().parse_args(argv)
+    args = quick_parse(argv, _render_arguments) or _parse_render_arguments(argv)
     diagnostics.configure(args)
     if args.fail_on not in (None, *FAIL_ON_SEVERITIES):  # argparse checks choices only on the command line
         raise UsageError(f"{FAIL_ON_ENV} must be one of {', '.join(FAIL_ON_SEVERITIES)}, not {args.fail_on!r}")
@@ -69,20 +77,23 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
 
 
-def _render_parser() -> argparse.ArgumentParser:
+def _parse_render_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """argparse's reading, for what quick_parse leaves to it: help, errors, FILE arguments."""
     import argparse
 
     from postrender.core.argparser import ArgumentParser
 
     parser = ArgumentParser(
         prog="sidecar-policy",
-        description="Apply a SidecarPolicy to rendered Kubernetes manifests: sets or removes "
-                    "sidecar.istio.io/nativeSidecar on each pod template, in one streaming pass.",
+        description="Apply a SidecarPolicy to rendered Kubernetes manifests: sets or removes the mesh's "
+                    "native-sidecar annotation (sidecar.istio.io/nativeSidecar, or Linkerd's "
+                    "proxy-enable-native-sidecar) on each pod template, in one streaming pass.",
         epilog=USAGE_EXAMPLE + "\ncommands: " + ", ".join(sorted(COMMANDS)) + " (sidecar-policy COMMAND --help)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _render_arguments(parser)
-    return parser
+    refuse_joined_arguments(argv, parser)
+    return parser.parse_args(argv)
 
 
 class _SeparatingSink:
@@ -139,6 +150,7 @@ COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "flux": _lazy("flux.command", "flux"),
     "kustomize": _lazy("flux.command", "kustomize"),
     "krm": _lazy("krm.function", "krm"),
+    "admission": _lazy("admission.command", "main"),
 }
 
 

@@ -19,6 +19,7 @@ from tests.support.paths import CORPUS, ROOT
 
 EXAMPLE_POLICY = "examples/findings/policy.yaml"
 EXAMPLE_MANIFESTS = "examples/findings/manifests.yaml"
+EXAMPLES = {"istio": "examples/findings", "linkerd": "examples/findings-linkerd"}  # each triggers every finding of its mesh
 CORPUS_POLICY = "tests/data/findings-corpus-policy.yaml"
 CORPUS_FILES = {
     "ingress-nginx": "ingress-nginx-cloud-deploy-helm-4.0.15-with-source-comments.yaml",  # # Source: comments, Jobs
@@ -44,8 +45,9 @@ def main(args: list[str], capsys, monkeypatch, stdin: bytes = b"") -> tuple[int,
     return code, out, err
 
 
-def example(command: str, *extra: str) -> list[str]:
-    return [command, "--policy", EXAMPLE_POLICY, "--kube-version", "1.28", *extra, EXAMPLE_MANIFESTS]
+def example(command: str, *extra: str, mesh: str = "istio") -> list[str]:
+    folder = EXAMPLES[mesh]
+    return [command, "--policy", f"{folder}/policy.yaml", "--kube-version", "1.28", *extra, f"{folder}/manifests.yaml"]
 
 
 # --- explain ----------------------------------------------------------------------------------
@@ -67,16 +69,30 @@ def test_explain_example_with_every_finding(output, capsys, monkeypatch, snapsho
     snapshot.assert_match(out, f"example.{FORMATS[output]}")
 
 
-def test_the_example_triggers_every_finding(capsys, monkeypatch):
-    _, out, _ = main(example("explain", "-o", "json"), capsys, monkeypatch)
-    found = {finding["code"] for row in json.loads(out) for finding in row["findings"]}
-    assert found == {check.code for check in ALL_CHECKS}
+@pytest.mark.parametrize("output", FORMATS)
+def test_explain_linkerd_example_with_every_finding(output, capsys, monkeypatch, snapshot):
+    code, out, err = main(example("explain", "-o", output, mesh="linkerd"), capsys, monkeypatch)
+    assert (code, err) == (EXIT_OK, "")
+    snapshot.assert_match(out, f"example-linkerd.{FORMATS[output]}")
+
+
+# Some findings hold for some releases only (SP103 before Linkerd 2.20, SP207 from it): the example runs at each.
+RELEASES = {"istio": [[]], "linkerd": [[], ["--linkerd-version", "2.20"]]}
+
+
+@pytest.mark.parametrize("mesh", EXAMPLES)
+def test_the_example_triggers_every_finding_of_its_mesh(mesh, capsys, monkeypatch):
+    found = set()
+    for release in RELEASES[mesh]:
+        _, out, _ = main(example("explain", "-o", "json", *release, mesh=mesh), capsys, monkeypatch)
+        found |= {finding["code"] for row in json.loads(out) for finding in row["findings"]}
+    assert found == {check.code for check in ALL_CHECKS if mesh in check.meshes}
 
 
 def test_explain_json_shape(capsys, monkeypatch):
     _, out, _ = main(example("explain", "-o", "json"), capsys, monkeypatch)
     rows = json.loads(out)
-    assert all(set(row) == {"kind", "namespace", "name", "rule", "sidecar", "action", "findings"} for row in rows)
+    assert all(set(row) == {"kind", "namespace", "name", "target", "rule", "sidecar", "action", "findings"} for row in rows)
     assert all(set(f) == {"severity", "code", "message"} for row in rows for f in row["findings"])
     backup = next(row for row in rows if row["name"] == "backup")
     assert (backup["rule"], backup["sidecar"], backup["action"]) == (None, "keep", "kept")  # the fallback decided

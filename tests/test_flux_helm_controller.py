@@ -69,8 +69,8 @@ def _with_kinds(text: str) -> str:
 def test_helm_controller_applies_the_generated_post_renderer_like_sidecar_policy(name, flux_post_render, tmp_path):
     policy_file, stream = tmp_path / "policy.yaml", tmp_path / "rendered.yaml"
     policy_file.write_text(_with_kinds(HEADER + POLICIES[name]))
-    if name == "default":  # annotated first, so that there is something to remove
-        (tmp_path / "pre.yaml").write_text(_with_kinds(PRE_ANNOTATE))
+    if name in PRE_ANNOTATE:  # annotated first, so that there is something to remove
+        (tmp_path / "pre.yaml").write_text(_with_kinds(PRE_ANNOTATE[name]))
         stream.write_text(_ours("--policy", str(tmp_path / "pre.yaml"), "-q", str(ALL_KINDS)))
     else:
         stream.write_bytes(ALL_KINDS.read_bytes())

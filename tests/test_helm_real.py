@@ -8,6 +8,7 @@ PATH; Helm 4 runs the plugin installed from helm-plugin/ with `helm plugin insta
 from __future__ import annotations
 
 import difflib
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.support.helm import (
     helm_binary,
 )
 from tests.support.helmrun import (
+    ROOT,
     Helm,
     clean_env,
     create_chart,
@@ -30,6 +32,7 @@ from tests.support.helmrun import (
     run,
     run_at_terminal,
 )
+from tests.support.paths import ISTIO_GOLDEN
 
 NATIVE = "sidecar.istio.io/nativeSidecar"
 POLICY_HEAD = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  rules:\n"
@@ -143,6 +146,17 @@ def test_template_post_renders_workloads_subcharts_and_on_helm4_hooks(setup: Set
         assert {line[2:].strip() for line in changes} == {"metadata:", "annotations:", f'{NATIVE}: "true"', f'{NATIVE}: "false"'}
 
 
+def test_a_linkerd_policy_gets_its_release_from_the_post_renderer_args(helm: Helm, tmp_path: Path) -> None:
+    """`--post-renderer-args=--linkerd-version=2.19`: Linkerd 2.19's key, and never an Istio annotation."""
+    setup = Setup(helm, tmp_path, POLICY.replace("spec:\n", "spec:\n  mesh: linkerd\n", 1))
+    done = setup.run(*setup.template("--linkerd-version=2.19"))
+    assert done.returncode == 0, done.stderr
+    docs = documents(done.stdout)
+    assert pod_annotations(docs[("Deployment", "r-app")]) == {"config.beta.linkerd.io/proxy-enable-native-sidecar": "true"}
+    assert pod_annotations(docs[("Deployment", "r-db")]) == {"config.beta.linkerd.io/proxy-enable-native-sidecar": "false"}
+    assert NATIVE not in done.stdout
+
+
 def test_a_chart_without_workloads_comes_back_whole(helm: Helm, tmp_path: Path) -> None:
     """Helm 4 refuses a post-renderer's empty output (pkg/postrenderer/postrenderer.go, v4.3.1)."""
     setup = Setup(helm, tmp_path)
@@ -210,7 +224,9 @@ def missing_program(setup: Setup) -> None:
 
 FAILURES = {
     "bad-policy": (lambda setup: (setup.cwd / "policy.yaml").write_text(BROKEN_POLICY), "unknown field 'rulez'"),
-    "bad-manifest": (broken_manifest, "annotations must be a mapping"),
+    # The template's file (Helm 4: from its filename annotation) and the object, kind and name.
+    "bad-manifest": (broken_manifest, "(app/templates/broken.yaml): Deployment broken: template.metadata.annotations must be a mapping"),
+    # Helm 4 links the checkout's helm-plugin/: the launcher says to install the program from there.
     "missing-program": (missing_program, None),
 }
 
@@ -226,7 +242,7 @@ def test_failures_are_shown_by_helm3_and_at_a_terminal_by_helm4(setup: Setup, fa
         assert expected in done.stderr
         return
     assert HELM4_FAILURE in done.stderr
-    expected = message or "pipx install sidecar-policy"  # the launcher's not-found line
+    expected = message or f"'pipx install {ROOT}'"  # the launcher's not-found line
     assert expected not in done.stderr, "Helm 4 shows a plugin's stderr now: the README can say so"
     assert expected in done.terminal
 
@@ -239,7 +255,21 @@ def test_helm4_without_a_terminal_keeps_the_reason_in_the_log_file(helm4: Path, 
     log = tmp_path / "sidecar-policy.log"
     done = setup.run(*setup.template(), SIDECAR_POLICY_LOG_FILE=str(log))
     assert done.returncode != 0 and HELM4_FAILURE in done.stderr
-    assert (message or "pipx install sidecar-policy") in log.read_text()
+    assert (message or f"'pipx install {ROOT}'") in log.read_text()
+
+
+def test_options_in_one_post_renderer_args_value_are_named_as_such(setup: Setup) -> None:
+    """Helm passes each --post-renderer-args value as one argument, without a shell (v3.22.0
+    pkg/postrender/exec.go; v4.3.1 the plugin's args): `--post-renderer-args="--policy policy.yaml"` is
+    one argument. The message says so, not "no policy", and the flags it advises work."""
+    done = setup.at_terminal("template", "r", "./app", "-n", "shop", *setup.helm.post_renderer("--policy policy.yaml"))
+    shown = done.stderr if setup.helm.major == 3 else done.terminal
+    assert done.returncode != 0 and "arrived as one argument" in shown and "no policy" not in shown
+    advised = re.findall(r"--post-renderer-args=(\S+)", shown.split("arrived as one argument", 1)[1])
+    assert advised == ["--policy=policy.yaml"]
+    done = setup.run("template", "r", "./app", *setup.helm.post_renderer(*advised))
+    assert done.returncode == 0, done.stderr
+    assert pod_annotations(documents(done.stdout)[("Deployment", "r-app")]) == {NATIVE: "true"}
 
 
 # --- namespaces -------------------------------------------------------------------------------------
@@ -313,6 +343,36 @@ def test_fail_on_warning_makes_helm_fail_and_show_why(helm: Helm, tmp_path: Path
         done = setup.at_terminal(*setup.template(), SIDECAR_POLICY_FAIL_ON="warning")
     assert done.returncode != 0 and done.stdout == ""
     assert UNMATCHED in (done.stderr if helm.major == 3 else done.terminal)
+
+
+def test_warnings_name_the_template_file_under_both_helms(helm: Helm, tmp_path: Path) -> None:
+    """Helm 4 strips `# Source:`; its filename annotation names the file instead."""
+    setup = Setup(helm, tmp_path)
+    log = tmp_path / "sidecar-policy.log"
+    done = setup.run(*setup.template(), SIDECAR_POLICY_LOG_FILE=str(log))
+    assert done.returncode == 0, done.stderr
+    assert "(app/templates/cronjob.yaml): SP101 (error) CronJob r-app-report:" in log.read_text()
+
+
+CONVERT_POLICY = POLICY + "  convertInjected: true\n"
+
+
+def test_each_document_keeps_its_template_file_through_edits_and_conversions(helm: Helm, tmp_path: Path) -> None:
+    """Helm 4 rebuilds its files from the filename annotation after the post-renderer (a document
+    without it becomes generated-by-postrender-N.yaml): an edit and a re-emitted conversion keep it."""
+    setup = Setup(helm, tmp_path, CONVERT_POLICY)
+    injected = (ISTIO_GOLDEN / "head-hello" / "regular.injected.yaml").read_text()
+    (setup.chart / "templates" / "injected.yaml").write_text(injected)
+    done = setup.run(*setup.template())
+    assert done.returncode == 0, done.stderr
+    plain = setup.run("template", "r", "./app", "-n", "shop")
+
+    def sources(text: str) -> list[str]:
+        return sorted(re.findall(r"^# Source: (.+)$", text, re.MULTILINE))
+
+    assert sources(done.stdout) == sources(plain.stdout) and "app/templates/injected.yaml" in sources(done.stdout)
+    converted = documents(done.stdout)[("Deployment", "hello")]
+    assert "istio-proxy" in [c["name"] for c in converted["spec"]["template"]["spec"]["initContainers"]]
 
 
 # --- helm template --output-dir ---------------------------------------------------------------------

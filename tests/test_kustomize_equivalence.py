@@ -1,5 +1,6 @@
 """The generated patches, applied by the real `kubectl kustomize` (kustomize v5.5 on this machine),
-give every workload the same sidecar.istio.io/nativeSidecar annotation as sidecar-policy itself.
+give every workload the same sidecar.istio.io/nativeSidecar annotation as sidecar-policy itself
+(with `spec.mesh: linkerd`, the same Linkerd annotations under each of their keys).
 
 Flux cannot be run here; it applies a HelmRelease's postRenderers with this same kustomize API:
 one in-memory build whose only resource is Helm's output and whose `patches` are the
@@ -91,14 +92,47 @@ spec:
   - match: {kinds: [Deployment]}
     sidecar: regular
 """,
+    # Linkerd, release not known: every key written, every key removed.
+    "linkerd": """
+spec:
+  mesh: linkerd
+  fallback: native
+  rules:
+  - match: {kinds: [Deployment, StatefulSet]}
+    sidecar: regular
+  - match: {names: ["*-v1", "*controller*", "*-pod"]}
+    sidecar: default
+""",
+    # Linkerd 2.19 over manifests with every key already (PRE_ANNOTATE): its key set, the others removed.
+    "linkerd-2.19": """
+spec:
+  mesh: linkerd
+  linkerdVersion: "2.19"
+  fallback: regular
+  rules:
+  - match: {kinds: [Job, CronJob, Pod]}
+    sidecar: native
+  - match: {names: ["*-v1", "*controller*", "argocd-*", "kyverno-*"]}
+    sidecar: default
+""",
 }
-PRE_ANNOTATE = HEADER + """
+PRE_ANNOTATE = {
+    "default": HEADER + """
 spec:
   fallback: native
   rules:
   - match: {kinds: [Job, CronJob]}
     sidecar: regular
-"""
+""",
+    "linkerd-2.19": HEADER + """
+spec:
+  mesh: linkerd
+  fallback: native
+  rules:
+  - match: {kinds: [Job, CronJob]}
+    sidecar: regular
+""",
+}
 ALL_KINDS = Path(__file__).parent / "data" / "all-kinds.yaml"
 WORKLOAD_KINDS = "  workloadKinds:\n  - {kind: CloneSet, apiVersion: apps.kruise.io/v1alpha1, podTemplate: spec.template}\n"
 SMALL = ["ingress-nginx-cloud-deploy.yaml", "ingress-nginx-cloud-deploy-helm-4.0.15-with-source-comments.yaml",
@@ -125,8 +159,8 @@ def _build(directory: Path, stream: Path, name: str) -> tuple[str, str, str]:
     """Input, sidecar-policy's output, and kustomize's output with the generated patches."""
     policy = _policy(name, stream)
     data = stream.read_bytes()
-    if name == "default":  # annotate first, so that there is something to remove
-        data = post_render(data, _policy(name, stream, PRE_ANNOTATE))[0]
+    if name in PRE_ANNOTATE:  # annotate first, so that there is something to remove
+        data = post_render(data, _policy(name, stream, PRE_ANNOTATE[name]))[0]
     ours, decisions = post_render(data, policy)
     patches = translate(policy, decisions if name == "rendered" else None)
     directory.mkdir(parents=True)

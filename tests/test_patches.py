@@ -11,9 +11,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from postrender.core.errors import UsageError
+from postrender.core.globs import escape, glob_to_regex
 from postrender.core.policy import glob_problem
 from postrender.flux.borrowed_templates import MARK
-from postrender.flux.patches import KUBERNETES_GROUPS, escape, glob_to_regex, template_buckets, translate
+from postrender.flux.patches import KUBERNETES_GROUPS, template_buckets, translate
 from tests.support.helpers import policy_of, post_render
 
 NAME_CHARS = "abz09-.[]!*?^\\"
@@ -37,7 +38,7 @@ def test_every_target_selects_only_kinds_with_its_template_path():
                      "  - {kind: CloneSet, apiVersion: apps.kruise.io/v1alpha1, podTemplate: spec.template}\n"
                      "  - {kind: Deployment, apiVersion: example.com/v1, podTemplate: spec.podTemplate}\n"
                      "  - {kind: Widget, podTemplate: spec.pod}\n")
-    buckets, vague = template_buckets(policy)
+    buckets, vague, _ = template_buckets(policy)
     assert vague == {}
     for bucket in buckets:
         groups = bucket.groups(bucket.kinds)

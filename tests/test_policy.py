@@ -33,6 +33,41 @@ spec:
 """
 
 
+SEVERAL_TARGETS = """\
+spec:
+  workloadKinds:
+  - kind: Training
+    apiVersion: ml.example.com/v1
+    podTemplates: [spec.launcher.template, "spec.groups[*].template", spec.replicas.*.template]
+    runsToCompletion: true
+  - kind: Pipeline
+    apiVersion: ml.example.com/v1
+    podMetadata:
+    - path: spec.podMetadata
+      mergedWith: ["spec.steps[*].metadata"]
+    - {path: spec.reporter, runsToCompletion: false}
+"""
+
+
+def test_workload_kinds_take_several_targets_with_list_and_mapping_steps():
+    training, pipeline = parse_policy(POLICY_HEADER + SEVERAL_TARGETS, "p").workload_kinds
+    assert [(t.path, t.pod_metadata, t.completes) for t in training.targets] == [
+        (("spec", "launcher", "template"), False, True),
+        (("spec", "groups", "[*]", "template"), False, True),
+        (("spec", "replicas", "*", "template"), False, True),
+    ]
+    assert training.groups == frozenset({"ml.example.com"})
+    metadata, reporter = pipeline.targets
+    assert (metadata.path, metadata.pod_metadata, metadata.merged_with, metadata.completes) == (
+        ("spec", "podMetadata"), True, (("spec", "steps", "[*]", "metadata"),), False)
+    assert (reporter.path, reporter.pod_metadata, reporter.merged_with) == (("spec", "reporter"), True, ())
+
+
+def test_the_one_pod_template_form_still_reads_as_before():
+    (entry,) = policy_of("  workloadKinds:\n  - {kind: CloneSet, apiVersion: apps.kruise.io/v1alpha1, podTemplate: spec.template}\n").workload_kinds
+    assert entry.template_path == ("spec", "template")
+
+
 def workload(kind="Job", name="db-migrate-1", namespace="team-a", labels=None, pod_labels=None) -> Workload:
     labels = {"app.kubernetes.io/part-of": "shop"} if labels is None else labels
     pod_labels = {"app": "api"} if pod_labels is None else pod_labels
@@ -91,6 +126,14 @@ def test_an_empty_namespace_pattern_matches_only_the_empty_namespace():
         ("  holdApplicationUntilProxyStarts: sometimes\n", "must be true, false or always", 4, 36),
         ("  holdApplicationUntilProxyStarts: 'true'\n", "must be true, false or always", 4, 36),
         ("  workloadKinds:\n  - {kind: X, podTemplate: 'spec..template'}\n", "dotted path", 5, 28),
+        ("  workloadKinds:\n  - {kind: X, podTemplates: ['spec.a[1].template']}\n", "spec.workloadKinds entry.podTemplates[0] must be", 5, 30),
+        ("  workloadKinds:\n  - {kind: X, podTemplates: []}\n", "at least one entry", 5, 29),
+        ("  workloadKinds:\n  - {kind: X}\n", "needs podTemplate, podTemplates or podMetadata", 5, 5),
+        ("  workloadKinds:\n  - {kind: X, podTemplate: a, podTemplates: [b]}\n", "podTemplate and podTemplates", 5, 45),
+        ("  workloadKinds:\n  - {kind: X, podMetadata: [{mergedWith: [a]}]}\n", "podMetadata[0] needs path", 5, 29),
+        ("  workloadKinds:\n  - {kind: X, podMetadata: [{path: a, mergedWith: ['b.*x']}]}\n", "mergedWith[0] must be", 5, 52),
+        ("  workloadKinds:\n  - {kind: X, podMetadata: [{path: a, merged: [b]}]}\n", "unknown field 'merged'", 5, 39),
+        ("  workloadKinds:\n  - {kind: X, podTemplates: [a], runsToCompletion: 1}\n", "must be true or false", 5, 52),
         ("  rules:\n  - sidecar: native\n  - sidecar: native\n    sidecar: regular\n", "duplicate field 'sidecar'", 7, 5),
     ],
 )
@@ -138,7 +181,11 @@ def test_published_json_schema_agrees_with_the_validator(tmp_path):
     schema = json.loads(result.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
     good = [FULL_EXAMPLE, POLICY_HEADER + "spec: {}\n", POLICY_HEADER + "spec:\n  convertInjected: true\n  meshDefault: regular\n",
-            POLICY_HEADER + "spec:\n  holdApplicationUntilProxyStarts: always\n"]
+            POLICY_HEADER + "spec:\n  holdApplicationUntilProxyStarts: always\n",
+            POLICY_HEADER + "spec:\n  mesh: linkerd\n  linkerdVersion: \"edge-25.10.2\"\n  meshDefault: regular\n",
+            POLICY_HEADER + "spec:\n  mesh: istio\n  convertInjected: true\n",
+            POLICY_HEADER + "spec:\n  mesh: linkerd\n  convertInjected: false\n",
+            POLICY_HEADER + SEVERAL_TARGETS]
     bad = [
         POLICY_HEADER + "spec:\n  fallback: sometimes\n",
         POLICY_HEADER + "spec:\n  rules: [{match: {kinds: [Job]}}]\n",
@@ -146,6 +193,15 @@ def test_published_json_schema_agrees_with_the_validator(tmp_path):
         POLICY_HEADER + "spec:\n  extra: 1\n",
         POLICY_HEADER + "spec:\n  meshDefault: default\n",
         POLICY_HEADER + "spec:\n  holdApplicationUntilProxyStarts: sometimes\n",
+        POLICY_HEADER + "spec:\n  workloadKinds: [{kind: X}]\n",
+        POLICY_HEADER + "spec:\n  workloadKinds: [{kind: X, podTemplate: a, podTemplates: [b]}]\n",
+        POLICY_HEADER + "spec:\n  workloadKinds: [{kind: X, podTemplates: ['a.[*]']}]\n",
+        POLICY_HEADER + "spec:\n  workloadKinds: [{kind: X, podMetadata: [{path: a, mergedWith: []}]}]\n",
+        POLICY_HEADER + "spec:\n  mesh: consul\n",
+        POLICY_HEADER + "spec:\n  linkerdVersion: \"2.19\"\n",
+        POLICY_HEADER + "spec:\n  mesh: linkerd\n  linkerdVersion: 2.20\n",
+        POLICY_HEADER + "spec:\n  mesh: linkerd\n  convertInjected: true\n",
+        POLICY_HEADER + "spec:\n  mesh: linkerd\n  holdApplicationUntilProxyStarts: true\n",
     ]
     for text in good:
         parse_policy(text, "p")

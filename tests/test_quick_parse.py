@@ -17,14 +17,17 @@ from postrender import cli
 from postrender.core.errors import UsageError
 from postrender.core.options import quick_parse
 
-FLAGS = ["--policy", "--namespace", "--kube-version", "--log-file", "--fail-on", "-q", "--quiet", "--version", "-h"]
+FLAGS = ["--policy", "--namespace", "--kube-version", "--linkerd-version", "--log-file", "--fail-on", "-q", "--quiet",
+         "--version", "-h"]
 LOOK_ALIKES = ["--pol", "--policy-file", "--quie", "-Q", "-qq", "--", "-", "", "---policy", "--fail", "--kube_version"]
 VALUES = ["p.yaml", "", " ", "a=b", "-x", "-1", "--quiet", "warning", "error", "info", "1.29", "v1.30.2", "has space",
-          "-", "team-*", "ünï"]
+          "-", "team-*", "ünï", "2.19", "edge-25.10.2"]
+# Several arguments in one (Helm passes each --post-renderer-args value as one): argparse's path refuses them.
+JOINED = ["--policy p.yaml", "--policy=p.yaml -q", "--policy=my policy.yaml", "-q --policy=p", "--quiet x"]
 ENVIRONMENT = ["SIDECAR_POLICY", "KUBE_VERSION", "SIDECAR_POLICY_FAIL_ON", "ARGOCD_APP_NAMESPACE"]
 
 tokens = st.one_of(
-    st.sampled_from(FLAGS + LOOK_ALIKES + VALUES),
+    st.sampled_from(FLAGS + LOOK_ALIKES + VALUES + JOINED),
     st.builds(lambda flag, value: f"{flag}={value}", st.sampled_from(FLAGS + LOOK_ALIKES), st.sampled_from(VALUES)),
 )
 environments = st.dictionaries(st.sampled_from(ENVIRONMENT), st.sampled_from(["env.yaml", "1.31", "warning", "bogus", ""]))
@@ -32,7 +35,7 @@ environments = st.dictionaries(st.sampled_from(ENVIRONMENT), st.sampled_from(["e
 
 def by_argparse(argv: list[str]) -> dict | None:
     try:
-        return vars(cli._render_parser().parse_args(argv))
+        return vars(cli._parse_render_arguments(argv))
     except (UsageError, SystemExit):
         return None
 

@@ -53,10 +53,52 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
                              "matches on namespaces and meets such a document is an error)")
     parser.add_argument("--kube-version", metavar="X.Y", default=os.environ.get("KUBE_VERSION"),
                         help="the target cluster's Kubernetes version (default: $KUBE_VERSION)")
+    add_linkerd_version(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
     parser.add_argument("--log-file", metavar="PATH", default=None,
                         help=f"also append warnings and errors to this file (default: ${LOG_FILE_ENV}); "
                              "Helm 4 hides a post-renderer's stderr when it fails")
+
+
+def add_linkerd_version(parser: argparse.ArgumentParser, purpose: str = "") -> None:
+    parser.add_argument("--linkerd-version", metavar="X.Y", default=None,
+                        help=purpose or "for a policy with spec.mesh: linkerd, the Linkerd release (2.19, edge-25.10.2) "
+                                        "whose annotation key to write, in place of spec.linkerdVersion (neither: every key)")
+
+
+_OPTION_WORD = compiled_on_use(r"^--?[A-Za-z][\w-]*(=|$)")
+
+
+def refuse_joined_arguments(argv: Sequence[str], parser: argparse.ArgumentParser) -> None:
+    """Helm passes each --post-renderer-args value as one argument, without a shell, so
+    `--post-renderer-args="--policy p.yaml"` arrives as the one argument '--policy p.yaml', which
+    argparse would take for a FILE (and then report no policy). Say what happened instead. A value
+    with a space (`--policy=my policy.yaml`) is left alone: only option words after the first count."""
+    for argument in argv:
+        if joined(argument):
+            words = argument.split()
+            separate = " ".join(f"--post-renderer-args={word}" for word in _separate_arguments(words, parser))
+            raise UsageError(f"{argument!r} arrived as one argument (Helm passes each --post-renderer-args value "
+                             f"as one, without a shell): give each its own flag, written with '=': {separate}")
+
+
+def joined(argument: str) -> bool:
+    """Whether the one argument holds several (refuse_joined_arguments says why that is an error)."""
+    words = argument.split()
+    return len(words) > 1 and bool(_OPTION_WORD.match(words[0])) and (
+        "=" not in words[0] or any(_OPTION_WORD.match(word) for word in words[1:]))
+
+
+def _separate_arguments(words: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The words as arguments of their own, an option that takes a value joined to it by '='."""
+    takes_value = {option for action in parser._actions if action.nargs != 0 for option in action.option_strings}
+    separate: list[str] = []
+    for word in words:
+        if separate and separate[-1] in takes_value and not word.startswith("-"):
+            separate[-1] += "=" + word
+        else:
+            separate.append(word)
+    return separate
 
 
 def quick_parse(argv: Sequence[str], add_arguments: Callable[[argparse.ArgumentParser], None]) -> argparse.Namespace | None:
@@ -66,12 +108,15 @@ def quick_parse(argv: Sequence[str], add_arguments: Callable[[argparse.ArgumentP
     would cost a tenth of the run. This reads only the plain forms: each token an option by its exact
     name, `--name=VALUE` or `--name VALUE` with a VALUE that does not start with "-", or a flag. Anything
     else (FILE arguments, --help, an abbreviation, an unknown option, a value that is not among the
-    choices, a setting it does not know) is None, and argparse decides and reports it.
+    choices, several arguments joined in one, a setting it does not know) is None, and argparse
+    decides and reports it.
     tests/test_quick_parse.py checks it against argparse on generated command lines.
     """
     options = _Options()
     add_arguments(options)  # type: ignore[arg-type]  # what add_argument takes, not an ArgumentParser
     if not options.understood:
+        return None
+    if any(joined(argument) for argument in argv):  # refuse_joined_arguments has its say
         return None
     values = dict(options.defaults)
     tokens = iter(argv)
@@ -153,7 +198,7 @@ def require_policy(args: argparse.Namespace) -> Policy:
 
     if not args.policy:
         raise UsageError(f"no policy: pass --policy PATH or set {POLICY_ENV}")
-    return load_policy(args.policy)
+    return load_policy(args.policy, args.linkerd_version)
 
 
 def inputs(files: Sequence[str]) -> Sequence[tuple[str, Input]]:

@@ -12,11 +12,11 @@ from fnmatch import translate
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from postrender.core import selectors, yamlnodes
+from postrender.core import linkerd, meshes, selectors, yamlnodes
 from postrender.core.errors import Location, UsageError
 from postrender.core.lazyre import compiled_on_use
 from postrender.core.typed import TYPE_CHECKING, NamedTuple
-from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind
+from postrender.core.workloads import BUILTIN_KINDS, KindTable, Target, TemplateKind, parse_path
 
 if TYPE_CHECKING:
     from typing import Any
@@ -28,7 +28,9 @@ FALLBACKS = ("keep",) + MODES
 MESH_DEFAULTS = ("native", "regular")
 MAX_POLICY_BYTES = 1 << 20
 MAX_PATTERN_LENGTH = 253  # the longest Kubernetes name
-_PATH_RE = compiled_on_use(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")  # for workloadKinds
+_STEP = r"(?:[A-Za-z0-9_-]+(?:\[\*\])?|\*)"  # a key, a key then every item of its list, every value of a mapping
+_PATH_RE = compiled_on_use(rf"^{_STEP}(?:\.{_STEP})*$")  # for workloadKinds
+_PATH_EXAMPLE = "a dotted path such as spec.template, spec.groups[*].template or spec.replicas.*.template"
 
 
 class Workload(NamedTuple):
@@ -43,6 +45,8 @@ class Workload(NamedTuple):
     document: int  # 1-based index in the stream
     source: str  # Helm's `# Source:` path, or ""
     line: int  # 1-based line in the stream where the workload starts
+    target: str = ""  # which of the object's pod templates or pod metadata, e.g. `workerGroupSpecs[1]`; "" when it has one
+    completes: bool = False  # its pods run to completion (the kind table's Target.completes)
 
 
 class Match(NamedTuple):
@@ -84,10 +88,21 @@ class Policy(NamedTuple):
     mesh_default: str = "native"
     hold_application: bool = False
     hold_application_always: bool = False  # `always`: Istio's Helm value, which a pod cannot turn off
+    mesh: str = meshes.ISTIO
+    linkerd_version: linkerd.Version | None = None  # None: not known, every key is written
 
     @property
     def kinds(self) -> KindTable:
         return KindTable(BUILTIN_KINDS + self.workload_kinds)
+
+    @property
+    def switch(self) -> meshes.AnnotationSwitch:
+        """The annotations that carry this policy's decisions."""
+        return meshes.linkerd_switch(self.linkerd_version) if self.mesh == meshes.LINKERD else meshes.ISTIO_SWITCH
+
+    @property
+    def mesh_facts(self) -> meshes.Mesh:
+        return meshes.MESHES[self.mesh]
 
     def decide(self, workload: Workload) -> tuple[Rule | None, str]:
         """The first matching rule and its mode; (None, fallback) when no rule matches."""
@@ -97,7 +112,7 @@ class Policy(NamedTuple):
         return None, self.fallback
 
 
-def load_policy(path: str) -> Policy:
+def load_policy(path: str, linkerd_version: str | None = None) -> Policy:
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_POLICY_BYTES + 1)
@@ -110,11 +125,13 @@ def load_policy(path: str) -> Policy:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise UsageError("the policy is not UTF-8", Location(file=path, line=line)) from None
-    return parse_policy(text, path)
+    return parse_policy(text, path, linkerd_version)
 
 
-def parse_policy(text: str, origin: str) -> Policy:
-    """Validate and compile a policy; raise UsageError at the first problem, with its position."""
+def parse_policy(text: str, origin: str, linkerd_version: str | None = None) -> Policy:
+    """Validate and compile a policy; raise UsageError at the first problem, with its position.
+
+    `linkerd_version` (--linkerd-version) stands in for the policy's spec.linkerdVersion."""
     try:
         root = yamlnodes.compose(text)
     except yamlnodes.NodeError as error:
@@ -122,7 +139,7 @@ def parse_policy(text: str, origin: str) -> Policy:
     tagged = yamlnodes.foreign_tag(root)
     if tagged is not None:  # a policy may come from a repository nobody reviewed: plain data only
         raise _Reader(origin).fail(tagged, f"unsupported YAML tag {tagged.tag}: a policy is plain YAML data")
-    return _Reader(origin).policy(root)
+    return _Reader(origin, linkerd_version).policy(root)
 
 
 def _position(origin: str, line: int | None, column: int | None) -> Location:
@@ -132,8 +149,9 @@ def _position(origin: str, line: int | None, column: int | None) -> Location:
 class _Reader:
     """Walks the policy's nodes, so each error can point at the node that caused it."""
 
-    def __init__(self, origin: str):
+    def __init__(self, origin: str, linkerd_version: str | None = None):
         self.origin = origin
+        self.linkerd_version = linkerd_version
 
     def fail(self, node: Node | None, message: str) -> UsageError:
         if node is None:
@@ -197,15 +215,52 @@ class _Reader:
         if "spec" not in top:
             raise self.fail(root, "missing spec")
         spec = self.mapping(top["spec"], "spec", _SPEC_FIELDS)
+        mesh = self.choice(spec["mesh"], "spec.mesh", meshes.NAMES) if "mesh" in spec else meshes.ISTIO
+        mesh_fields = self.linkerd_fields(spec) if mesh == meshes.LINKERD else self.istio_fields(spec)
         return Policy(
             origin=self.origin,
             rules=tuple(self.rule(node, index) for index, node in enumerate(self.sequence(spec.get("rules"), "spec.rules"), 1)),
             fallback=self.choice(spec["fallback"], "spec.fallback", FALLBACKS) if "fallback" in spec else "keep",
             workload_kinds=tuple(self.workload_kind(node) for node in self.sequence(spec.get("workloadKinds"), "spec.workloadKinds")),
-            convert_injected=self.boolean(spec["convertInjected"], "spec.convertInjected") if "convertInjected" in spec else False,
-            mesh_default=self.choice(spec["meshDefault"], "spec.meshDefault", MESH_DEFAULTS) if "meshDefault" in spec else "native",
-            **self.hold_application(spec.get("holdApplicationUntilProxyStarts")),
+            **mesh_fields,
         )
+
+    def istio_fields(self, spec: dict[str, Node]) -> dict[str, Any]:
+        if "linkerdVersion" in spec:
+            raise self.fail(spec["linkerdVersion"], "spec.linkerdVersion is for spec.mesh: linkerd")
+        if self.linkerd_version is not None:
+            raise UsageError(f"--linkerd-version is for a policy with spec.mesh: linkerd; {self.origin} drives Istio")
+        return {
+            "convert_injected": self.boolean(spec["convertInjected"], "spec.convertInjected") if "convertInjected" in spec else False,
+            "mesh_default": self.choice(spec["meshDefault"], "spec.meshDefault", MESH_DEFAULTS) if "meshDefault" in spec else "native",
+            **self.hold_application(spec.get("holdApplicationUntilProxyStarts")),
+        }
+
+    def linkerd_fields(self, spec: dict[str, Node]) -> dict[str, Any]:
+        """Linkerd's fields; Istio's own ones are refused rather than ignored."""
+        for field, why in _ISTIO_ONLY.items():  # `false` says nothing, and an Istio policy copied over may have it
+            if field in spec and not (spec[field].tag == "tag:yaml.org,2002:bool" and self.data(spec[field]) is False):
+                raise self.fail(spec[field], f"spec.{field} {why}")
+        version = None
+        if self.linkerd_version is not None:
+            version = self.version(self.linkerd_version, None, "--linkerd-version")
+        elif "linkerdVersion" in spec:
+            node = spec["linkerdVersion"]
+            if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+                raise self.fail(node, 'spec.linkerdVersion must be a string: quote it ("2.20"; YAML reads 2.20 as the number 2.2)')
+            version = self.version(node.value, node, "spec.linkerdVersion")
+        default = linkerd.default_form(version)
+        return {
+            "mesh": meshes.LINKERD,
+            "linkerd_version": version,
+            "mesh_default": self.choice(spec["meshDefault"], "spec.meshDefault", MESH_DEFAULTS) if "meshDefault" in spec else default,
+        }
+
+    def version(self, text: str, node: Node | None, what: str) -> linkerd.Version:
+        try:
+            return linkerd.parse_version(text)
+        except linkerd.VersionError as error:
+            raise self.fail(node, f"{what}: {error}") if node is not None else UsageError(f"{what}: {error}") from None
 
     def hold_application(self, node: Node | None) -> dict[str, bool]:
         what = "spec.holdApplicationUntilProxyStarts"
@@ -277,18 +332,44 @@ class _Reader:
 
     def workload_kind(self, node: Node) -> TemplateKind:
         what = "spec.workloadKinds entry"
-        fields = self.mapping(node, what, ("kind", "apiVersion", "podTemplate"))
-        for required in ("kind", "podTemplate"):
-            if required not in fields:
-                raise self.fail(node, f"{what} needs {required}")
-        path = self.string(fields["podTemplate"], f"{what}.podTemplate")
-        if not _PATH_RE.match(path):
-            raise self.fail(fields["podTemplate"], f"{what}.podTemplate must be a dotted path such as spec.template")
+        fields = self.mapping(node, what, _KIND_FIELDS)
+        if "kind" not in fields:
+            raise self.fail(node, f"{what} needs kind")
+        if not {"podTemplate", "podTemplates", "podMetadata"} & set(fields):
+            raise self.fail(node, f"{what} needs podTemplate, podTemplates or podMetadata")
+        if "podTemplate" in fields and "podTemplates" in fields:
+            raise self.fail(fields["podTemplates"], f"{what} has podTemplate and podTemplates: list every template in podTemplates")
+        completes = self.boolean(fields["runsToCompletion"], f"{what}.runsToCompletion") if "runsToCompletion" in fields else False
+        targets = [self.target(fields["podTemplate"], f"{what}.podTemplate", False, completes)] if "podTemplate" in fields else []
+        for field, pod_metadata in (("podTemplates", False), ("podMetadata", True)):
+            if field in fields:
+                items = self.non_empty_list(fields[field], f"{what}.{field}")
+                targets += [self.target(item, f"{what}.{field}[{index}]", pod_metadata, completes) for index, item in enumerate(items)]
         groups = None
         if "apiVersion" in fields:
             api_version = self.string(fields["apiVersion"], f"{what}.apiVersion")
             groups = frozenset([_group_of(api_version)])
-        return TemplateKind(self.string(fields["kind"], f"{what}.kind"), groups, tuple(path.split(".")))
+        return TemplateKind(self.string(fields["kind"], f"{what}.kind"), groups, tuple(targets))
+
+    def target(self, node: Node, what: str, pod_metadata: bool, completes: bool) -> Target:
+        """A path, or {path, mergedWith, runsToCompletion}."""
+        if not isinstance(node, MappingNode):
+            return Target(self.path(node, what), pod_metadata, (), completes)
+        fields = self.mapping(node, what, ("path", "mergedWith", "runsToCompletion"))
+        if "path" not in fields:
+            raise self.fail(node, f"{what} needs path")
+        merged = tuple(self.path(item, f"{what}.mergedWith[{index}]")
+                       for index, item in enumerate(self.non_empty_list(fields["mergedWith"], f"{what}.mergedWith"))
+                       ) if "mergedWith" in fields else ()
+        if "runsToCompletion" in fields:
+            completes = self.boolean(fields["runsToCompletion"], f"{what}.runsToCompletion")
+        return Target(self.path(fields["path"], f"{what}.path"), pod_metadata, merged, completes)
+
+    def path(self, node: Node, what: str) -> tuple[str, ...]:
+        text = self.string(node, what)
+        if not _PATH_RE.match(text):
+            raise self.fail(node, f"{what} must be {_PATH_EXAMPLE}")
+        return parse_path(text)
 
 
 def glob_problem(pattern: str) -> str | None:
@@ -317,5 +398,13 @@ def _group_of(api_version: str) -> str:
 
 
 _VERSION_RE = compiled_on_use(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
-_SPEC_FIELDS = ("fallback", "rules", "workloadKinds", "convertInjected", "meshDefault", "holdApplicationUntilProxyStarts")
+_KIND_FIELDS = ("kind", "apiVersion", "podTemplate", "podTemplates", "podMetadata", "runsToCompletion")
+_SPEC_FIELDS = ("mesh", "linkerdVersion", "fallback", "rules", "workloadKinds", "convertInjected", "meshDefault",
+                "holdApplicationUntilProxyStarts")
+_ISTIO_ONLY = {
+    "convertInjected": ("converts an istio-proxy that Istio injected; a linkerd-proxy already in the manifests "
+                        "(linkerd inject --manual) is not converted: annotate the workloads, then inject"),
+    "holdApplicationUntilProxyStarts": ("is Istio's; Linkerd's is the config.linkerd.io/proxy-await annotation, "
+                                        "which the policy leaves alone"),
+}
 _MATCH_FIELDS = {"kinds": "kinds", "names": "names", "namespaces": "namespaces", "labels": "labels", "podLabels": "pod_labels"}

@@ -124,7 +124,12 @@ def _compose(text: str) -> Node | None:
 
         if "escape code" not in str(error.problem) or not surrogates.may_hold_pairs(text):
             raise
-        return surrogates.compose(text)
+        replaced, restore = surrogates.stand_in_pairs(text)
+        root = compose_unguarded(replaced)
+        for node in each_node(root):
+            if isinstance(node, ScalarNode):
+                node.value = restore(node.value)
+        return root
 
 
 def compose_unguarded(text: str) -> Node | None:
@@ -144,14 +149,24 @@ def _depth_bound(text: str) -> int:
     return flow + 2 * max(map(len, text.split("\n")))
 
 
-def _check_events(text: str) -> None:
-    """Measure depth and node count with libyaml's event parser, which neither recurses nor
-    builds a tree: a 100 MB document of small nodes would take gigabytes once composed."""
-    depth = nodes = 0
+def events(text: str) -> Iterator[yaml.events.Event]:
+    """libyaml's events for the text, as yaml.parse gives them (its errors too)."""
     loader = _Loader(text)
     try:
         while loader.check_event():
             event = loader.get_event()
+            if event is not None:  # (check_event said there is one)
+                yield event
+    finally:
+        loader.dispose()
+
+
+def _check_events(text: str) -> None:
+    """Measure depth and node count with libyaml's event parser, which neither recurses nor
+    builds a tree: a 100 MB document of small nodes would take gigabytes once composed."""
+    depth = nodes = 0
+    try:
+        for event in events(text):
             if isinstance(event, (yaml.events.MappingStartEvent, yaml.events.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:

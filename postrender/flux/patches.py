@@ -18,35 +18,25 @@ spec.workloadRef) exclude the borrowers by an annotation that borrowed_templates
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from postrender.core import istio, linkerd
 from postrender.core.engine import Outcome
 from postrender.core.errors import UsageError
-from postrender.core.istio import ANNOTATION, ANNOTATION_VALUES
+from postrender.core.globs import escape, glob_to_regex
+from postrender.core.meshes import AnnotationSwitch
 from postrender.core.policy import Match, Policy, Rule
 from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind, api_group
+from postrender.flux import every_place
+from postrender.flux.borrowed_templates import guard
+from postrender.flux.patch_text import JSON6902_MARK, MARKER_NAME, Patch, dump_yaml
 
-# metadata.name of our strategic-merge patches: kustomize ignores it when a target is given
-# (api/resource/resource.go ApplySmPatch keeps the object's name), so it only marks them as ours.
-MARKER_NAME = "sidecar-policy"
 # Kubernetes' own API groups: their kinds are all known, so a target that pairs one of their kinds
 # with another of these groups (batch/Deployment) cannot select an object that exists.
 KUBERNETES_GROUPS = frozenset(["", "apps", "batch", "extensions"])
-# First line of our JSON6902 patches that are not about the annotation (rendered.py,
-# borrowed_templates.py): a YAML comment, which kustomize drops when it reads the patch, marks them as ours.
-JSON6902_MARK = "# sidecar-policy: "
-_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
-_POINTER_KEY = ANNOTATION.replace("~", "~0").replace("/", "~1")
-
-
-class Patch(NamedTuple):
-    """One entry of a kustomization's `patches:` (fluxcd/pkg apis/kustomize Patch and Selector)."""
-
-    target: dict[str, str]  # group, kind, name, labelSelector: only the fields that select
-    patch: str  # YAML text: a strategic-merge patch, or an RFC 6902 operation list
-    origin: str  # the rule (or fallback) it comes from, for a comment beside it
+# The annotations a patch of ours removes, as the last step of an RFC 6901 pointer: every mesh's keys.
+_POINTER_KEYS = tuple(key.replace("~", "~0").replace("/", "~1") for key in (istio.ANNOTATION, *linkerd.KEYS))
 
 
 class Bucket(NamedTuple):
@@ -85,8 +75,11 @@ class _Decider(NamedTuple):
 
 def translate(policy: Policy, decisions: Sequence[Outcome] | None = None, rendered_name: str = "") -> list[Patch]:
     """The patches for a policy; `decisions` (the engine's outcomes on a rendered chart) resolve
-    the rules a target cannot express. Same policy and decisions, same list."""
-    buckets, vague_kinds = template_buckets(policy)
+    the rules a target cannot express. Same policy and decisions, same list.
+
+    Kinds with several places or list items (every_place.py) get no patch here: with `decisions`,
+    rendered.py patches each of their objects exactly; without, they are refused or guarded."""
+    buckets, vague_kinds, placed = template_buckets(policy)
     deciders = [
         _Decider(rule, mode, match, _inexpressible(match, vague_kinds))
         for rule, mode, match in [(None, policy.fallback, Match())] + [(r, r.sidecar, r.match) for r in policy.rules]
@@ -98,33 +91,37 @@ def translate(policy: Policy, decisions: Sequence[Outcome] | None = None, render
                          + "; pass --rendered FILE (the chart rendered once, e.g. by `helm template`) to resolve "
                          "such rules per workload")
     patches: list[Patch] = []
+    if decisions is None:
+        every_place.refuse_named([(d.where(policy), d.match) for d in deciders], placed,
+                                 [kind for bucket in buckets for kind in bucket.kinds])
+        patches += every_place.guards(entry for entry in placed if any(every_place.selects(d.match, entry) for d in deciders))
     fallback = [d for d in deciders if d.rule is None]
     for decider in fallback + [d for d in reversed(deciders) if d.rule is not None]:
         if decider.problem is None:
-            patches += _rule_patches(decider.rule, decider.match, decider.mode, buckets, decider.origin)
+            patches += _rule_patches(decider.rule, decider.match, decider.mode, buckets, decider.origin, policy.switch)
         else:
             origin = f"{decider.origin}, as decided in {rendered_name or 'the rendered chart'}"
             patches += _exact_patches(policy, decider.rule, decisions or (), origin)
-    from postrender.flux.borrowed_templates import guard  # it builds on this module's Patch
-
     return guard(patches)
 
 
-def template_buckets(policy: Policy) -> tuple[list[Bucket], dict[str, str]]:
-    """Targets covering every workload kind, and the kinds no group regex can describe (with why)."""
+def template_buckets(policy: Policy) -> tuple[list[Bucket], dict[str, str], list[TemplateKind]]:
+    """Targets covering every kind with one pod template at a fixed place, the kinds no group regex
+    can describe (with why), and the kinds with several places or list items (every_place.py)."""
     table = policy.kinds
     effective, vague = _effective_kinds(policy.workload_kinds)
     buckets: list[Bucket] = []
-    for entry in sorted(effective, key=lambda e: (e.template_path, e.groups is None, sorted(e.groups or ()), e.kind)):
+    fixed = [(entry, entry.template_path) for entry in effective if entry.template_path is not None]
+    for entry, path in sorted(fixed, key=lambda e: (e[1], e[0].groups is None, sorted(e[0].groups or ()), e[0].kind)):
         groups = None if entry.groups is None else tuple(sorted(entry.groups))
         for index, bucket in enumerate(buckets):
-            merged = _merge(bucket, entry.kind, groups, entry.template_path, table)
+            merged = _merge(bucket, entry.kind, groups, path, table)
             if merged is not None:
                 buckets[index] = merged
                 break
         else:
-            buckets.append(Bucket(((entry.kind, groups),), entry.template_path))
-    return buckets, vague
+            buckets.append(Bucket(((entry.kind, groups),), path))
+    return buckets, vague, [entry for entry in effective if entry.template_path is None]
 
 
 def _effective_kinds(workload_kinds: Iterable[TemplateKind]) -> tuple[list[TemplateKind], dict[str, str]]:
@@ -180,7 +177,8 @@ def _inexpressible(match: Match, vague_kinds: dict[str, str]) -> str | None:
     return None
 
 
-def _rule_patches(rule: Rule | None, match: Match, mode: str, buckets: list[Bucket], origin: str) -> list[Patch]:
+def _rule_patches(rule: Rule | None, match: Match, mode: str, buckets: list[Bucket], origin: str,
+                  switch: AnnotationSwitch) -> list[Patch]:
     patches: list[Patch] = []
     for bucket in buckets:
         kinds = tuple(k for k in bucket.kinds if match.kinds is None or k in match.kinds)
@@ -196,30 +194,37 @@ def _rule_patches(rule: Rule | None, match: Match, mode: str, buckets: list[Buck
             target["name"] = _anchored([glob_to_regex(glob) for glob in globs])
         if match.labels is not None and match.labels.requirements:  # an empty selector selects everything
             target["labelSelector"] = str(match.labels)
-        patches += [Patch(target, body, origin) for body in annotation_patches(bucket.path, kinds[0], mode)]
+        patches += [Patch(target, body, origin) for body in annotation_patches(bucket.path, kinds[0], mode, switch)]
     return patches
 
 
 def _exact_patches(policy: Policy, rule: Rule | None, decisions: Sequence[Outcome], origin: str) -> list[Patch]:
     """One patch per workload this rule decided in the rendered chart (kind, group and name exact)."""
+    paths = {id(outcome): _template_path(policy, outcome) for outcome in decisions}
+    # Several places or list items (path None): rendered.py patches such an object exactly.
+    fixed = [outcome for outcome in decisions if paths[id(outcome)] is not None]
     modes: dict[tuple[str, str, str], set[str]] = {}  # a target selects every object of the same key
-    for outcome in decisions:
+    for outcome in fixed:
         modes.setdefault(_object_key(outcome), set()).add(outcome.mode)
     chosen: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {}
-    for outcome in decisions:
+    for outcome in fixed:
         if _index(outcome.rule) != _index(rule) or outcome.mode == "keep":
             continue
         workload = outcome.workload
         if len(modes[_object_key(outcome)]) > 1:
             raise UsageError(f"the rendered chart has two {workload.kind} objects named {workload.name} that the "
                              f"policy decides differently; a kustomize target cannot tell them apart")
-        entry = policy.kinds.find(workload.kind, workload.api_version)
-        chosen[_object_key(outcome)] = (outcome.mode, entry.template_path if entry is not None else ())
+        chosen[_object_key(outcome)] = (outcome.mode, paths[id(outcome)] or ())
     patches: list[Patch] = []
     for (group, kind, name), (mode, path) in sorted(chosen.items()):
         target = exact_target(f"{group}/v1" if group else "v1", kind, name)
-        patches += [Patch(target, body, origin) for body in annotation_patches(path, kind, mode)]
+        patches += [Patch(target, body, origin) for body in annotation_patches(path, kind, mode, policy.switch)]
     return patches
+
+
+def _template_path(policy: Policy, outcome: Outcome) -> tuple[str, ...] | None:
+    entry = policy.kinds.find(outcome.workload.kind, outcome.workload.api_version)
+    return entry.template_path if entry is not None else None
 
 
 def _object_key(outcome: Outcome) -> tuple[str, str, str]:
@@ -237,8 +242,8 @@ def exact_target(api_version: str | None, kind: str, name: str) -> dict[str, str
     return {"group": f"^{escape(group)}$", "kind": f"^{escape(kind)}$", "name": f"^{escape(name)}$"}
 
 
-def annotation_patches(path: tuple[str, ...], kind: str, mode: str) -> list[str]:
-    """Patch texts that give the pod template at `path` the mode's annotation (or remove it).
+def annotation_patches(path: tuple[str, ...], kind: str, mode: str, switch: AnnotationSwitch) -> list[str]:
+    """Patch texts that give the pod template at `path` the mode's annotations (or remove them).
 
     Strategic merge, not RFC 6902: a JSON6902 `add` of .../annotations/<key> fails when the
     template has no annotations map, and `remove` fails when the key is absent, while a strategic
@@ -248,14 +253,19 @@ def annotation_patches(path: tuple[str, ...], kind: str, mode: str) -> list[str]
     there takes two patches: a strategic merge that makes sure the key exists, then an RFC 6902
     `remove`, which then always has something to remove.
     """
-    value = None if mode == "default" else ANNOTATION_VALUES[mode]
-    if path or value is not None:
-        return [_strategic_merge(path, kind, value)]
-    return [_strategic_merge(path, kind, "removed-by-sidecar-policy"), _json6902_remove(("metadata", "annotations", ANNOTATION))]
+    annotations: dict[str, str | None] = dict(switch.setting(mode))
+    removing = switch.removing(mode)
+    if path:
+        return [_strategic_merge(path, kind, {**annotations, **dict.fromkeys(removing)})]
+    if not removing:
+        return [_strategic_merge(path, kind, annotations)]
+    placeholders = {**annotations, **dict.fromkeys(removing, "removed-by-sidecar-policy")}
+    return [_strategic_merge(path, kind, placeholders),
+            _json6902_remove([("metadata", "annotations", key) for key in removing])]
 
 
-def _strategic_merge(path: tuple[str, ...], kind: str, value: str | None) -> str:
-    template: dict = {"metadata": {"annotations": {ANNOTATION: value}}}
+def _strategic_merge(path: tuple[str, ...], kind: str, annotations: dict[str, str | None]) -> str:
+    template: dict = {"metadata": {"annotations": annotations}}
     for step in reversed(path):
         template = {step: template}
     metadata = {"name": MARKER_NAME, **template.pop("metadata", {})}
@@ -263,22 +273,12 @@ def _strategic_merge(path: tuple[str, ...], kind: str, value: str | None) -> str
     return dump_yaml(document)
 
 
-def _json6902_remove(path: tuple[str, ...]) -> str:
+def _json6902_remove(paths: list[tuple[str, ...]]) -> str:
     import jsonpatch  # a dependency of ours; built with it so the pointer is escaped per RFC 6901
 
-    operation = jsonpatch.RemoveOperation({"op": "remove", "path": jsonpatch.JsonPointer.from_parts(list(path)).path})
-    return dump_yaml([operation.operation])
-
-
-def dump_yaml(data: object) -> str:
-    import yaml
-
-    return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False, width=1 << 16)
-
-
-def marked_json6902(origin: str, operations: list[dict]) -> str:
-    """An RFC 6902 patch text that is ours but not about the annotation, saying where it comes from."""
-    return f"{JSON6902_MARK}{origin}\n{dump_yaml(operations)}"
+    operations = [jsonpatch.RemoveOperation({"op": "remove", "path": jsonpatch.JsonPointer.from_parts(list(path)).path})
+                  for path in paths]
+    return dump_yaml([operation.operation for operation in operations])
 
 
 def is_ours(post_renderer: object) -> bool:
@@ -305,7 +305,7 @@ def _is_our_patch(patch: object) -> bool:
     if isinstance(body, dict):
         return isinstance(body.get("metadata"), dict) and body["metadata"].get("name") == MARKER_NAME
     return isinstance(body, list) and bool(body) and all(
-        isinstance(op, dict) and str(op.get("path", "")).endswith("/" + _POINTER_KEY) for op in body
+        isinstance(op, dict) and str(op.get("path", "")).rpartition("/")[2] in _POINTER_KEYS for op in body
     )
 
 
@@ -316,41 +316,3 @@ def alternatives(values: Sequence[str]) -> str:
 
 def _anchored(regexes: Sequence[str]) -> str:
     return f"^{regexes[0]}$" if len(regexes) == 1 else "^(" + "|".join(regexes) + ")$"
-
-
-def escape(text: str) -> str:
-    """Quote RE2 (Go regexp) metacharacters; `-`, `/` and letters stay as they are, for readability."""
-    return _RE2_SPECIAL.sub(r"\\\1", text)
-
-
-def glob_to_regex(pattern: str) -> str:
-    """A shell glob as the policy reads it (fnmatch: *, ?, [seq], [!seq]) in RE2 syntax, unanchored.
-
-    Python's fnmatch.translate is not usable: it emits (?s:…)\\Z and atomic groups, which Go's
-    regexp rejects.
-    """
-    out: list[str] = []
-    index, length = 0, len(pattern)
-    while index < length:
-        char = pattern[index]
-        index += 1
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[":
-            end = index + (pattern[index : index + 1] == "!")
-            end += pattern[end : end + 1] == "]"
-            end = pattern.find("]", end)
-            if end < 0:
-                out.append(r"\[")
-                continue
-            members, index = pattern[index:end], end + 1
-            negate = members.startswith("!")
-            members = (members[1:] if negate else members).replace("\\", "\\\\").replace("[", "\\[")
-            if members.startswith("^"):
-                members = "\\" + members
-            out.append("[" + ("^" if negate else "") + members + "]")
-        else:
-            out.append(escape(char))
-    return "".join(out)

@@ -21,10 +21,6 @@ from postrender.reports.formats import (
 
 _HEADERS = ("NAMESPACE", "KIND", "NAME", "PODS", "ACTUAL", "DESIRED", "RESTART")
 _APART_HEADERS = ("NAMESPACE", "KIND", "NAME", "PODS", "WHY")
-_APART_REASONS = {GATEWAY: "an Istio gateway: istio-proxy is its main container",
-                  "none": "not injected: no istio-proxy sidecar"}
-
-
 class Context(NamedTuple):
     default: MeshDefault
     args: argparse.Namespace  # the parsed command line, for the header
@@ -32,10 +28,19 @@ class Context(NamedTuple):
     @property
     def mesh(self) -> str:
         args = self.args
-        source = f"--istio-version {args.istio_version}" if not args.mesh_default else "--mesh-default"
+        linkerd = self.default.mesh.name == "linkerd"
+        version = f"--linkerd-version {self.default.linkerd_version}" if linkerd else f"--istio-version {args.istio_version}"
+        source = version if not args.mesh_default else "--mesh-default"
         policy = args.policy
         preview = f"; templates as the policy {policy} leaves them" if policy else ""
-        return f"mesh default {self.default.form} ({source}){preview}"
+        if getattr(args, "admission_policy", None):
+            preview += f"; pods as the admission policy {args.admission_policy} leaves them"
+        return f"{'Linkerd' if linkerd else 'mesh'} default {self.default.form} ({source}){preview}"
+
+    def why_apart(self, row: Row) -> str:
+        if row.actual == GATEWAY:
+            return "an Istio gateway: istio-proxy is its main container"
+        return f"not injected: no {self.default.mesh.proxy} sidecar"
 
 
 def _summary(rows: list[Row]) -> str:
@@ -68,7 +73,7 @@ def table(rows: list[Row], context: Context, stream: TextIO) -> str:
         lines += ["", "reported apart (never restarted for the sidecar form):"]
         lines += ["  " + line for line in aligned(
             _APART_HEADERS, [(row.namespace or "-", row.kind, row.name, str(row.pods)) for row in apart],
-            [_APART_REASONS[row.actual] for row in apart], colour)]
+            [context.why_apart(row) for row in apart], colour)]
     lines += ["", _summary(rows)]
     return "\n".join(lines) + "\n"
 
@@ -103,7 +108,7 @@ def markdown(rows: list[Row], context: Context, stream: TextIO) -> str:
     lines += markdown_table(tuple(header.capitalize() for header in _HEADERS), [
         (code_span(row.namespace), row.kind, code_span(row.name), str(row.pods), row.actual, str(row.desired), _fix(row))
         for row in injected])
-    apart = [f"- {row.kind} {code_span(row.namespace)}/{code_span(row.name)}: {_APART_REASONS[row.actual]}"
+    apart = [f"- {row.kind} {code_span(row.namespace)}/{code_span(row.name)}: {context.why_apart(row)}"
              for row in rows if row.apart]
     return "\n".join(lines + (["", "#### Reported apart", ""] + apart if apart else [])) + "\n"
 

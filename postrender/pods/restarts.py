@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from postrender.core.errors import InputError, Location
+from postrender.core.meshes import ISTIO, MESHES, Mesh
 from postrender.core.workloads import KindTable
 from postrender.pods import restart_commands, sidecar_forms
 from postrender.pods.clusterdump import DumpObject
@@ -107,7 +108,7 @@ def _is_running(pod: DumpObject) -> bool:
     return not (isinstance(phase, str) and phase in FINISHED_PHASES) and not pod.metadata.get("deletionTimestamp")
 
 
-def group_pods(index: ClusterIndex, kinds: KindTable) -> dict[Key, _Group]:
+def group_pods(index: ClusterIndex, kinds: KindTable, mesh: Mesh = MESHES[ISTIO]) -> dict[Key, _Group]:
     groups: dict[Key, _Group] = {}
     for pod in index.pods:
         chain = index.owner_chain(pod)
@@ -117,14 +118,14 @@ def group_pods(index: ClusterIndex, kinds: KindTable) -> dict[Key, _Group]:
             holders = (_template_holder(obj, kinds, index) for _, obj in reversed(chain) if obj is not None)
             source = next((holder for holder in holders if holder is not None), pod)
             group = groups[top_key] = _Group(top, source, (top or pod).location)
-        group.pods.append((pod.name, sidecar_forms.running_form(_checked_pod(pod))))
+        group.pods.append((pod.name, sidecar_forms.running_form(_checked_pod(pod), mesh)))
     return groups
 
 
 def template_of(obj: DumpObject, kinds: KindTable) -> dict | None:
     """The pod template an object holds (the object itself for a Pod), None when it holds none."""
     entry = kinds.find(obj.kind, obj.data.get("apiVersion"))
-    if entry is None:
+    if entry is None or entry.template_path is None:  # kinds with several pod templates: not yet followed here
         return None
     data: Any = obj.data
     for key in entry.template_path:
@@ -158,7 +159,7 @@ def rows(index: ClusterIndex, kinds: KindTable, default: MeshDefault, templates:
 
     `templates` gives the pod templates new pods would come from, for a list of template holders
     (the live ones by default; the policy's preview passes the engine's)."""
-    groups = groups_sorted(group_pods(index, kinds))
+    groups = groups_sorted(group_pods(index, kinds, default.mesh))
     injected = {key: [(pod, form) for pod, form in group.pods if form in (NATIVE, REGULAR)] for key, group in groups}
     holders = [group.template_source for key, group in groups if injected[key]]
     found = (templates or (lambda objs: [template_of(obj, kinds) for obj in objs]))(holders)

@@ -11,17 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 
-from postrender.core import istio
+from postrender.core import istio, linkerd
 from postrender.core.engine import Outcome
-from postrender.core.istio import ANNOTATION, INJECT_ANNOTATION, PROXY, PROXY_CONFIG_ANNOTATION, PROXY_UID, TEMPLATES_ANNOTATION
+from postrender.core.istio import PROXY, PROXY_CONFIG_ANNOTATION, TEMPLATES_ANNOTATION
+from postrender.core.meshes import ISTIO, LINKERD, NAMES, Mesh
 from postrender.core.policy import Match, Policy, Rule
 from postrender.core.typed import NamedTuple
 from postrender.reports import container_fields as fields
 
 INFO, WARNING, ERROR = "info", "warning", "error"
 SEVERITIES = (INFO, WARNING, ERROR)  # in rising order
-
-COMPLETING_KINDS = frozenset({"Job", "CronJob"})
 
 
 class Finding(NamedTuple):
@@ -53,19 +52,14 @@ class Pod:
             return "true" if value else "false"
         return "" if value is None else str(value)
 
-    @property
-    def injection_off_by(self) -> str:
-        """Why Istio will not inject this pod, or "" (pkg/kube/inject/inject.go injectRequired)."""
-        if self.spec.get("hostNetwork") is True:
-            return "hostNetwork: true"
-        # The label is Istio's newer API and wins over the annotation; only "false" switches it off.
-        if INJECT_ANNOTATION in self.labels:
-            return f'the label {INJECT_ANNOTATION}: "false"' if self.text(self.labels, INJECT_ANNOTATION) == "false" else ""
-        return f'the annotation {INJECT_ANNOTATION}: "false"' if self.text(self.annotations, INJECT_ANNOTATION) == "false" else ""
+    def injection_off_by(self, mesh: Mesh) -> str:
+        """Why the mesh will not inject this pod, or ""."""
+        return mesh.injection_off_by(self.annotations, self.labels, self.spec)
 
-    @property
-    def is_gateway(self) -> bool:
+    def is_gateway(self, mesh: Mesh) -> bool:
         """An Istio gateway: istio-proxy is the pod's own container, not an injected sidecar."""
+        if mesh.name != ISTIO:
+            return False
         if "gateway" in (name.strip() for name in self.text(self.annotations, TEMPLATES_ANNOTATION).split(",")):
             return True
         return any(
@@ -81,6 +75,7 @@ class Context:
         self.outcome = outcome
         self.policy = policy
         self.kube_version = kube_version
+        self.mesh = policy.mesh_facts
 
     @cached_property
     def pod(self) -> Pod:
@@ -89,14 +84,17 @@ class Context:
     @cached_property
     def sidecar(self) -> str:
         """What the pod will run: native, regular, or none (no injection, or a gateway)."""
-        if self.pod.is_gateway or self.pod.injection_off_by:
+        if self.pod.is_gateway(self.mesh) or self.pod.injection_off_by(self.mesh):
             return "none"
+        if self.mesh.name == LINKERD:
+            return linkerd.injected_form(self.pod.annotations, self.policy.mesh_default, self.policy.linkerd_version)
         return istio.injected_form(self.written, self.policy.mesh_default)
 
     @property
     def written(self) -> str:
-        """The nativeSidecar annotation as written out ("" when absent)."""
-        return self.pod.text(self.pod.annotations, ANNOTATION)
+        """The native-sidecar annotation as written out ("" when absent): on the pod template, or
+        where a kube-injected CronJob carries its decision (Outcome.decision_annotations)."""
+        return self.outcome.switch.written(self.outcome.decision_annotations) or ""
 
     @cached_property
     def matching_rules(self) -> list[Rule]:
@@ -107,9 +105,15 @@ class Context:
         """How the workload got its sidecar mode, for messages."""
         rule = self.outcome.rule
         by = f"by {describe_rule(rule)}" if rule else f"by fallback: {self.policy.fallback}"
+        by = _LEFT_ALONE.get(self.outcome.action, by)
         if self.outcome.mode in ("default", "keep") and not self.written:
             return f"{by}, through meshDefault: {self.policy.mesh_default}"
         return by
+
+
+# explain --admission: pods the admission policy does not decide (core/admission.py Decision.action).
+_LEFT_ALONE = {"annotated": "by the pod's own annotation, which the admission policy keeps",
+               "exempt": "in a namespace the admission policy leaves alone"}
 
 
 def describe_rule(rule: Rule) -> str:
@@ -125,8 +129,11 @@ def is_catch_all(rule: Rule) -> bool:
 
 
 def job_regular(ctx: Context) -> Iterator[str]:
-    if ctx.outcome.workload.kind in COMPLETING_KINDS and ctx.sidecar == "regular":
-        yield (f"istio-proxy ends up a regular sidecar ({ctx.how}), so the {ctx.outcome.workload.kind}'s pods "
+    """A kind whose pods run to completion (core/workloads.py Target.completes), left with a regular sidecar."""
+    workload = ctx.outcome.workload
+    if workload.completes and ctx.sidecar == "regular":
+        pods = f"{workload.kind}'s {workload.target} pods" if workload.target else f"{workload.kind}'s pods"
+        yield (f"{ctx.mesh.proxy} ends up a regular sidecar ({ctx.how}), so the {pods} "
                "never complete while it runs: decide native for it")
 
 
@@ -137,27 +144,28 @@ def native_before_1_29(ctx: Context) -> Iterator[str]:
         return
     if version == istio.NATIVE_SIDECARS_ALPHA:
         yield ("native sidecars on Kubernetes 1.28 need the SidecarContainers feature gate, which is off by "
-               "default; without it istio-proxy blocks pod start-up: turn the gate on, or decide regular until 1.29")
+               f"default; without it {ctx.mesh.proxy} blocks pod start-up: turn the gate on, or decide regular until 1.29")
     else:
         yield (f"native sidecars need Kubernetes 1.29 and the cluster is {version[0]}.{version[1]}: the API server "
-               "drops restartPolicy from init containers and istio-proxy blocks pod start-up; decide regular")
+               f"drops restartPolicy from init containers and {ctx.mesh.proxy} blocks pod start-up; decide regular")
 
 
-def _app_containers(pod: Pod) -> Iterator[tuple[str, dict]]:
-    """(`init container` | `container`, container) for every container but Istio's own."""
-    for where, containers in (("init container", pod.init_containers), ("container", pod.containers)):
+def _app_containers(ctx: Context) -> Iterator[tuple[str, dict]]:
+    """(`init container` | `container`, container) for every container but the mesh's own."""
+    for where, containers in (("init container", ctx.pod.init_containers), ("container", ctx.pod.containers)):
         for container in containers:
-            if container.get("name") not in istio.INJECTED_CONTAINERS:
+            if container.get("name") not in ctx.mesh.injected_containers:
                 yield where, container
 
 
 def quitquitquit(ctx: Context) -> Iterator[str]:
     if ctx.sidecar != "native":
         return
-    for where, container in _app_containers(ctx.pod):
+    for where, container in _app_containers(ctx):
         words = [str(word) for key in ("command", "args") for word in container.get(key) or ()]
-        if any("/quitquitquit" in word for word in words):
-            yield (f"{where} {container.get('name')!r} calls /quitquitquit: a native sidecar stops by itself "
+        called = next((call for call in ctx.mesh.manual_lifecycle_words if any(call in word for word in words)), None)
+        if called is not None:
+            yield (f"{where} {container.get('name')!r} calls {called}: a native sidecar stops by itself "
                    "when the pod's containers finish; remove the call")
 
 
@@ -165,17 +173,17 @@ def init_uid_1337(ctx: Context) -> Iterator[str]:
     if ctx.sidecar != "native":
         return
     pod_uid = (ctx.pod.spec.get("securityContext") or {}).get("runAsUser")
-    for where, container in _app_containers(ctx.pod):
+    for where, container in _app_containers(ctx):
         uid = (container.get("securityContext") or {}).get("runAsUser", pod_uid)
-        if where == "init container" and uid == PROXY_UID:
-            yield (f"init container {container.get('name')!r} runs as UID {PROXY_UID}, so its traffic bypasses "
+        if where == "init container" and uid == ctx.mesh.proxy_uid:
+            yield (f"init container {container.get('name')!r} runs as UID {uid}, so its traffic bypasses "
                    "the mesh: with a native sidecar the proxy is up before init containers; drop that runAsUser")
 
 
 def exclude_outbound(ctx: Context) -> Iterator[str]:
     if ctx.sidecar != "native":
         return
-    for key in istio.EXCLUDE_OUTBOUND_ANNOTATIONS:
+    for key in ctx.mesh.exclude_outbound_annotations:
         if key in ctx.pod.annotations:
             yield (f"{key} is set: if it lets init containers reach the network before the proxy, a native "
                    "sidecar makes it unnecessary; remove it")
@@ -215,14 +223,31 @@ def exit_on_zero_connections(ctx: Context) -> Iterator[str]:
                "containers: a native sidecar is stopped only after they exit; remove it")
 
 
+def _native_waits(ctx: Context) -> bool:
+    return ctx.sidecar == "native" and linkerd.wait_before_exit(ctx.pod.annotations) > 0
+
+
+def native_wait_fails(ctx: Context) -> Iterator[str]:
+    if _native_waits(ctx) and linkerd.fails_native_with_wait(ctx.policy.linkerd_version):
+        yield (f"{linkerd.WAIT_BEFORE_EXIT_ANNOTATION} with a native linkerd-proxy fails the injection before "
+               "Linkerd 2.20, and the pod starts without a proxy: remove the annotation (a native sidecar is "
+               "stopped only after the app containers exit)")
+
+
+def wait_before_exit(ctx: Context) -> Iterator[str]:
+    if _native_waits(ctx) and not linkerd.fails_native_with_wait(ctx.policy.linkerd_version):
+        yield (f"{linkerd.WAIT_BEFORE_EXIT_ANNOTATION} is ignored for a native sidecar (Linkerd adds its preStop "
+               "sleep only to a regular one), which is stopped only after the app containers exit: remove it")
+
+
 def injection_disabled(ctx: Context) -> Iterator[str]:
-    reason = ctx.pod.injection_off_by
-    if reason and not ctx.pod.is_gateway:
-        yield f"Istio does not inject this pod ({reason}), so the policy has no effect on it"
+    reason = ctx.pod.injection_off_by(ctx.mesh)
+    if reason and not ctx.pod.is_gateway(ctx.mesh):
+        yield f"{ctx.mesh.title} does not inject this pod ({reason}), so the policy has no effect on it"
 
 
 def gateway(ctx: Context) -> Iterator[str]:
-    if ctx.pod.is_gateway:
+    if ctx.pod.is_gateway(ctx.mesh):
         yield ("an Istio gateway: istio-proxy is its main container, not a sidecar, so the policy has no effect; "
                "leave gateways out of rules")
 
@@ -240,20 +265,23 @@ class Check(NamedTuple):
     severity: str
     slug: str
     find: Callable  # (Context) -> messages, or (RuleContext) -> messages
+    meshes: tuple[str, ...] = NAMES  # the meshes whose policies it checks
 
 
 # The registry: one line per finding. Codes are stable; never renumber, only add.
 WORKLOAD_CHECKS: tuple[Check, ...] = (
     Check("SP101", ERROR, "job-regular-sidecar", job_regular),
     Check("SP102", ERROR, "native-before-1.29", native_before_1_29),
-    Check("SP201", WARNING, "quitquitquit", quitquitquit),
-    Check("SP202", WARNING, "init-container-uid-1337", init_uid_1337),
+    Check("SP103", ERROR, "linkerd-native-wait-before-exit", native_wait_fails, (LINKERD,)),
+    Check("SP201", WARNING, "quitquitquit", quitquitquit),  # Linkerd: linkerd-await, /shutdown
+    Check("SP202", WARNING, "init-container-uid-1337", init_uid_1337),  # Linkerd: UID 2102
     Check("SP203", INFO, "exclude-outbound", exclude_outbound),
-    Check("SP204", INFO, "hold-application", hold_application),
-    Check("SP205", INFO, "proxy-prestop-sleep", proxy_prestop_sleep),
-    Check("SP206", INFO, "exit-on-zero-active-connections", exit_on_zero_connections),
+    Check("SP204", INFO, "hold-application", hold_application, (ISTIO,)),
+    Check("SP205", INFO, "proxy-prestop-sleep", proxy_prestop_sleep, (ISTIO,)),
+    Check("SP206", INFO, "exit-on-zero-active-connections", exit_on_zero_connections, (ISTIO,)),
+    Check("SP207", INFO, "linkerd-wait-before-exit", wait_before_exit, (LINKERD,)),
     Check("SP301", INFO, "injection-disabled", injection_disabled),
-    Check("SP302", INFO, "istio-gateway", gateway),
+    Check("SP302", INFO, "istio-gateway", gateway, (ISTIO,)),
     Check("SP403", INFO, "rule-overridden", overridden),
     # Native-sidecar field mistakes Kubernetes rejects or drops (container_fields.py).
     Check("SP501", ERROR, "container-restart-policy", fields.container_restart_policy),
@@ -293,11 +321,11 @@ RULE_CHECKS: tuple[Check, ...] = (
 ALL_CHECKS = WORKLOAD_CHECKS + RULE_CHECKS
 
 
-def _run(checks: Iterable[Check], context: Context | RuleContext, ignore: frozenset[str]) -> list[Finding]:
+def _run(checks: Iterable[Check], context: Context | RuleContext, ignore: frozenset[str], mesh: str) -> list[Finding]:
     return [
         Finding(check.severity, check.code, message)
         for check in checks
-        if check.code not in ignore and check.slug not in ignore
+        if check.code not in ignore and check.slug not in ignore and mesh in check.meshes
         for message in check.find(context)
     ]
 
@@ -326,14 +354,14 @@ class Review:
     def workload(self, outcome: Outcome) -> Assessment:
         ctx = Context(outcome, self.policy, self.kube_version)
         self._count(ctx)
-        return Assessment(ctx.sidecar, _run(WORKLOAD_CHECKS, ctx, self.ignore))
+        return Assessment(ctx.sidecar, _run(WORKLOAD_CHECKS, ctx, self.ignore, self.policy.mesh))
 
     def rules(self) -> list[tuple[Rule, Finding]]:
         found: list[tuple[Rule, Finding]] = []
         for rule in self.policy.rules:
             ctx = RuleContext(rule, self._matched.get(rule.index, 0), self._decided.get(rule.index, 0),
                               sorted(self._winners.get(rule.index, {}).values()))
-            found.extend((rule, finding) for finding in _run(RULE_CHECKS, ctx, self.ignore))
+            found.extend((rule, finding) for finding in _run(RULE_CHECKS, ctx, self.ignore, self.policy.mesh))
         return found
 
     def _count(self, ctx: Context) -> None:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 _COLOURS = {"error": "31", "warning": "33", "info": "36", "header": "1"}  # ANSI SGR codes
 _FALLBACK = "(fallback)"
+# At admission (explain --admission) a pod may be left alone before any rule is asked.
+_UNDECIDED = {"annotated": "(pod's own annotation)", "exempt": "(namespace left alone)"}
 
 
 def colour_enabled(stream: TextIO) -> bool:
@@ -33,7 +35,7 @@ def paint(text: str, style: str, colour: bool) -> str:
 
 def _rule_text(row: Row) -> str:
     if row.rule is None:
-        return _FALLBACK
+        return _UNDECIDED.get(row.action or "", _FALLBACK)
     return row.rule if isinstance(row.rule, str) else f"rule {row.rule}"
 
 
@@ -82,7 +84,7 @@ def aligned(headers: Sequence[str], cells: Sequence[Sequence[str]], last: Sequen
 
 def table(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     colour = colour_enabled(stream)
-    cells = [(row.kind, row.namespace or "-", row.name, _rule_text(row), _sidecar_text(row), row.action or "-")
+    cells = [(row.kind, row.namespace or "-", row.name_and_target, _rule_text(row), _sidecar_text(row), row.action or "-")
              for row in rows]
     codes = [" ".join(paint(f.code, f.severity, colour) for f in _distinct_codes(row.findings)) or "-" for row in rows]
     lines = aligned(_HEADERS, cells, codes, colour)
@@ -102,6 +104,7 @@ def to_json(rows: list[Row], policy: Policy, stream: TextIO) -> str:
             "kind": row.kind,
             "namespace": row.namespace,
             "name": row.name,
+            "target": row.target,
             "rule": row.rule,
             "sidecar": row.sidecar,
             "action": row.action,
@@ -132,8 +135,8 @@ _MARKDOWN_HEADERS = ("Kind", "Namespace", "Name", "Rule", "Sidecar", "Action", "
 def markdown(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     lines = [f"### sidecar-policy: {code_span(policy.origin)}", "", _summary(rows), ""]
     lines += markdown_table(_MARKDOWN_HEADERS, [
-        (row.kind, code_span(row.namespace), code_span(row.name),
-         "*fallback*" if row.rule is None else code_span(_rule_text(row)), _sidecar_text(row), row.action or "—",
+        (row.kind, code_span(row.namespace), code_span(row.name_and_target),
+         "*fallback*" if _rule_text(row) == _FALLBACK else code_span(_rule_text(row)), _sidecar_text(row), row.action or "—",
          " ".join(f"{f.code} ({f.severity})" for f in _distinct_codes(row.findings)) or "—")
         for row in rows])
     details = [f"- **{f.severity}** `{f.code}` {code_span(row.subject)}: {markdown_cell(f.message)}"

@@ -24,4 +24,9 @@ class Row(NamedTuple):
     action: str | None  # set | replaced | removed | unchanged | converted | kept (None for rule rows)
     findings: list[Finding]
     location: Location
-    subject: str  # how messages name it: `Job ns/name`, `rule 2 'jobs'`
+    subject: str  # how messages name it: `Job ns/name`, `RayCluster ns/ray workerGroupSpecs[1]`, `rule 2 'jobs'`
+    target: str = ""  # which pod template or pod metadata of the object, for kinds with several (Workload.target)
+
+    @property
+    def name_and_target(self) -> str:
+        return f"{self.name} {self.target}" if self.target else self.name

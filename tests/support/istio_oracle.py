@@ -8,6 +8,7 @@ other exactly as Kubernetes reads both, and leave a stream already in the decide
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tests.support.helpers import policy_of, post_render
@@ -37,8 +38,13 @@ SETTINGS = (
 )
 
 
-def check_batch(istio: Injector, settings: MeshSettings, target: str, count: int, seed: int) -> str | None:
-    """None when converting `count` workloads drawn from `seed` into `target` gives Istio's own `target` form."""
+def check_batch(istio: Injector, settings: MeshSettings, target: str, count: int, seed: int,
+                server: Callable[[bytes], str] | None = None) -> str | None:
+    """None when converting `count` workloads drawn from `seed` into `target` gives Istio's own `target` form.
+
+    `server`, when given, is the API server's reading of the converted stream: "" when it accepts
+    every object (support/server_reading.py), else what it said.
+    """
     generator = WorkloadGenerator(seed)
     generator.mesh_intercepts = settings.intercepts
     if settings.sets_proxy_lifecycle:
@@ -46,16 +52,24 @@ def check_batch(istio: Injector, settings: MeshSettings, target: str, count: int
         # mesh sets one: such a pod converts as if it were Istio's drain hook (docs/conversion.md).
         generator.proxy_override_hooks = ("postStart",)
     generator.init_containers_without_interception = istio.version not in DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION
-    workloads = generator.documents(count)
+    return check_documents(istio, settings, target, generator.documents(count), f"seed {seed}", server)
+
+
+def check_documents(istio: Injector, settings: MeshSettings, target: str, workloads: list[dict], name: str,
+                    server: Callable[[bytes], str] | None = None) -> str | None:
+    """None when converting Istio's injection of `workloads` in the other form gives its `target` form."""
     source = istio.inject(as_stream(in_form(workloads, OTHER[target])), settings, OTHER[target])
     expected = istio.inject(as_stream(in_form(workloads, target)), settings, target)
     policy = policy_of(f"  fallback: {target}\n  convertInjected: true\n"
                        f"  holdApplicationUntilProxyStarts: {settings.hold_application}\n")
     converted, _ = post_render(source, policy)
-    where = f"Istio {istio.version}, mesh {settings.name}, to {target}, seed {seed}"
+    where = f"Istio {istio.version}, mesh {settings.name}, to {target}, {name}"
     difference = first_difference(istio.read(converted), istio.read(expected))
     if difference is not None:
         return f"{where}: {difference}"
+    refused = server(converted) if server is not None else ""
+    if refused:
+        return f"{where}: the API server refused the converted stream:\n{refused}"
     unchanged, _ = post_render(expected, policy)
     if unchanged != expected:
         return f"{where}: a stream already {target} was changed"

@@ -65,6 +65,9 @@ class WorkloadGenerator:
         mode = None if kind == "CronJob" else (metadata.get("annotations") or {}).get("sidecar.istio.io/interceptionMode")
         intercepted = mode != "NONE" if mode else self.mesh_intercepts
         pod = {"metadata": metadata, "spec": self.pod_spec(init_containers=intercepted or self.init_containers_without_interception)}
+        if (metadata.get("annotations") or {}).get("sidecar.istio.io/inject") == "false":
+            for container in pod["spec"]["containers"]:  # nothing merges an image into the user's istio-proxy entry
+                container.setdefault("image", "example.com/proxyv2:override")
         if kind == "Pod":
             return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **metadata}, "spec": pod["spec"]}
         body: dict[str, Any] = {"template": pod}
@@ -110,6 +113,9 @@ class WorkloadGenerator:
         }
         for key in rng.sample(sorted(optional), rng.randint(0, 4)):
             annotations[key] = optional[key]()
+        if annotations.get("status.sidecar.istio.io/port") == "0":
+            # No status port: probes rewritten to it would name port 0, which the API server refuses.
+            annotations["sidecar.istio.io/rewriteAppHTTPProbers"] = "false"
         metadata: dict[str, Any] = {"labels": {"app": name}}
         if rng.random() < 0.3:
             metadata["labels"]["version"] = rng.choice(["v1", "1.0", "true", "y"])
@@ -126,6 +132,8 @@ class WorkloadGenerator:
         inits = [self.container(f"init-{i}", init=True) for i in range(rng.choice([0, 0, 1, 2]) if init_containers else 0)]
         if inits and rng.random() < 0.3:
             inits[-1]["restartPolicy"] = "Always"  # the user's own native sidecar
+            if rng.random() < 0.3:  # hooks: only a native sidecar may have them among init containers
+                inits[-1]["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", rng.choice(SCALARS)]}}}
         if inits:
             spec["initContainers"] = inits
         if rng.random() < 0.3:
@@ -150,7 +158,7 @@ class WorkloadGenerator:
                 container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": port}, "periodSeconds": 5}
             if rng.random() < 0.3:
                 container["livenessProbe"] = {"tcpSocket": {"port": port}}
-        if rng.random() < 0.2:
+        if not init and rng.random() < 0.2:
             container["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", rng.choice(SCALARS)]}}}
         if rng.random() < 0.2:
             container["securityContext"] = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True}
@@ -184,12 +192,36 @@ def pod_templates(document: dict) -> Iterator[dict]:
 
 
 def in_form(documents: list[dict], form: str) -> list[dict]:
-    """The documents with every pod asking Istio for `form` through the nativeSidecar annotation."""
+    """The documents with every pod asking Istio for `form` through the nativeSidecar annotation.
+
+    A CronJob says it where kube-inject reads it (spec.jobTemplate.metadata), on its pod template
+    (which kube-inject ignores: the mesh default decides), or in both places, by its name.
+    """
     documents = copy.deepcopy(documents)
+    value = "true" if form == "native" else "false"
     for document in documents:
-        for template in pod_templates(document):
-            template["metadata"].setdefault("annotations", {})[NATIVE_SIDECAR] = "true" if form == "native" else "false"
+        for holder in annotation_holders(document):
+            holder.setdefault("metadata", {}).setdefault("annotations", {})[NATIVE_SIDECAR] = value
     return documents
+
+
+CRONJOB_ANNOTATION_PLACES = ("job template", "pod template", "both")
+
+
+def annotation_holders(document: dict) -> Iterator[dict]:
+    """Where a document's pods ask for a form: each pod template, a CronJob's as above."""
+    if document["kind"] == "List":
+        for item in document["items"]:
+            yield from annotation_holders(item)
+    elif document["kind"] == "CronJob":
+        job_template = document["spec"]["jobTemplate"]
+        place = CRONJOB_ANNOTATION_PLACES[int(document["metadata"]["name"].split("-")[0][1:]) % 3]
+        if place != "pod template":
+            yield job_template
+        if place != "job template":
+            yield job_template["spec"]["template"]
+    else:
+        yield from pod_templates(document)
 
 
 def as_stream(documents: list[dict]) -> bytes:

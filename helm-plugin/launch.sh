@@ -70,5 +70,13 @@ for python in python3 python; do
     fi
 done
 
-fail "cannot find the sidecar-policy program; install it with 'pipx install sidecar-policy'"\
-" (or 'pip install sidecar-policy'), or set SIDECAR_POLICY_BIN to its path (e.g. /path/to/venv/bin/sidecar-policy)"
+# Say what works: `helm plugin install ./helm-plugin` links to a checkout, which the program installs
+# from (no release need exist); an archive comes from a release, whose package is on PyPI.
+checkout=$(cd -P -- "${HELM_PLUGIN_DIR:-/nonexistent}/.." 2>/dev/null && pwd) || checkout=
+if [ -n "$checkout" ] && [ -f "$checkout/pyproject.toml" ] && [ -f "$checkout/postrender/cli.py" ]; then
+    install="'pipx install $checkout' (this plugin's checkout; or 'pip install $checkout' in a virtualenv)"
+else
+    install="'pipx install sidecar-policy' (or 'pip install sidecar-policy'; before a release: 'pipx install CHECKOUT')"
+fi
+explicit="set SIDECAR_POLICY_BIN to its path (e.g. /path/to/venv/bin/sidecar-policy)"
+fail "cannot find the sidecar-policy program; install it with $install, or $explicit"

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, BinaryIO
 from postrender import __version__
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, SidecarPolicyError, UsageError
-from postrender.core.options import ArgumentParser, add_policy_options, inputs, options_from, parse_kube_version, require_policy
+from postrender.core.options import (
+    ArgumentParser,
+    add_policy_options,
+    inputs,
+    options_from,
+    parse_kube_version,
+    refuse_joined_arguments,
+    require_policy,
+)
 
 FAIL_ON_ENV = "SIDECAR_POLICY_FAIL_ON"
 FAIL_ON_SEVERITIES = ("warning", "error")  # findings.SEVERITIES above info, named here to keep start-up light
@@ -21,7 +29,7 @@ if TYPE_CHECKING:
 
 USAGE_EXAMPLE = """\
 examples:
-  helm template app ./chart --post-renderer sidecar-policy --post-renderer-args --policy=policy.yaml
+  helm template app ./chart --post-renderer sidecar-policy --post-renderer-args=--policy=policy.yaml
   sidecar-policy --policy policy.yaml < rendered.yaml > post-rendered.yaml
   sidecar-policy schema > sidecar-policy.schema.json
 
@@ -46,6 +54,7 @@ def render(argv: Sequence[str], diagnostics: Diagnostics) -> int:
                         help="fail (exit 3) when a finding reaches this severity: Helm shows a "
                              f"post-renderer's warnings only when it fails (default: ${FAIL_ON_ENV})")
     parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
+    refuse_joined_arguments(argv, parser)
     args = parser.parse_args(argv)
     diagnostics.configure(args)
     if args.fail_on not in (None, *FAIL_ON_SEVERITIES):  # argparse checks choices only on the command line

@@ -8,7 +8,8 @@
 3. the wheel in a fresh virtualenv runs every command from outside the checkout (release/wheel_smoke.py);
 4. real Helm 4 packages helm-plugin/ into a signed archive (a throwaway key unless --key is given: the
    release workflow passes its own), installs it with verification into an empty Helm home, and renders
-   a chart through it, finding the sidecar-policy that the wheel installed.
+   a chart through it, finding the sidecar-policy that the wheel installed. A throwaway key's public
+   keyring stays in --out, and the last line is the `helm plugin install` that verifies the archive.
 
 The artifacts land in --out (only they: the release uploads that folder); the scratch work in --work
 (a temporary folder, removed afterwards, unless given). Exit 0 when all passed, 1 with one line per
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -32,7 +34,10 @@ import wheel_smoke
 from helm_plugin import ReleaseCheckError, SigningKey
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACT_PATTERNS = ("*.whl", "*.tar.gz", "sidecar-policy-*.tgz", "sidecar-policy-*.tgz.prov")
+# A throwaway key's public keyring, kept beside the archive it verifies: the scratch folder that held the
+# key is gone afterwards. Never written for --key (the release workflow's), so never in a release.
+THROWAWAY_KEYRING = "sidecar-policy-throwaway-keyring.gpg"
+ARTIFACT_PATTERNS = ("*.whl", "*.tar.gz", "sidecar-policy-*.tgz", "sidecar-policy-*.tgz.prov", THROWAWAY_KEYRING)
 NATIVE = 'sidecar.istio.io/nativeSidecar: "true"'
 
 
@@ -104,6 +109,8 @@ def check(args: argparse.Namespace, work: Path) -> list[str]:
     helm = find_helm4(args.helm)
     key = (SigningKey(args.key, args.secret_keyring, args.public_keyring, args.passphrase_file) if args.key
            else helm_plugin.throwaway_key(work / "key"))
+    if not args.key:
+        shutil.copy(key.public, args.out / THROWAWAY_KEYRING)
     step(f"helm plugin package (signed by {key.name})")
     archive = helm_plugin.package(helm, args.out, key, work / "package")
     step("helm plugin install, verified; helm template through it")
@@ -142,7 +149,25 @@ def main(argv: list[str]) -> int:
         print(f"release check passed; artifacts in {args.out}:", file=sys.stderr)
         for path in sorted(args.out.iterdir()):
             print(f"  {path.name}", file=sys.stderr)
+        print("install the plugin with Helm 4, verified against the key that signed it:", file=sys.stderr)
+        print(f"  {install_command(args)}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def install_command(args: argparse.Namespace) -> str:
+    """The `helm plugin install` that verifies what was built: paths as the user can type them here."""
+    archive = args.out / f"sidecar-policy-{version.current()}.tgz"
+    keyring = args.public_keyring.resolve() if args.key else args.out / THROWAWAY_KEYRING
+    return f"helm plugin install {_shown(archive)} --keyring {_shown(keyring)}"
+
+
+def _shown(path: Path) -> str:
+    """Relative to the working directory when inside it, quoted for a shell."""
+    try:
+        shown = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(path)
+    return shlex.quote(shown)
 
 
 if __name__ == "__main__":

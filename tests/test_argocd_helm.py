@@ -23,12 +23,15 @@ PIECES += [f"${name}" for name in BUILD_ENV_NAMES[:3]] + [f"${{{name}}}" for nam
 PIECES += ["$HOME", "${PATH}", "$ARGOCD_APP_NAMEX", "${ARGOCD_APP_NAME"]
 
 
-@pytest.fixture(scope="module", params=VERSIONS)
+ENTRIES = [{"name": name, "value": value} for name, value in ENV.items()]  # v1alpha1.Env as JSON
+
+
+@pytest.fixture(scope="module", params=VERSIONS, ids=lambda release: release.version)
 def argocd_envsubst(request):
     binary = build(request.param).binary
 
     def run(texts: list[str]) -> list[str]:
-        done = subprocess.run([str(binary), "envsubst"], input=json.dumps({"env": ENV, "texts": texts}),
+        done = subprocess.run([str(binary), "envsubst"], input=json.dumps({"env": ENTRIES, "texts": texts}),
                               capture_output=True, text=True, check=True)  # fmt: skip
         return json.loads(done.stdout)
 

@@ -8,12 +8,13 @@ Helm charts, chaining and the time limit are in test_argocd_plugin_helm.py.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support.argocd import OLDEST, Application, sidecar_path
+from tests.support.argocd import OLDEST, VERSIONS, Application, sidecar_path
 from tests.support.argocd_apps import (  # noqa: F401  pytest fixtures
     ALL_NATIVE,
     DEPLOYMENT,
@@ -248,6 +249,40 @@ def test_an_app_that_renders_nothing_fails_instead_of_pruning(argocd, repo, tmp_
     assert "rendered no manifests" in message
 
 
+# --- an Application without spec.destination.namespace ------------------------------------------------
+
+# Rule 1 decides Jobs by kind alone; rule 2 needs the namespace.
+NAMESPACE_POLICY = POLICY + "  - name: default-namespace\n    match: {namespaces: [default]}\n    sidecar: native\n"
+
+
+def test_without_a_destination_namespace_a_namespace_rule_refuses_what_argo_cd_would_not_apply(
+    argocd, repo, tmp_path, sidecar_env
+):
+    """Argo CD hands the plugin an empty ARGOCD_APP_NAMESPACE (v2.14: none), its repo-server leaves
+    metadata.namespace out as the files do, and its controller then applies no namespaced object
+    without one (docs/argocd.md "Namespaces"). So a namespace rule cannot decide such a workload: the
+    app fails, exit 1, one line that says why, rather than the rule missing without a word."""
+    app_files(repo, {"deployment.yaml": DEPLOYMENT, "job.yaml": JOB, ".sidecar-policy.yaml": NAMESPACE_POLICY})
+    message = failure(argocd, repo, Application(namespace=""), sidecar_env, tmp_path / "no-destination")
+    assert "exit status 1" in message and "Deployment web" in message and "spec.destination.namespace" in message
+    assert "rule 2 'default-namespace'" in message and "Job migrate" not in message  # rule 1 decided the Job
+    assert "\n" not in message.split("exit status 1: ", 1)[1].strip()
+
+    native = argocd.generate(repo, Application(plugin=None, directory={}, namespace=""))
+    workloads = [o for o in native.objects if o["kind"] in ("Deployment", "Job")]
+    assert len(workloads) == 2 and all("namespace" not in o["metadata"] for o in workloads)  # left to the controller
+
+    out, _ = run(argocd, repo, Application(namespace="default"), sidecar_env, tmp_path / "destination")
+    assert annotation(out.objects, "Deployment", "web") == "true"
+
+
+def test_without_a_destination_namespace_a_workload_stating_its_own_is_decided_by_it(argocd, repo, tmp_path, sidecar_env):
+    stated = DEPLOYMENT.replace("  name: web\n", "  name: web\n  namespace: default\n")
+    app_files(repo, {"deployment.yaml": stated, ".sidecar-policy.yaml": NAMESPACE_POLICY})
+    out, _ = run(argocd, repo, Application(namespace=""), sidecar_env, tmp_path / "sidecar")
+    assert annotation(out.objects, "Deployment", "web") == "true"
+
+
 # --- what the cmp-server hands over, release by release -------------------------------------------------
 
 ENV_PROBE = """\
@@ -261,29 +296,31 @@ spec:
     args:
     - |
       import json, os
-      seen = {k: v for k, v in os.environ.items() if k.startswith(("ARGOCD_ENV_", "KUBE_"))}
+      seen = {k: v for k, v in os.environ.items() if k.startswith(("ARGOCD_ENV_", "KUBE_", "ARGOCD_APP_NAMESPACE"))}
       print(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env"}, "data": seen}))
 """
 
 
 def test_what_the_cmp_server_hands_over(argocd, repo, tmp_path, sidecar_env):
     """The two differences between the releases that reach the plugin's environment (docs/argocd.md
-    "Versions"): v2.14 drops env entries whose value is empty (cmpserver/plugin/plugin.go environ), and
-    passes KUBE_VERSION through text.SemVer (drops "+") where v3 normalizes it with parseKubeVersion."""
+    "Versions"): v2.14 drops env entries whose value is empty (cmpserver/plugin/plugin.go environ), the
+    empty destination namespace of an Application without one too, and passes KUBE_VERSION through
+    text.SemVer (drops "+") where v3 normalizes it with parseKubeVersion."""
     app_files(repo, {"deployment.yaml": DEPLOYMENT})
     probe = tmp_path / "probe.yaml"
     probe.write_text(ENV_PROBE)
     env = [{"name": "EMPTY", "value": ""}, {"name": "SET", "value": "x"}]
-    app = Application(plugin={"name": "sidecar-policy", "env": env}, kube_version="v1.30.2+k3s1", api_versions=[])
+    app = Application(plugin={"name": "sidecar-policy", "env": env}, kube_version="v1.30.2+k3s1", api_versions=[], namespace="")
     sidecar = argocd.sidecar(tmp_path / "sidecar", sidecar_env, probe)
     try:
         (config_map,) = argocd.generate(repo, app, sidecar).objects
     finally:
         sidecar.close()
-    if argocd.version == OLDEST:
+    if argocd.release == OLDEST:
         assert config_map["data"] == {"ARGOCD_ENV_SET": "x", "KUBE_VERSION": "v1.30.2k3s1"}
     else:
         assert config_map["data"] == {
+            "ARGOCD_APP_NAMESPACE": "",
             "ARGOCD_ENV_EMPTY": "",
             "ARGOCD_ENV_SET": "x",
             "KUBE_VERSION": "1.30.2",
@@ -302,8 +339,26 @@ def test_plugin_yaml_is_named_only_and_announces_its_parameters():
     assert names == ["policy", "values-files", "helm-parameters", "helm"]
 
 
-def test_the_oldest_releases_harness_is_the_newest_ones_on_the_v2_import_path():
-    """One harness source: Go needs the major version in the import path, so argocd-v2.14 keeps a copy."""
-    harnesses = Path(__file__).resolve().parent / "harness"
-    newest = (harnesses / "argocd-v3.5" / "main.go").read_text()
-    assert (harnesses / "argocd-v2.14" / "main.go").read_text() == newest.replace("/argo-cd/v3/", "/argo-cd/v2/")
+def _argocd_majors(go_file: Path) -> set[str]:
+    return set(re.findall(r'"github.com/argoproj/argo-cd/(v\d+)/', go_file.read_text()))
+
+
+def _built_with(go_file: Path, tags: tuple[str, ...]) -> bool:
+    """Whether `go build -tags` builds the file: its constraint is one tag or its negation."""
+    ((negated, tag),) = re.findall(r"^//go:build (!?)(\w+)$", go_file.read_text(), re.MULTILINE)
+    return (tag in tags) != bool(negated)
+
+
+@pytest.mark.parametrize("release", VERSIONS, ids=lambda release: release.version)
+def test_one_harness_source_serves_every_release(release):
+    """tests/harness/argocd: the logic once, in main.go; a release's go.mod requires the version the
+    tests name, and its build tags pick the one small file with that major's import paths."""
+    harness = Path(__file__).resolve().parent / "harness" / "argocd"
+    major = release.version.split(".")[0]
+    modfile = (harness / release.modfile).read_text()
+    assert re.findall(r"^\s*(?:require )?github.com/argoproj/argo-cd/(v\d+) (\S+)$", modfile, re.MULTILINE) == [
+        (major, release.version)
+    ]
+    assert _argocd_majors(harness / "main.go") == set()
+    (chosen,) = [path for path in harness.glob("release_*.go") if _built_with(path, release.tags)]
+    assert _argocd_majors(chosen) == {major}

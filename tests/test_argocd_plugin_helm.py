@@ -1,5 +1,5 @@
 """Helm charts through the plugin in Argo CD's own code, compared with Argo CD's own Helm source on
-the same chart (real Helm 4, as Argo CD 3.5 ships); the plugin chained after another plugin; the
+the same chart (real Helm 4, as Argo CD 3.5 and later ship); the plugin chained after another plugin; the
 time limit; the examples of docs/argocd.md as written. Only `init`'s dependency download uses a
 recording fake helm (named so below): no chart repository can be reached from here.
 """
@@ -110,6 +110,29 @@ def test_helm_parameters_as_plugin_parameters(argocd, repo, tmp_path, sidecar_en
     (settings,) = [o for o in out.objects if o["kind"] == "ConfigMap"]
     assert settings["data"]["tier"] == "prod" and settings["data"]["owner"] == "a,b"
     assert json.loads(settings["data"]["hosts"]) == ["x", "y"]
+
+
+def test_without_a_destination_namespace_a_chart_renders_into_default_as_in_argo_cds_helm_source(
+    argocd, repo, tmp_path, sidecar_env, helm_bin, tools
+):
+    """An Application without spec.destination.namespace: Argo CD's Helm source runs `helm template`
+    without --namespace (util/helm/cmd.go), so `{{ .Release.Namespace }}` is Helm's default, `default`,
+    and the plugin renders the same. The Deployment states it and is decided by it; the Job states
+    none, which Argo CD would not apply, so a namespace rule that needs it fails the app."""
+    link_helm(tools, helm_bin)
+    deployments_in_default = POLICY.replace("{kinds: [Job, CronJob]}", "{kinds: [Deployment], namespaces: [default]}")
+    write_chart(app_files(repo, {".sidecar-policy.yaml": deployments_in_default}))
+    out, _ = run(argocd, repo, Application(namespace=""), sidecar_env, tmp_path / "sidecar")
+    native = argocd.generate(repo, Application(plugin=None, helm={}, namespace=""), path=sidecar_path(tools))
+    assert [without_annotation(o) for o in out.objects] == native.objects
+    (deployment,) = [o for o in out.objects if o["kind"] == "Deployment"]
+    assert deployment["metadata"]["namespace"] == "default"
+    assert annotation(out.objects, "Deployment", "web") == "true"
+
+    jobs_in_default = POLICY.replace("{kinds: [Job, CronJob]}", "{kinds: [Job], namespaces: [default]}")
+    (repo / "apps" / "shop" / ".sidecar-policy.yaml").write_text(jobs_in_default)
+    message = failure(argocd, repo, Application(namespace=""), sidecar_env, tmp_path / "refused")
+    assert "exit status 1" in message and "Job migrate" in message and "spec.destination.namespace" in message
 
 
 @pytest.mark.parametrize(

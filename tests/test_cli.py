@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -37,6 +38,8 @@ def test_version_and_help():
     assert run_command(["--version"]).stdout.decode().strip() == f"sidecar-policy {__version__}"
     help_text = run_command(["--help"]).stdout.decode()
     assert "--post-renderer sidecar-policy" in help_text and "exit codes" in help_text
+    # the form docs/helm.md advises: each argument its own flag, joined with '='
+    assert "--post-renderer-args=--policy=policy.yaml" in help_text and "--post-renderer-args --" not in help_text
 
 
 def test_python_dash_m_runs_the_same_command():
@@ -98,6 +101,32 @@ def test_missing_policy_is_a_usage_error():
     result = run_command([], DEPLOYMENT)
     assert result.returncode == 2
     assert result.stderr.decode() == "sidecar-policy: error: no policy: pass --policy PATH or set SIDECAR_POLICY\n"
+
+
+@pytest.mark.parametrize(("joined", "separate"), [
+    ("--policy {policy}", ["--policy={policy}"]),
+    ("--policy={policy} --namespace=team-a", ["--policy={policy}", "--namespace=team-a"]),
+    ("-q --namespace team-a", ["-q", "--namespace=team-a"]),
+    ("--fail-on error --namespace=team-a", ["--fail-on=error", "--namespace=team-a"]),
+])
+def test_options_joined_in_one_argument_are_named_as_such(policy, joined, separate):
+    """`--post-renderer-args="--policy p.yaml"` reaches us as one argument (Helm runs no shell): the
+    message says so instead of "no policy", and the separate flags it advises work as written."""
+    result = run_command([joined.format(policy=policy)], DEPLOYMENT, {"SIDECAR_POLICY": policy})
+    assert result.returncode == 2 and result.stdout == b""
+    message = result.stderr.decode()
+    assert len(message.splitlines()) == 1 and "arrived as one argument" in message and "no policy" not in message
+    advised = re.findall(r"--post-renderer-args=(\S+)", message)
+    assert advised == [argument.format(policy=policy) for argument in separate]
+    result = run_command([*advised, "--namespace=team-a"], DEPLOYMENT, {"SIDECAR_POLICY": policy})
+    assert result.returncode == 0 and b'sidecar.istio.io/nativeSidecar: "true"' in result.stdout
+
+
+def test_a_value_with_a_space_is_one_argument_on_purpose(tmp_path, policy):
+    spaced = tmp_path / "my policy.yaml"
+    spaced.write_text(open(policy).read())
+    result = run_command([f"--policy={spaced}", "--namespace=team-a"], DEPLOYMENT)
+    assert result.returncode == 0 and b'sidecar.istio.io/nativeSidecar: "true"' in result.stdout
 
 
 def test_a_mistyped_option_is_one_line_and_exit_2(policy):

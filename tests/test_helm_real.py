@@ -8,6 +8,7 @@ PATH; Helm 4 runs the plugin installed from helm-plugin/ with `helm plugin insta
 from __future__ import annotations
 
 import difflib
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.support.helm import (
     helm_binary,
 )
 from tests.support.helmrun import (
+    ROOT,
     Helm,
     clean_env,
     create_chart,
@@ -222,6 +224,7 @@ def missing_program(setup: Setup) -> None:
 FAILURES = {
     "bad-policy": (lambda setup: (setup.cwd / "policy.yaml").write_text(BROKEN_POLICY), "unknown field 'rulez'"),
     "bad-manifest": (broken_manifest, "annotations must be a mapping"),
+    # Helm 4 links the checkout's helm-plugin/: the launcher says to install the program from there.
     "missing-program": (missing_program, None),
 }
 
@@ -237,7 +240,7 @@ def test_failures_are_shown_by_helm3_and_at_a_terminal_by_helm4(setup: Setup, fa
         assert expected in done.stderr
         return
     assert HELM4_FAILURE in done.stderr
-    expected = message or "pipx install sidecar-policy"  # the launcher's not-found line
+    expected = message or f"'pipx install {ROOT}'"  # the launcher's not-found line
     assert expected not in done.stderr, "Helm 4 shows a plugin's stderr now: the README can say so"
     assert expected in done.terminal
 
@@ -250,7 +253,21 @@ def test_helm4_without_a_terminal_keeps_the_reason_in_the_log_file(helm4: Path, 
     log = tmp_path / "sidecar-policy.log"
     done = setup.run(*setup.template(), SIDECAR_POLICY_LOG_FILE=str(log))
     assert done.returncode != 0 and HELM4_FAILURE in done.stderr
-    assert (message or "pipx install sidecar-policy") in log.read_text()
+    assert (message or f"'pipx install {ROOT}'") in log.read_text()
+
+
+def test_options_in_one_post_renderer_args_value_are_named_as_such(setup: Setup) -> None:
+    """Helm passes each --post-renderer-args value as one argument, without a shell (v3.22.0
+    pkg/postrender/exec.go; v4.3.1 the plugin's args): `--post-renderer-args="--policy policy.yaml"` is
+    one argument. The message says so, not "no policy", and the flags it advises work."""
+    done = setup.at_terminal("template", "r", "./app", "-n", "shop", *setup.helm.post_renderer("--policy policy.yaml"))
+    shown = done.stderr if setup.helm.major == 3 else done.terminal
+    assert done.returncode != 0 and "arrived as one argument" in shown and "no policy" not in shown
+    advised = re.findall(r"--post-renderer-args=(\S+)", shown.split("arrived as one argument", 1)[1])
+    assert advised == ["--policy=policy.yaml"]
+    done = setup.run("template", "r", "./app", *setup.helm.post_renderer(*advised))
+    assert done.returncode == 0, done.stderr
+    assert pod_annotations(documents(done.stdout)[("Deployment", "r-app")]) == {NATIVE: "true"}
 
 
 # --- namespaces -------------------------------------------------------------------------------------

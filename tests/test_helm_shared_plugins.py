@@ -10,6 +10,8 @@ the README keeps them apart: Helm 4 gets its own data directory on a machine wit
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,31 @@ def test_helm_plugins_alone_does_not_keep_a_helm4_install_apart(machine) -> None
     helm4_env = {**env, "HELM_PLUGINS": str(cwd / "home" / ".local" / "share" / "helm4-plugins")}
     assert install_plugin(helm4, helm4_env, cwd).returncode == 0
     assert run(helm3, ["hello"], env, cwd).returncode != 0
+
+
+def _docs_block(containing: str) -> str:
+    """The ```sh block of docs/helm.md that holds `containing`."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "helm.md").read_text()
+    (block,) = [b for b in re.findall(r"```sh\n(.*?)```", text, re.DOTALL) if containing in b]
+    return block
+
+
+def test_the_docs_helm4_wrapper_keeps_both_helms_working_from_scripts(machine) -> None:
+    """docs/helm.md's `helm4` program, written as the docs say (Helm 4's path put in): a script, which an
+    alias would not reach, runs Helm 4 through it with the plugin, and Helm 3 beside it keeps its plugins."""
+    helm3, helm4, env, cwd = machine
+    home = Path(env["HOME"])
+    block = _docs_block("printf '#!/bin/sh").replace("/usr/local/lib/helm4/helm", str(helm4.binary))
+    bin_dir = cwd / "helm3-bin"
+    bin_dir.mkdir()
+    (bin_dir / "helm").symlink_to(helm3.binary)
+    shell_env = {**env, "PATH": f"{home / '.local' / 'bin'}:{bin_dir}:{env['PATH']}"}
+    checkout = Path(__file__).resolve().parents[1]  # the docs run it in a checkout: ./helm-plugin
+    written = subprocess.run(["sh", "-euc", block], env=shell_env, cwd=checkout, capture_output=True, text=True)
+    assert written.returncode == 0, written.stderr
+    script = "helm4 template r ./app --post-renderer sidecar-policy --post-renderer-args=--policy=policy.yaml && helm hello"
+    done = subprocess.run(["sh", "-euc", script], env=shell_env, cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "sidecar.istio.io/nativeSidecar" in done.stdout and "hello from a Helm 3 plugin" in done.stdout
+    assert [p.name for p in (home / ".local" / "share" / "helm" / "plugins").iterdir()] == ["hello"]  # Helm 3's alone
+    assert any((home / ".local" / "share" / "helm4" / "plugins").iterdir())

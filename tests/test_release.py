@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -66,14 +67,30 @@ def test_release_check_uses_the_helm4_the_tests_run() -> None:
     assert helm_plugin.HELM4_VERSION == f"v{HELM4_NEWEST}"
 
 
-def test_release_check_builds_exactly_the_four_artifacts(built: Built) -> None:
+def test_release_check_builds_exactly_the_four_artifacts_and_keeps_a_throwaway_key(built: Built) -> None:
     version = postrender.__version__
     assert sorted(p.name for p in built.out.iterdir()) == [
         f"sidecar-policy-{version}.tgz",
         f"sidecar-policy-{version}.tgz.prov",
+        "sidecar-policy-throwaway-keyring.gpg",  # only without --key: never in a release (release.yml passes one)
         f"sidecar_policy-{version}-py3-none-any.whl",
         f"sidecar_policy-{version}.tar.gz",
     ]
+
+
+def test_the_install_command_release_check_prints_works_as_printed(built: Built, tmp_path: Path) -> None:
+    """docs/install.md: `./dev release-check`, then the `helm plugin install` it prints last, with
+    verification, using only what stays in dist/ (its scratch folder, with the key, is removed)."""
+    *_, intro, printed = built.output.strip().splitlines()
+    assert "verified" in intro
+    argv = shlex.split(printed)
+    assert argv[:3] == ["helm", "plugin", "install"]
+    assert Path(argv[argv.index("--keyring") + 1]).resolve().parent == built.out.resolve()
+    home = helm_plugin.helm_home(tmp_path / "home")
+    done = subprocess.run([str(built.helm), *argv[1:]], env=home, cwd=Path.cwd(), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    listed = subprocess.run([str(built.helm), "plugin", "list"], env=home, capture_output=True, text=True, check=True)
+    assert any(line.split()[:1] == ["sidecar-policy"] and "signed" in line for line in listed.stdout.splitlines())
 
 
 def tracked_package_files() -> set[str]:
@@ -127,6 +144,20 @@ def test_helm4_verifies_the_signed_archive(built: Built) -> None:
     verified = subprocess.run([str(built.helm), "plugin", "verify", str(archive), "--keyring",
                                str(built.work / "key" / "public-keyring.gpg")],
                               env=helm_plugin.helm_home(built.work / "verify-home"), capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_a_dearmored_armoured_key_is_a_keyring_helm4_verifies_with(built: Built, tmp_path: Path) -> None:
+    """docs/install.md: the release publishes its public key armoured (.asc); `gpg --dearmor` makes it
+    the keyring file Helm reads, holding that key only."""
+    gnupg_home = built.work / "key" / "gnupg"
+    armoured = subprocess.run(["gpg", "--homedir", str(gnupg_home), "--armor", "--export"], capture_output=True,
+                              check=True).stdout
+    assert armoured.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    keyring = tmp_path / "sidecar-policy-keyring.gpg"
+    keyring.write_bytes(subprocess.run(["gpg", "--dearmor"], input=armoured, capture_output=True, check=True).stdout)
+    verified = subprocess.run([str(built.helm), "plugin", "verify", str(built.one("sidecar-policy-*.tgz")), "--keyring",
+                               str(keyring)], env=helm_plugin.helm_home(tmp_path / "home"), capture_output=True, text=True)
     assert verified.returncode == 0, verified.stderr
 
 

@@ -44,6 +44,12 @@ DEFAULT_POLICY_VAR = "SIDECAR_POLICY_DEFAULT"  # the sidecar's own env: users ca
 DEFAULT_POLICY_PATH = "/etc/sidecar-policy/default-policy.yaml"
 # The sidecar's env, set by the administrator like argocd-cm kustomize.buildOptions (apps cannot).
 KUSTOMIZE_OPTIONS_VAR = "SIDECAR_POLICY_KUSTOMIZE_BUILD_OPTIONS"
+# core.engine.MissingNamespace for an Application without spec.destination.namespace: why, and what to do.
+NO_DESTINATION_NAMESPACE = (
+    "the Application has no spec.destination.namespace",
+    "Argo CD applies no such object either (the sync fails: 'Namespace for … is missing'); "
+    "set spec.destination.namespace, or metadata.namespace in the manifest",
+)
 
 
 def main(argv: Sequence[str], diagnostics: Diagnostics) -> int:
@@ -102,7 +108,7 @@ def generate(
     once everything has succeeded."""
     from postrender.argocd.env import AppEnv, repository_root
     from postrender.argocd.sources import render
-    from postrender.core.engine import Options, run
+    from postrender.core.engine import MissingNamespace, Options, run
     from postrender.core.istio import NATIVE_SIDECARS_ALPHA
     from postrender.core.options import parse_kube_version
     from postrender.reports.command import RenderWarnings
@@ -127,7 +133,12 @@ def generate(
             kustomize_options=environ.get(KUSTOMIZE_OPTIONS_VAR, ""),
         )
 
-    options = Options(namespace=env.namespace, kube_version=kube_version, input_name=f"{app_dir.name or '.'} (rendered)")
+    # An Application without spec.destination.namespace: ARGOCD_APP_NAMESPACE is empty (v3) or absent
+    # (v2.14). Argo CD then applies no object that leaves metadata.namespace out (docs/argocd.md
+    # "Namespaces"), so no namespace rule can decide such an object: an error, never a silent miss.
+    options = Options(namespace=env.namespace, namespace_known=bool(env.namespace), kube_version=kube_version,
+                      input_name=f"{app_dir.name or '.'} (rendered)",
+                      missing_namespace=MissingNamespace(*NO_DESTINATION_NAMESPACE))
     # The post-renderer's warnings (native on 1.28, behind an alpha gate, is SP102); below 1.28 native
     # sidecars do not exist at all, so such a decision fails the app.
     warnings = RenderWarnings(policy, kube_version, diagnostics) if diagnostics.shows_warnings else None

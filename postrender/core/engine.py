@@ -57,6 +57,19 @@ def _says(owner: MappingNode, at: tuple[str, ...], keys: tuple[str, ...]) -> boo
     return any(yamlnodes.lookup(annotations, key) is not None for key in keys)
 
 
+class MissingNamespace(NamedTuple):
+    """What the error says when a namespace rule meets a document nobody gave a namespace for."""
+
+    why: str  # why no namespace is known
+    fix: str  # what the user can do about it
+
+
+HELM_MISSING_NAMESPACE = MissingNamespace(
+    "no namespace was given",
+    "pass --namespace NS (under Helm: --post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
+)
+
+
 class Options(NamedTuple):
     namespace: str = ""  # for documents that leave metadata.namespace out
     # False: nobody said which namespace those documents go to (Helm never tells a post-renderer),
@@ -64,6 +77,7 @@ class Options(NamedTuple):
     namespace_known: bool = True
     kube_version: tuple[int, int] | None = None
     input_name: str = "<stdin>"
+    missing_namespace: MissingNamespace = HELM_MISSING_NAMESPACE  # each front end says it in its own terms
 
 
 class Sink(Protocol):
@@ -266,10 +280,10 @@ class Engine:
         for rule in self.policy.rules:
             if rule.match.namespaces is not None and rule.match._replace(namespaces=None).matches(workload):
                 named = f"rule {rule.index}" + (f" {rule.name!r}" if rule.name else "")
+                why, fix = self.options.missing_namespace
                 raise InputError(
-                    f"{workload.kind} {workload.name} has no metadata.namespace and no namespace was given, so "
-                    f"{named} (match.namespaces) cannot decide it: pass --namespace NS (under Helm: "
-                    "--post-renderer-args=--namespace=NS, the namespace of -n, which Helm does not pass on)",
+                    f"{workload.kind} {workload.name} has no metadata.namespace and {why}, so "
+                    f"{named} (match.namespaces) cannot decide it: {fix}",
                     self._location(document, workload.line),
                 )
             if rule is decided:

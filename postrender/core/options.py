@@ -80,6 +80,36 @@ def add_linkerd_version(parser: argparse.ArgumentParser, purpose: str = "") -> N
                                         "whose annotation key to write, in place of spec.linkerdVersion (neither: every key)")
 
 
+_OPTION_WORD = re.compile(r"^--?[A-Za-z][\w-]*(=|$)")
+
+
+def refuse_joined_arguments(argv: Sequence[str], parser: argparse.ArgumentParser) -> None:
+    """Helm passes each --post-renderer-args value as one argument, without a shell, so
+    `--post-renderer-args="--policy p.yaml"` arrives as the one argument '--policy p.yaml', which
+    argparse would take for a FILE (and then report no policy). Say what happened instead. A value
+    with a space (`--policy=my policy.yaml`) is left alone: only option words after the first count."""
+    for argument in argv:
+        words = argument.split()
+        if len(words) > 1 and _OPTION_WORD.match(words[0]) and (
+            "=" not in words[0] or any(_OPTION_WORD.match(word) for word in words[1:])
+        ):
+            separate = " ".join(f"--post-renderer-args={word}" for word in _separate_arguments(words, parser))
+            raise UsageError(f"{argument!r} arrived as one argument (Helm passes each --post-renderer-args value "
+                             f"as one, without a shell): give each its own flag, written with '=': {separate}")
+
+
+def _separate_arguments(words: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The words as arguments of their own, an option that takes a value joined to it by '='."""
+    takes_value = {option for action in parser._actions if action.nargs != 0 for option in action.option_strings}
+    separate: list[str] = []
+    for word in words:
+        if separate and separate[-1] in takes_value and not word.startswith("-"):
+            separate[-1] += "=" + word
+        else:
+            separate.append(word)
+    return separate
+
+
 def options_from(args: argparse.Namespace, input_name: str = "<stdin>") -> Options:
     from postrender.core.engine import Options
 

@@ -208,7 +208,7 @@ BUILTIN_KINDS: tuple[TemplateKind, ...] = (
           names=[_named("spec.tasks[*].template", "volcano.sh/task-spec", field="name")],
           source="volcano-sh/volcano v1.12.1 config/crd/volcano/bases/batch.volcano.sh_jobs.yaml"),
     _kind("ScaledJob", ["keda.sh"], "spec.jobTargetRef.template", completes=True,
-          source="github.com/kedacore/keda/v2 v2.21.1 config/crd/bases/keda.sh_scaledjobs.yaml"),
+          source="github.com/kedacore/keda/v2 v2.21.0 config/crd/bases/keda.sh_scaledjobs.yaml"),
     _kind("Service", ["serving.knative.dev"], "spec.template",
           source="knative.dev/serving v0.51.0 config/core/300-resources/service.yaml"),
     _kind("CloneSet", ["apps.kruise.io"], "spec.template", source=_KRUISE.format("clonesets")),

@@ -1,4 +1,4 @@
-"""Argo CD's own repo-server and cmp-server code, driven from the tests (tests/harness/argocd-*/main.go).
+"""Argo CD's own repo-server and cmp-server code, driven from the tests (tests/harness/argocd/).
 
 `ArgoCD.generate(app)` is the repo-server's manifest generation after the checkout
 (reposerver/repository.GenerateManifests): Argo CD decides the source type (explicit
@@ -24,11 +24,24 @@ from tests.support import gotools
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_YAML = ROOT / "argocd-plugin" / "plugin.yaml"
-# The releases we prove against: the oldest we support and the newest the Go here can build
-# (v3.6 needs Go 1.27). Discovery and the cmp-server run against both (test_argocd_plugin.py);
-# the Helm-heavy tests against the newest only.
-OLDEST, NEWEST = "argocd-v2.14", "argocd-v3.5"
+
+
+@dataclass(frozen=True)
+class Release:
+    """An Argo CD release the one harness source (tests/harness/argocd) is built against: its go.mod,
+    and the build tag that picks the file with that major's import paths (/v2 or /v3)."""
+
+    version: str
+    modfile: str
+    tags: tuple[str, ...] = ()
+
+
+# The releases we prove against: the oldest we support and the newest. Discovery and the cmp-server
+# run against both (test_argocd_plugin.py); the Helm-heavy tests against the newest only.
+OLDEST = Release("v2.14.21", "go.argocd-2.14.mod", ("argocd_v2",))
+NEWEST = Release("v3.6.2", "go.mod")  # needs Go 1.27 (./dev sets GOTOOLCHAIN)
 VERSIONS = (OLDEST, NEWEST)
+
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -77,9 +90,9 @@ class Generated:
 class ArgoCD:
     """One Argo CD release's harness binary; `sidecar(...)` starts our plugin's cmp-server."""
 
-    def __init__(self, binary: Path, version: str):
+    def __init__(self, binary: Path, release: Release):
         self.binary = binary
-        self.version = version
+        self.release = release
 
     def sidecar(self, work: Path, env: dict[str, str], plugin_yaml: Path = PLUGIN_YAML) -> Sidecar:
         return Sidecar(self.binary, work, env, plugin_yaml)
@@ -157,5 +170,5 @@ def sidecar_path(*extra: Path) -> str:
     return ":".join([str(Path(sys.executable).parent), *map(str, extra), "/usr/local/bin", "/usr/bin", "/bin"])
 
 
-def build(version: str) -> ArgoCD:
-    return ArgoCD(gotools.harness(version), version)
+def build(release: Release) -> ArgoCD:
+    return ArgoCD(gotools.harness("argocd", release.modfile, release.tags), release)

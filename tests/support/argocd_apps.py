@@ -86,11 +86,11 @@ def without_annotation(obj: dict) -> dict:
     return obj
 
 
-HELM = ("helm.sh/helm/v4", "v4.3.1", "cmd/helm")  # Argo CD v3.5 ships Helm 4 (hack/tool-versions.sh)
+HELM = ("helm.sh/helm/v4", "v4.3.1", "cmd/helm")  # Argo CD 3.5 and later ship Helm 4 (v3.6.2: 4.3.2, hack/tool-versions.sh)
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
 
-@pytest.fixture(scope="session", params=VERSIONS)
+@pytest.fixture(scope="session", params=VERSIONS, ids=lambda release: release.version)
 def argocd(request) -> ArgoCD:
     return build(request.param)
 

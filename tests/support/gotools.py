@@ -63,21 +63,25 @@ def _digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def harness(name: str, modfile: str = "go.mod") -> Path:
+def harness(name: str, modfile: str = "go.mod", tags: tuple[str, ...] = ()) -> Path:
     """The binary of tests/harness/<name>, built (once per content) with the go.sum it carries.
 
-    `modfile` names another go.mod in that folder (with its own .sum beside it): one harness source
-    built against two releases of its upstream, e.g. harness("istioinject", "go.istio-1.24.mod").
+    `modfile` names another go.mod in that folder (with its own .sum beside it), and `tags` the build
+    tags that pick the files for it: one harness source built against two releases of its upstream,
+    e.g. harness("istioinject", "go.istio-1.24.mod"), or harness("argocd", "go.argocd-2.14.mod",
+    ("argocd_v2",)) where the release's import paths differ (/v2, /v3).
     """
     source = HARNESSES / name
-    variant = "" if modfile == "go.mod" else "-" + Path(modfile).stem.replace(".", "_")  # no dot: .lock and .partial
+    parts = ([] if modfile == "go.mod" else [Path(modfile).stem]) + list(tags)
+    variant = "".join("-" + part.replace(".", "_") for part in parts)  # no dot: .lock and .partial are suffixes
     binary = CACHE / "harness" / f"{name}{variant}-{_digest(source)}"
     if not binary.exists():
         go_command = go()
         with _locked(binary):
             if not binary.exists():
                 partial = binary.with_suffix(".partial")
-                command = [go_command, "build", "-trimpath", f"-modfile={modfile}", "-o", str(partial), "."]
+                command = [go_command, "build", "-trimpath", f"-modfile={modfile}", f"-tags={','.join(tags)}"]
+                command += ["-o", str(partial), "."]
                 _run(command, source, {"GOFLAGS": "-mod=readonly"})
                 partial.rename(binary)
     return binary

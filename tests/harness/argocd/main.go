@@ -1,11 +1,18 @@
 // Command argocd-harness runs Argo CD's own repo-server manifest generation and cmp-server
-// (argoproj/argo-cd, the release pinned in go.mod) so the tests can drive our plugin through them.
+// (argoproj/argo-cd) so the tests can drive our plugin through them. One source, two releases:
+// the release's packages come from release_v2.go or release_v3.go under the names used here:
+//
+//	go build -modfile=go.mod .                                   the newest (Argo CD v3, Go 1.27)
+//	go build -modfile=go.argocd-2.14.mod -tags argocd_v2 .       the oldest supported (v2.14)
+//
+// (`go mod tidy` reads every build tag, so it would put both majors in each go.mod: update a
+// release with `go get` under its -modfile and -tags instead.)
 //
 //	argocd-harness serve <config dir>   cmpserver: serve <config dir>/plugin.yaml on
 //	                                    $ARGOCD_PLUGINSOCKFILEPATH/<name>.sock until killed
 //	argocd-harness generate             reposerver/repository.GenerateManifests for the JSON
 //	                                    request on stdin: {"appPath", "repoRoot", "revision", "request"}
-//	argocd-harness envsubst             v1alpha1.Env.Envsubst: {"env": {name: value}, "texts": [...]}
+//	argocd-harness envsubst             v1alpha1.Env.Envsubst: {"env": [{"name", "value"}], "texts": [...]}
 //	                                    on stdin, the substituted texts as a JSON list on stdout
 //
 // generate prints {"sourceType", "manifests", "commands"} or exits 1 with {"error"}. It is the
@@ -23,20 +30,14 @@ import (
 	"os"
 	"time"
 
-	"github.com/argoproj/argo-cd/v3/cmpserver"
-	"github.com/argoproj/argo-cd/v3/cmpserver/plugin"
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
-	"github.com/argoproj/argo-cd/v3/reposerver/apiclient"
-	"github.com/argoproj/argo-cd/v3/reposerver/repository"
-	"github.com/argoproj/argo-cd/v3/util/io"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 type generateInput struct {
-	AppPath  string                    `json:"appPath"`
-	RepoRoot string                    `json:"repoRoot"`
-	Revision string                    `json:"revision"`
-	Request  apiclient.ManifestRequest `json:"request"`
+	AppPath  string          `json:"appPath"`
+	RepoRoot string          `json:"repoRoot"`
+	Revision string          `json:"revision"`
+	Request  manifestRequest `json:"request"`
 	// The repo-server's request deadline (reposerver --repo-server-timeout-seconds, 60 s by default).
 	TimeoutSeconds int `json:"timeoutSeconds"`
 }
@@ -59,9 +60,9 @@ func main() {
 }
 
 func serve(configDir string) {
-	config, err := plugin.ReadPluginConfig(configDir)
+	config, err := readPluginConfig(configDir)
 	fail(err)
-	server, err := cmpserver.NewServer(plugin.CMPServerInitConstants{PluginConfig: *config})
+	server, err := newCMPServer(cmpServerInit{PluginConfig: *config})
 	fail(err)
 	grpcServer, err := server.CreateGRPC()
 	fail(err)
@@ -81,8 +82,8 @@ func generate() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	response, err := repository.GenerateManifests(ctx, input.AppPath, input.RepoRoot, input.Revision, &input.Request,
-		false, nil, resource.MustParse("100Mi"), io.NewRandomizedTempPaths(os.TempDir()))
+	response, err := generateManifests(ctx, input.AppPath, input.RepoRoot, input.Revision, &input.Request,
+		false, nil, resource.MustParse("100Mi"), newTempPaths(os.TempDir()))
 	fail(err)
 	fail(json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"sourceType": response.SourceType,
@@ -93,17 +94,13 @@ func generate() {
 
 func envsubst() {
 	var input struct {
-		Env   map[string]string `json:"env"`
-		Texts []string          `json:"texts"`
+		Env   pluginEnv `json:"env"` // [{"name", "value"}], as v1alpha1.EnvEntry reads it
+		Texts []string  `json:"texts"`
 	}
 	fail(json.NewDecoder(os.Stdin).Decode(&input))
-	var env v1alpha1.Env
-	for name, value := range input.Env {
-		env = append(env, &v1alpha1.EnvEntry{Name: name, Value: value})
-	}
 	out := make([]string, len(input.Texts))
 	for i, text := range input.Texts {
-		out[i] = env.Envsubst(text)
+		out[i] = input.Env.Envsubst(text)
 	}
 	fail(json.NewEncoder(os.Stdout).Encode(out))
 }

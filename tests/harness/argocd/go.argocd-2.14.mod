@@ -1,4 +1,4 @@
-module sidecar-policy/tests/harness/argocd-v2.14
+module sidecar-policy/tests/harness/argocd
 
 go 1.26.3
 
@@ -163,10 +163,10 @@ require (
 	sigs.k8s.io/yaml v1.4.0 // indirect
 )
 
-// main.go is ../argocd-v3.5/main.go with the import path's /v3 made /v2 (Go cannot build one
-// source against two major versions; tests/test_argocd_plugin.py keeps the two the same).
-// v2.x takes gitops-engine from its own module (github.com/argoproj/gitops-engine above), so
-// unlike v3.5 the release's replace block is all an importer needs.
+// Argo CD v2.14.21, the oldest supported release: built with -modfile=go.argocd-2.14.mod -tags argocd_v2
+// (release_v2.go holds the /v2 import paths; main.go is the same for every release). v2.x takes
+// gitops-engine from its own module (github.com/argoproj/gitops-engine above), so the release's
+// replace block is all an importer needs.
 
 // argoproj/argo-cd v2.14.21 go.mod's replace block, as every importer must copy it:
 replace (

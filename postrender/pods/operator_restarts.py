@@ -83,7 +83,7 @@ ROWS: dict[tuple[str, str], _Row] = {
     ("ray.io", "RayJob"): _Row(_RERUN, _KUBERAY),
     ("keda.sh", "ScaledJob"): _Row(
         _NEXT_RUNS + "; with rollout.strategy immediate (the default) a change to the ScaledJob deletes its "
-        "running Jobs", "keda v2.21.1 controllers/keda/scaledjob_controller.go deletePreviousVersionScaleJobs"),
+        "running Jobs", "keda v2.21.0 controllers/keda/scaledjob_controller.go deletePreviousVersionScaleJobs"),
     # The revision reconciler keeps a template's kubectl.kubernetes.io/restartedAt on the Revision's Deployment.
     ("serving.knative.dev", "Service"): _Row(_knative, "serving v0.51.0 pkg/reconciler/revision/cruds.go"),
     ("apps.kruise.io", "CloneSet"): _Row(_delete_each_ready("clonesets.apps.kruise.io"), _KRUISE_IN_PLACE),

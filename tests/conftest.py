@@ -39,6 +39,28 @@ def kube_yaml():
     reader.close()
 
 
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    """A Kubernetes control plane with Istio's injector webhook (tests/support/cluster.py), one per session.
+
+    Its processes die with the session, even a killed one; make a namespace per test with
+    `cluster.namespace()`, and change the mesh default with `with cluster.webhook(mesh_default=...)`.
+    """
+    from tests.support.cluster import start
+
+    running = start(tmp_path_factory.mktemp("cluster"), tied=True)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def server_reader(cluster, kube_yaml):
+    """The API server's reading of a whole stream (tests/support/server_reading.py): reader.refusals(stream) == ""."""
+    from tests.support.server_reading import ServerReader
+
+    return ServerReader(cluster, kube_yaml)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """Say which real Helm binaries ran: a skipped build must not pass for a tested version."""
     if HELM_USED:

@@ -94,3 +94,10 @@ def test_changed_workloads_still_validate_against_kubernetes_schemas(corpus):
         except kubernetes_validate.ValidationError:
             continue  # only claim what held before
         kubernetes_validate.validate(new, "1.30", strict=False)
+
+
+@pytest.mark.parametrize("policy_name", sorted(POLICIES))
+def test_every_output_is_accepted_by_the_api_server(corpus, policy_name, server_reader):
+    """Every object of the output, created with --dry-run=server on Kubernetes 1.37 (support/server_reading.py)."""
+    output, _ = post_render(corpus, policy_of(POLICIES[policy_name]))
+    assert server_reader.refusals(output) == ""

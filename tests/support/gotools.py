@@ -30,15 +30,20 @@ HARNESSES = TESTS / "harness"
 CACHE = Path(os.environ.get("SIDECAR_POLICY_CACHE") or Path.home() / ".cache" / "sidecar-policy")
 
 
-def go() -> str:
-    """The go command, or a skip (a failure under CI) that says why the test cannot run."""
-    found = shutil.which("go")
+def required(command: str, why: str) -> str:
+    """The path of `command`, or a skip (a failure under CI) that says `why` the test needs it."""
+    found = shutil.which(command)
     if found is None:
-        message = "Go is not installed: tests against real Helm/Argo CD/Istio/Kubernetes code need it (https://go.dev/dl)"
+        message = f"{command} is not installed: {why}"
         if os.environ.get("CI"):
             pytest.fail(message + " — CI must run them", pytrace=False)
         pytest.skip(message)
     return found
+
+
+def go() -> str:
+    """The go command, or a skip (a failure under CI) that says why the test cannot run."""
+    return required("go", "tests against real Helm/Argo CD/Istio/Kubernetes code need it (https://go.dev/dl)")
 
 
 @contextmanager

@@ -19,8 +19,9 @@ from tests.support import gotools
 # The oldest release that reads the pod's sidecar.istio.io/nativeSidecar annotation and that the
 # module proxy still builds (Istio 1.24: pkg/kube/inject/inject.go, "The
 # sidecar.istio.io/nativeSidecar annotation takes precedence over the global feature flag"), and the newest.
-MODFILES = {"1.24": "go.istio-1.24.mod", "1.31": "go.mod"}
-VERSIONS = tuple(MODFILES)
+# Each release's go.mod in tests/harness/istioinject, and the build tags of the files written for it.
+BUILDS = {"1.24": ("go.istio-1.24.mod", ("istio_1_24",)), "1.31": ("go.mod", ())}
+VERSIONS = tuple(BUILDS)
 # Istio 1.24 drops a pod's own init containers when it injects a regular sidecar without traffic
 # interception (interceptionMode NONE: its injection template then renders an empty
 # `initContainers:`); later releases keep them, and so does a conversion. Batches for these
@@ -75,6 +76,12 @@ class Injector:
         return result.stdout
 
 
+def binary(version: str) -> Path:
+    """The harness built against Istio `version` (once per content; skipped without Go)."""
+    modfile, tags = BUILDS[version]
+    return gotools.harness("istioinject", modfile, tags)
+
+
 def injector(version: str) -> Injector:
     """Istio `version`'s injector, built once per content of the harness (skipped without Go)."""
-    return Injector(gotools.harness("istioinject", MODFILES[version]), version)
+    return Injector(binary(version), version)

@@ -8,6 +8,7 @@ other exactly as Kubernetes reads both, and leave a stream already in the decide
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tests.support.helpers import policy_of, post_render
@@ -37,8 +38,13 @@ SETTINGS = (
 )
 
 
-def check_batch(istio: Injector, settings: MeshSettings, target: str, count: int, seed: int) -> str | None:
-    """None when converting `count` workloads drawn from `seed` into `target` gives Istio's own `target` form."""
+def check_batch(istio: Injector, settings: MeshSettings, target: str, count: int, seed: int,
+                server: Callable[[bytes], str] | None = None) -> str | None:
+    """None when converting `count` workloads drawn from `seed` into `target` gives Istio's own `target` form.
+
+    `server`, when given, is the API server's reading of the converted stream: "" when it accepts
+    every object (support/server_reading.py), else what it said.
+    """
     generator = WorkloadGenerator(seed)
     generator.mesh_intercepts = settings.intercepts
     if settings.sets_proxy_lifecycle:
@@ -56,6 +62,9 @@ def check_batch(istio: Injector, settings: MeshSettings, target: str, count: int
     difference = first_difference(istio.read(converted), istio.read(expected))
     if difference is not None:
         return f"{where}: {difference}"
+    refused = server(converted) if server is not None else ""
+    if refused:
+        return f"{where}: the API server refused the converted stream:\n{refused}"
     unchanged, _ = post_render(expected, policy)
     if unchanged != expected:
         return f"{where}: a stream already {target} was changed"

@@ -65,6 +65,9 @@ class WorkloadGenerator:
         mode = None if kind == "CronJob" else (metadata.get("annotations") or {}).get("sidecar.istio.io/interceptionMode")
         intercepted = mode != "NONE" if mode else self.mesh_intercepts
         pod = {"metadata": metadata, "spec": self.pod_spec(init_containers=intercepted or self.init_containers_without_interception)}
+        if (metadata.get("annotations") or {}).get("sidecar.istio.io/inject") == "false":
+            for container in pod["spec"]["containers"]:  # nothing merges an image into the user's istio-proxy entry
+                container.setdefault("image", "example.com/proxyv2:override")
         if kind == "Pod":
             return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **metadata}, "spec": pod["spec"]}
         body: dict[str, Any] = {"template": pod}
@@ -110,6 +113,9 @@ class WorkloadGenerator:
         }
         for key in rng.sample(sorted(optional), rng.randint(0, 4)):
             annotations[key] = optional[key]()
+        if annotations.get("status.sidecar.istio.io/port") == "0":
+            # No status port: probes rewritten to it would name port 0, which the API server refuses.
+            annotations["sidecar.istio.io/rewriteAppHTTPProbers"] = "false"
         metadata: dict[str, Any] = {"labels": {"app": name}}
         if rng.random() < 0.3:
             metadata["labels"]["version"] = rng.choice(["v1", "1.0", "true", "y"])
@@ -126,6 +132,8 @@ class WorkloadGenerator:
         inits = [self.container(f"init-{i}", init=True) for i in range(rng.choice([0, 0, 1, 2]) if init_containers else 0)]
         if inits and rng.random() < 0.3:
             inits[-1]["restartPolicy"] = "Always"  # the user's own native sidecar
+            if rng.random() < 0.3:  # hooks: only a native sidecar may have them among init containers
+                inits[-1]["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", rng.choice(SCALARS)]}}}
         if inits:
             spec["initContainers"] = inits
         if rng.random() < 0.3:
@@ -150,7 +158,7 @@ class WorkloadGenerator:
                 container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": port}, "periodSeconds": 5}
             if rng.random() < 0.3:
                 container["livenessProbe"] = {"tcpSocket": {"port": port}}
-        if rng.random() < 0.2:
+        if not init and rng.random() < 0.2:
             container["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", rng.choice(SCALARS)]}}}
         if rng.random() < 0.2:
             container["securityContext"] = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True}

@@ -29,23 +29,24 @@ BATCH = 200  # documents per kubectl call: each call stays well within the fixtu
 
 
 @cache
-def operator_crds() -> tuple[dict, ...]:
-    files = [path for project in upstream.PROJECTS for path in upstream.crd_files(project)]
-    knative = next(release for release in upstream.RELEASES if release.project == "knative")
-    files += [upstream.folder(knative) / name for name in KNATIVE_CHAIN]
+def operator_crds(projects: tuple[str, ...] = upstream.PROJECTS) -> tuple[dict, ...]:
+    files = [path for project in projects for path in upstream.crd_files(project)]
+    if "knative" in projects:
+        knative = next(release for release in upstream.RELEASES if release.project == "knative")
+        files += [upstream.folder(knative) / name for name in KNATIVE_CHAIN]
     return tuple(document for path in files for document in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader)
                  if isinstance(document, dict) and document.get("kind") == "CustomResourceDefinition")
 
 
-def install_operator_crds(cluster: Cluster) -> None:
-    """Every CRD, created once per control plane (server-side apply would record managed fields of
-    megabytes for Argo's full CRDs), then waited for until Established."""
+def install_operator_crds(cluster: Cluster, projects: tuple[str, ...] = upstream.PROJECTS) -> None:
+    """The projects' CRDs, created once per control plane (server-side apply would record managed
+    fields of megabytes for Argo's full CRDs), then waited for until Established."""
     present = {item["metadata"]["name"] for item in cluster.get("crd")["items"]}
-    missing = [crd for crd in operator_crds() if crd["metadata"]["name"] not in present]
+    missing = [crd for crd in operator_crds(projects) if crd["metadata"]["name"] not in present]
     if missing:
         stream = "".join("---\n" + json.dumps(crd) + "\n" for crd in missing).encode()
         cluster.kubectl("create", "-f", "-", stdin=stream)
-    names = [f"crd/{crd['metadata']['name']}" for crd in operator_crds()]
+    names = [f"crd/{crd['metadata']['name']}" for crd in operator_crds(projects)]
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=120s", *names)
 
 

@@ -86,12 +86,17 @@ def controller_key(obj: DumpObject) -> Key | None:
         if reference.get("controller") is True:
             return _key(obj, reference)
     for reference in references:
-        key = _key(obj, reference)
-        if (key[1], key[2]) in FOLLOWED_WITHOUT_CONTROLLER:
-            return key
-    link = LABELLED_OWNERS.get(key_of(obj)[1:3])
+        if reference.get("kind") in _FOLLOWED_KINDS:
+            key = _key(obj, reference)
+            if (key[1], key[2]) in FOLLOWED_WITHOUT_CONTROLLER:
+                return key
+    link = LABELLED_OWNERS.get(key_of(obj)[1:3]) if obj.kind in _LABELLED_KINDS else None
     labels = obj.metadata.get("labels") or {}
     if link is not None and isinstance(labels, dict) and labels.get(link.name_label):
         namespace = str(labels.get(link.namespace_label) or obj.namespace)
         return namespace, link.group, link.kind, str(labels[link.name_label])
     return None
+
+
+_FOLLOWED_KINDS = frozenset(kind for _, kind in FOLLOWED_WITHOUT_CONTROLLER)
+_LABELLED_KINDS = frozenset(kind for _, kind in LABELLED_OWNERS)

@@ -124,6 +124,7 @@ def _is_running(pod: DumpObject) -> bool:
 
 def group_pods(index: ClusterIndex, kinds: KindTable, mesh: Mesh = MESHES[ISTIO]) -> dict[Key, _Group]:
     groups: dict[Key, _Group] = {}
+    holders = _Holders(kinds, index)
     for pod in index.pods:
         chain = index.owner_chain(pod)
         top_key, top = chain[-1] if chain else (key_of(pod), pod)
@@ -132,7 +133,7 @@ def group_pods(index: ClusterIndex, kinds: KindTable, mesh: Mesh = MESHES[ISTIO]
             group = groups[top_key] = _Group(top, (top or pod).location)
         owners = [obj for _, obj in chain if obj is not None]
         view = pod_places.PodView.of(pod.data, chain[0][0][2] if chain else "", [obj.data for obj in owners])
-        holder = next((found for obj in reversed(owners) if (found := _template_holder(obj, kinds, index, view))), pod)
+        holder = next((found for obj in reversed(owners) if (found := holders.find(obj, view))), pod)
         deployments = tuple(key[3] for key, _ in chain if key[1:3] == ("apps", "Deployment"))
         group.pods.append(_Pod(pod.name, sidecar_forms.running_form(_checked_pod(pod), mesh), holder, view, deployments))
     return groups
@@ -150,21 +151,30 @@ def template_of(obj: DumpObject, kinds: KindTable) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _template_holder(obj: DumpObject, kinds: KindTable, index: ClusterIndex, view: pod_places.PodView) -> DumpObject | None:
+class _Holders:
     """The object whose template the pod's replacements come from: obj, when a place of it names the
-    pod, or the Deployment an Argo Rollout's workloadRef names; None when there is none in the dump."""
-    spec = obj.data.get("spec")
-    reference = spec.get("workloadRef") if obj.kind == "Rollout" and isinstance(spec, dict) else None
-    if isinstance(reference, dict):
-        obj = index.get((obj.namespace, "apps", str(reference.get("kind")), str(reference.get("name"))))  # type: ignore[assignment]
-        if obj is None:
-            return None
-    entry = kinds.find(obj.kind, obj.data.get("apiVersion"))
-    if entry is None:
-        return None
-    if entry.template_path is not None:
-        return obj if template_of(obj, kinds) is not None else None
-    return obj if pod_places.desired_templates(obj.data, entry, view) else None
+    pod, or the Deployment an Argo Rollout's workloadRef names; None when there is none in the dump.
+    Kept per object where the kind has one fixed template (the answer is the same for all its pods)."""
+
+    def __init__(self, kinds: KindTable, index: ClusterIndex):
+        self.kinds = kinds
+        self.index = index
+        self.fixed: dict[int, DumpObject | None] = {}
+
+    def find(self, obj: DumpObject, view: pod_places.PodView) -> DumpObject | None:
+        if id(obj) in self.fixed:
+            return self.fixed[id(obj)]
+        spec = obj.data.get("spec")
+        reference = spec.get("workloadRef") if obj.kind == "Rollout" and isinstance(spec, dict) else None
+        target: DumpObject | None = obj
+        if isinstance(reference, dict):
+            target = self.index.get((obj.namespace, "apps", str(reference.get("kind")), str(reference.get("name"))))
+        entry = self.kinds.find(target.kind, target.data.get("apiVersion")) if target is not None else None
+        if target is None or entry is None or entry.template_path is not None:
+            found = target if target is not None and entry is not None and template_of(target, self.kinds) is not None else None
+            self.fixed[id(obj)] = found
+            return found
+        return target if pod_places.desired_templates(target.data, entry, view) else None
 
 
 def _checked_pod(pod: DumpObject) -> dict:
@@ -225,6 +235,8 @@ class _Judge:
 
     def desired(self, pod: _Pod) -> str:
         holder = pod.holder
+        if id(holder) in self.fixed:
+            return self.fixed[id(holder)]
         data = self.data_of.get(id(holder)) or holder.data
         entry = self.kinds.find(holder.kind, holder.data.get("apiVersion"))
         if entry is None or entry.template_path is not None:

@@ -34,6 +34,7 @@ MAX_OWNER_DEPTH = 16  # Knative's chains are five deep; a cycle in the dump must
 _KUBERNETES_KINDS = frozenset({"Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"})
 _KUBERNETES_GROUPS = frozenset({"", "apps", "batch", "extensions"})
 Preview = Callable[[list[DumpObject]], "list[dict | None]"]
+Admit = Callable[[DumpObject, dict], dict]  # a pod template as an admission policy leaves a pod made from it
 
 
 class Row(NamedTuple):
@@ -185,17 +186,18 @@ def _checked_pod(pod: DumpObject) -> dict:
     return pod.data
 
 
-def rows(index: ClusterIndex, kinds: KindTable, default: MeshDefault, preview: Preview | None = None) -> list[Row]:
+def rows(index: ClusterIndex, kinds: KindTable, default: MeshDefault, preview: Preview | None = None,
+         admit: Admit | None = None) -> list[Row]:
     """One Row per top-level workload with running pods, sorted by namespace, kind and name.
 
     A pod made now comes from its holder's place that names it; `preview` gives the holders as new pods
     would read them (the live objects by default; the policy's preview passes them as the engine leaves
-    them)."""
+    them); `admit`, what an admission policy makes of a pod from each template."""
     groups = groups_sorted(group_pods(index, kinds, default.mesh))
     injected = {key: [pod for pod in group.pods if pod.form in (NATIVE, REGULAR)] for key, group in groups}
     holders = list({id(pod.holder): pod.holder for key, _ in groups for pod in injected[key]}.values())
     previewed = preview(holders) if preview is not None else [holder.data for holder in holders]
-    judge = _Judge(kinds, default, {id(holder): data for holder, data in zip(holders, previewed)})
+    judge = _Judge(kinds, default, {id(holder): data for holder, data in zip(holders, previewed)}, admit)
     result = []
     for key, group in groups:
         namespace, api_group, kind, name = key
@@ -227,10 +229,11 @@ class _Judge:
     """The form a pod made now gets, from its holder's place (computed once per holder where the kind
     has one fixed place)."""
 
-    def __init__(self, kinds: KindTable, default: MeshDefault, data_of: dict[int, Any]):
+    def __init__(self, kinds: KindTable, default: MeshDefault, data_of: dict[int, Any], admit: Admit | None):
         self.kinds = kinds
         self.default = default
         self.data_of = data_of
+        self.admit = admit
         self.fixed: dict[int, str] = {}
 
     def desired(self, pod: _Pod) -> str:
@@ -248,7 +251,8 @@ class _Judge:
         return forms.pop() if len(forms) == 1 else UNKNOWN
 
     def _form(self, template: dict, holder: DumpObject) -> str:
-        return sidecar_forms.template_form(_checked_template(template, holder), self.default)
+        checked = _checked_template(template, holder)
+        return sidecar_forms.template_form(self.admit(holder, checked) if self.admit else checked, self.default)
 
 
 def _fixed_template(data: Any, path: tuple[str, ...]) -> dict:

@@ -5,7 +5,7 @@ controller/ray/common/pod.go labelPod, and a controller ownerReference to the Ra
 raycluster_controller.go), and re-creates a deleted one the same way, as KubeRay's reconcilePods
 does. Everything else is real: the RayCluster is created against KubeRay's own CRD, Istio's injector
 decides each pod's form from its annotation and the mesh default, the dump comes from the
-documented command (discovery first), and `pods` reads it.
+documented command (discovery first), and `pods` reads it, and the live cluster itself.
 """
 
 from __future__ import annotations
@@ -66,6 +66,11 @@ def test_a_ray_cluster_after_the_mesh_default_flips(cluster, capsys, monkeypatch
     # Istio's webhook gave the head the regular form its template pins, the worker the native default.
     [row] = pods_rows(cluster, namespace, "native", capsys, monkeypatch)
     assert (row["kind"], row["pods"], row["actual"], row["desired"], row["restart"]) == ("RayCluster", 2, "mixed", "mixed", False)
+    # Read live, `pods` lists the same kinds (discovery first) and says the same.
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    live = ["pods", "--mesh-default", "native", "-o", "json", "-n", namespace, "--kubeconfig", str(cluster.kubeconfig)]
+    assert cli.main(live) == 0
+    assert json.loads(capsys.readouterr().out) == [row]
 
     with cluster.webhook(mesh_default="regular"):
         [row] = pods_rows(cluster, namespace, "regular", capsys, monkeypatch)

@@ -133,6 +133,7 @@ COMMANDS: dict[str, Callable[[Sequence[str], Diagnostics], int]] = {
     "flux": _lazy("flux.command", "flux"),
     "kustomize": _lazy("flux.command", "kustomize"),
     "krm": _lazy("krm.function", "krm"),
+    "admission": _lazy("admission.command", "main"),
 }
 
 

@@ -42,8 +42,12 @@ RUNS = (
     Run(("explain", "--policy", "policy.yaml", "-o", "json", "rendered.yaml"), '"kind": "Job"'),
     Run(("check", "--policy", "policy.yaml", "rendered.yaml"), "passed"),
     Run(("pods", "--mesh-default", "regular", "-o", "json", "cluster.json"), '"name": "migrate"'),
+    # The kubectl plugin (`kubectl sidecar-policy pods`): kubectl runs it with the words after its own name.
+    Run(("pods", "--mesh-default", "regular", "-o", "json", "cluster.json"), '"name": "migrate"',
+        program="kubectl-sidecar_policy"),
     Run(("kustomize", "--policy", "policy.yaml"), "patches:"),
     Run(("flux", "--policy", "policy.yaml"), "postRenderers:"),
+    Run(("admission", "--policy", "admission-policy.yaml"), "kind: MutatingAdmissionPolicy"),
     Run(("krm",), '"sidecar.istio.io/nativeSidecar": "true"', stdin="resourcelist.json"),
     Run((), '"sidecar.istio.io/nativeSidecar": "true"', stdin="resourcelist.json", program="sidecar-policy-krm"),
     Run(("argocd", "init"), "", cwd="app"),
@@ -64,10 +68,11 @@ def make_venv(wheel: Path, venv: Path) -> Path:
 
 
 def prepare_inputs(work: Path) -> None:
-    """The example policy and chart output, an Argo CD app directory, and a KRM ResourceList."""
+    """The example policies and chart output, an Argo CD app directory, and a KRM ResourceList."""
     work.mkdir(parents=True, exist_ok=True)
     shutil.copy(EXAMPLES / "policy.yaml", work / "policy.yaml")
     shutil.copy(EXAMPLES / "rendered-chart.yaml", work / "rendered.yaml")
+    shutil.copy(EXAMPLES / "admission-policy.yaml", work / "admission-policy.yaml")
     app = work / "app"
     app.mkdir(exist_ok=True)
     shutil.copy(EXAMPLES / "rendered-chart.yaml", app / "manifests.yaml")

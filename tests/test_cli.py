@@ -168,14 +168,19 @@ def test_files_without_final_newline_or_marker_stay_separate_documents(policy, t
     [
         (b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: [broken\n", ":19:1 document 2 (shop/templates/bad.yaml): did not find expected"),
         (b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  name: b\nspec: {template: {}}\n",
-         ":19:3 document 2 (shop/templates/bad.yaml): duplicate key 'name'"),
+         ":19:3 document 2 (shop/templates/bad.yaml): Deployment: duplicate key 'name'"),  # its name is the error
         (b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: caf\xe9\n", ":18 document 2 (shop/templates/bad.yaml): not UTF-8"),
-        (b"kind: Deployment\napiVersion: apps/v1\nspec:\n  template:\n    metadata:\n      annotations: [a]\n",
-         "annotations must be a mapping"),
+        (b"kind: Deployment\napiVersion: apps/v1\nmetadata: {name: bad}\nspec:\n  template:\n    metadata:\n      annotations: [a]\n",
+         ":21:20 document 2 (shop/templates/bad.yaml): Deployment bad: template.metadata.annotations must be a mapping"),
+        (b"kind: Deployment\napiVersion: apps/v1\nmetadata:\n  name: bad\n  annotations:\n"
+         b"    postrenderer.helm.sh/postrender-filename: 'shop/templates/bad.yaml'\nspec:\n  template:\n    metadata:\n      annotations: [a]\n",
+         "document 2 (shop/templates/bad.yaml): Deployment bad: template.metadata.annotations must be a mapping"),
     ],
 )
 def test_broken_workloads_name_file_document_source_and_line(policy, document, message):
-    stream = DEPLOYMENT + b"---\n# Source: shop/templates/bad.yaml\n" + document
+    """The template's file comes from Helm 3's `# Source:` or Helm 4's filename annotation; the object by kind and name."""
+    source = b"" if b"postrender-filename" in document else b"# Source: shop/templates/bad.yaml\n"
+    stream = DEPLOYMENT + b"---\n" + source + document
     result = run_command(["--policy", policy, "--namespace=team-a"], stream)
     stderr = result.stderr.decode()
     assert result.returncode == 1

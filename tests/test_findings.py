@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from postrender.core.engine import Options, run
+from postrender.core.errors import InputError
 from postrender.core.policy import parse_policy
 from postrender.reports.findings import ALL_CHECKS, SEVERITIES, Review
 
@@ -198,9 +199,16 @@ def test_injection_disabled(labels, annotations, fires):
     assert ("SP301" in codes(pod, "rules:\n- sidecar: native\n")) is fires
 
 
-def test_an_unquoted_false_counts_as_false():
-    pod = workload().replace('"labels": {"app": "app"}', '"labels": {"app": "app", "sidecar.istio.io/inject": false}')
+def test_an_unquoted_false_annotation_counts_as_false():
+    pod = workload().replace('"labels": {"app": "app"}', '"labels": {"app": "app"}, "annotations": {"sidecar.istio.io/inject": false}')
     assert "sidecar.istio.io/inject" in pod and "SP301" in codes(pod, "rules:\n- sidecar: native\n")
+
+
+def test_an_unquoted_false_label_is_a_manifest_kubernetes_refuses():
+    """A label value must be a string: the API server refuses `false` unquoted (issue 24)."""
+    pod = workload().replace('"labels": {"app": "app"}', '"labels": {"app": "app", "sidecar.istio.io/inject": false}')
+    with pytest.raises(InputError, match="labels.sidecar.istio.io/inject must be a string, not false unquoted"):
+        codes(pod, "rules:\n- sidecar: native\n")
 
 
 def test_host_network_pods_are_never_injected():

@@ -32,6 +32,7 @@ from tests.support.helmrun import (
     run,
     run_at_terminal,
 )
+from tests.support.paths import ISTIO_GOLDEN
 
 NATIVE = "sidecar.istio.io/nativeSidecar"
 POLICY_HEAD = "apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  rules:\n"
@@ -223,7 +224,8 @@ def missing_program(setup: Setup) -> None:
 
 FAILURES = {
     "bad-policy": (lambda setup: (setup.cwd / "policy.yaml").write_text(BROKEN_POLICY), "unknown field 'rulez'"),
-    "bad-manifest": (broken_manifest, "annotations must be a mapping"),
+    # The template's file (Helm 4: from its filename annotation) and the object, kind and name.
+    "bad-manifest": (broken_manifest, "(app/templates/broken.yaml): Deployment broken: template.metadata.annotations must be a mapping"),
     # Helm 4 links the checkout's helm-plugin/: the launcher says to install the program from there.
     "missing-program": (missing_program, None),
 }
@@ -341,6 +343,36 @@ def test_fail_on_warning_makes_helm_fail_and_show_why(helm: Helm, tmp_path: Path
         done = setup.at_terminal(*setup.template(), SIDECAR_POLICY_FAIL_ON="warning")
     assert done.returncode != 0 and done.stdout == ""
     assert UNMATCHED in (done.stderr if helm.major == 3 else done.terminal)
+
+
+def test_warnings_name_the_template_file_under_both_helms(helm: Helm, tmp_path: Path) -> None:
+    """Helm 4 strips `# Source:`; its filename annotation names the file instead."""
+    setup = Setup(helm, tmp_path)
+    log = tmp_path / "sidecar-policy.log"
+    done = setup.run(*setup.template(), SIDECAR_POLICY_LOG_FILE=str(log))
+    assert done.returncode == 0, done.stderr
+    assert "(app/templates/cronjob.yaml): SP101 (error) CronJob r-app-report:" in log.read_text()
+
+
+CONVERT_POLICY = POLICY + "  convertInjected: true\n"
+
+
+def test_each_document_keeps_its_template_file_through_edits_and_conversions(helm: Helm, tmp_path: Path) -> None:
+    """Helm 4 rebuilds its files from the filename annotation after the post-renderer (a document
+    without it becomes generated-by-postrender-N.yaml): an edit and a re-emitted conversion keep it."""
+    setup = Setup(helm, tmp_path, CONVERT_POLICY)
+    injected = (ISTIO_GOLDEN / "head-hello" / "regular.injected.yaml").read_text()
+    (setup.chart / "templates" / "injected.yaml").write_text(injected)
+    done = setup.run(*setup.template())
+    assert done.returncode == 0, done.stderr
+    plain = setup.run("template", "r", "./app", "-n", "shop")
+
+    def sources(text: str) -> list[str]:
+        return sorted(re.findall(r"^# Source: (.+)$", text, re.MULTILINE))
+
+    assert sources(done.stdout) == sources(plain.stdout) and "app/templates/injected.yaml" in sources(done.stdout)
+    converted = documents(done.stdout)[("Deployment", "hello")]
+    assert "istio-proxy" in [c["name"] for c in converted["spec"]["template"]["spec"]["initContainers"]]
 
 
 # --- helm template --output-dir ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ import random
 import pytest
 
 from postrender.core.istio import ANNOTATION_VALUES
+from postrender.reports.findings import Review
 from tests.support.helpers import policy_of, post_render
 from tests.support.istio_injector import (
     DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION,
@@ -24,8 +25,9 @@ from tests.support.istio_injector import (
     MeshSettings,
     injector,
 )
-from tests.support.istio_oracle import OTHER, SETTINGS, check_batch
+from tests.support.istio_oracle import OTHER, SETTINGS, check_batch, check_documents
 from tests.support.istio_workloads import (
+    CRONJOB_ANNOTATION_PLACES,
     WorkloadGenerator,
     as_stream,
     in_form,
@@ -52,6 +54,30 @@ def test_conversion_gives_istios_own_injection(istio: Injector, settings: MeshSe
     """Read by Kubernetes' parser and, for the converted stream, by its API server (a server-side dry run)."""
     failure = check_batch(istio, settings, target, WORKLOADS, seed(), server_reader.refusals)
     assert failure is None, failure
+
+
+@pytest.mark.parametrize("target", ["native", "regular"])
+def test_a_kube_injected_cronjob_says_one_form(istio: Injector, target: str) -> None:
+    """kube-inject reads a CronJob's annotation on spec.jobTemplate.metadata and writes its status
+    there: a conversion decides there (and on the pod template where one is), so the CronJob says
+    one thing, is Istio's own `target` form, and stays byte for byte once in it (docs/conversion.md)."""
+    generator = WorkloadGenerator(24)
+    cronjobs = [generator.workload("CronJob") for _ in CRONJOB_ANNOTATION_PLACES]  # each place once, by name
+    for template in (pod for cronjob in cronjobs for pod in pod_templates(cronjob)):
+        (template["metadata"].get("annotations") or {}).pop("sidecar.istio.io/inject", None)  # every one injected
+    for settings in SETTINGS[:2]:
+        failure = check_documents(istio, settings, target, cronjobs, "CronJobs")
+        assert failure is None, failure
+    policy = policy_of(f"  fallback: {target}\n  convertInjected: true\n")
+    converted, outcomes = post_render(istio.inject(as_stream(in_form(cronjobs, OTHER[target])), SETTINGS[0], OTHER[target]), policy)
+    # The checks read the decision where it is written: a CronJob left regular is SP101, wherever it says so.
+    review = Review(policy, None)
+    assert [any(f.code == "SP101" for f in review.workload(outcome).findings) for outcome in outcomes] == [target == "regular"] * 3
+    for cronjob in istio.read(converted):
+        job_template = cronjob["spec"]["jobTemplate"]
+        said = {(holder.get("metadata") or {}).get("annotations", {}).get("sidecar.istio.io/nativeSidecar")
+                for holder in (job_template, job_template["spec"]["template"])} - {None}
+        assert said == {ANNOTATION_VALUES[target]}
 
 
 POD_WITH_INIT_CONTAINER = {

@@ -144,10 +144,19 @@ def test_a_broken_item_is_an_error_result_that_points_at_it():
     assert result["file"] == {"path": "apps/web.yaml", "index": 0}
 
 
-def test_without_a_function_config_it_says_what_to_pass():
-    code, out, err = krm(RESOURCE_LIST[: RESOURCE_LIST.index("functionConfig:")])
-    assert code == 1
-    assert "functionConfig is missing: it must be the SidecarPolicy" in err
+def test_without_a_function_config_the_list_comes_back_with_an_error_result():
+    """The spec makes functionConfig optional; without a policy there is nothing to apply: the
+    items come back unchanged with an error result (as kyaml's framework.Execute writes them), exit 2."""
+    items_only = RESOURCE_LIST[: RESOURCE_LIST.index("functionConfig:")]
+    config_map = items_only + "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: function-input}\n  data: {}\n"
+    for resource_list, says in ((items_only, "is missing"), (config_map, "is a ConfigMap")):
+        code, out, err = krm(resource_list)
+        assert code == 2
+        assert out.startswith(resource_list)
+        (result,) = yaml.safe_load(out)["results"]
+        assert result["severity"] == "error"
+        assert f"functionConfig {says}" in result["message"] and "it must be the SidecarPolicy" in result["message"]
+        assert result["message"] in err
 
 
 def test_input_that_is_not_a_resource_list_is_refused():

@@ -105,3 +105,16 @@ def test_kpt_render_runs_the_function_from_a_kptfile_pipeline(tmp_path, policy_f
     expected = sorted((without_orchestrator_annotations(o) for o in objects(ours.stdout.decode())), key=key)
     rendered = sorted((without_orchestrator_annotations(o) for o in objects((tmp_path / "app.yaml").read_text())), key=key)
     assert rendered == expected
+
+
+def test_kpt_shows_the_error_result_of_a_run_without_fn_config(tmp_path):
+    """Without --fn-config kpt passes a ConfigMap of its `-- key=value` arguments as functionConfig;
+    the function answers with an error result, which kpt prints beside stderr, and kpt fails."""
+    (tmp_path / "app.yaml").write_bytes((CORPUS / "istio-bookinfo.yaml").read_bytes())
+    done = subprocess.run(["kpt", "fn", "eval", "--exec", installed_command() + "-krm", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "Results:" in output
+    assert any(line.strip().startswith("[error]:") and "functionConfig is a ConfigMap" in line for line in output.splitlines())
+    assert (tmp_path / "app.yaml").read_bytes() == (CORPUS / "istio-bookinfo.yaml").read_bytes()

@@ -38,3 +38,30 @@ def test_selectors_parse_as_labels_parse(kube_yaml) -> None:
     assert not kube_yaml.selector("-app=x").valid
     assert kube_yaml.label_selector({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, {"app": ""}).matches is True
     assert not kube_yaml.label_selector({"matchExpressions": [{"key": "app", "operator": "In"}]}).valid
+
+
+def test_label_keys_are_stored_as_go_yaml_reads_them(kube_yaml) -> None:
+    # sigs.k8s.io/yaml writes a key go-yaml read as a bool or a number as its JSON text (yaml.go
+    # convertToJSONableObject; floats as strconv.FormatFloat(f, 'g', -1, 32)); a null key it cannot write.
+    labels = b"metadata:\n  labels: {y: a, NO: b, 1.0: c, 0x1F: d, 1e3: e, 1e6: f, 'on': g}\n"
+    assert kube_yaml.read_stream(labels)[0]["metadata"]["labels"] == {
+        "true": "a", "false": "b", "1": "c", "31": "d", "1000": "e", "1e+06": "f", "on": "g"}
+    with pytest.raises(KubeYAMLError, match="unsupported map key"):
+        kube_yaml.read_stream(b"labels: {~: a}\n")
+
+
+def test_an_alias_of_a_removed_anchor_is_unreadable(kube_yaml) -> None:
+    with pytest.raises(KubeYAMLError, match="unknown anchor"):
+        kube_yaml.read_stream(b"a:\n  b: 1\nc: *x\n")
+
+
+def test_typed_list_items_take_the_list_kind(kube_yaml) -> None:
+    # unstructured.UnstructuredJSONScheme decodeToList: only an item with neither kind nor apiVersion.
+    stream = (b"apiVersion: apps/v1\nkind: DeploymentList\nitems:\n- metadata: {name: a}\n"
+              b"- {kind: Deployment, metadata: {name: b}}\n- {apiVersion: v1, metadata: {name: c}}\n"
+              b"---\napiVersion: v1\nkind: List\nitems: [{metadata: {name: d}}]\n---\n{metadata: {name: e}}\n")
+    first, second, third = kube_yaml.objects(stream)
+    assert [(o.get("apiVersion"), o.get("kind"), o["metadata"]["name"]) for o in first] == [
+        ("apps/v1", "Deployment", "a"), (None, "Deployment", "b"), ("v1", None, "c")]
+    assert [(o.get("apiVersion"), o.get("kind")) for o in second] == [("v1", "")]
+    assert isinstance(third, KubeYAMLError)

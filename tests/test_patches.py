@@ -11,9 +11,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from postrender.core.errors import UsageError
+from postrender.core.globs import escape, glob_to_regex
 from postrender.core.policy import glob_problem
 from postrender.flux.borrowed_templates import MARK
-from postrender.flux.patches import KUBERNETES_GROUPS, escape, glob_to_regex, template_buckets, translate
+from postrender.flux.patches import KUBERNETES_GROUPS, template_buckets, translate
 from tests.support.helpers import policy_of, post_render
 
 NAME_CHARS = "abz09-.[]!*?^\\"

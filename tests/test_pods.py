@@ -142,6 +142,24 @@ def test_policy_preview_uses_the_engines_decision(dump, capsys, monkeypatch, tmp
     assert rows[("shop", "Deployment", "checkout")]["desired"] == "native"  # kept: the mesh default
 
 
+def test_an_admission_policy_decides_the_pods_created_now(dump, capsys, monkeypatch, tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: sidecar-policy/v1alpha1\nkind: SidecarPolicy\nspec:\n  fallback: regular\n"
+                      "  rules:\n  - match: {kinds: [Job, CronJob]}\n    sidecar: native\n"
+                      "  - match: {names: [pinned, checkout]}\n    sidecar: default\n")
+    args = ["--istio-version", "1.27", "--admission-policy", str(policy)]
+    rows = rows_of(args, dump, capsys, monkeypatch)
+    assert rows[("data", "StatefulSet", "db")]["desired"] == "regular"  # the fallback, where templates say nothing
+    assert rows[("batch", "CronJob", "report")]["desired"] == "native"  # its pods are its Job's: kinds Job
+    assert rows[("shop", "Deployment", "checkout")]["desired"] == "native"  # default: the mesh's
+    assert rows[("shop", "Deployment", "pinned")]["desired"] == "regular"  # the template's own annotation wins
+    overridden = rows_of([*args, "--override-annotated"], dump, capsys, monkeypatch)
+    assert overridden[("shop", "Deployment", "pinned")]["desired"] == "native"  # unless told otherwise
+    assert rows[("kube-system", "DaemonSet", "node-agent")]["desired"] == "native"  # kube-system: left alone
+    code, out, _ = run([*args, "-o", "table"], dump, capsys, monkeypatch)
+    assert code == EXIT_OK and f"pods as the admission policy {policy} leaves them" in out.splitlines()[0]
+
+
 @pytest.mark.parametrize("output", ["table", "markdown"])
 def test_people_formats_list_the_commands(dump, capsys, monkeypatch, output):
     code, out, _ = run(["--istio-version", "1.27", "-o", output], dump, capsys, monkeypatch)

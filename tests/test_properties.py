@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 
 import yaml
@@ -37,9 +38,23 @@ def split(data: bytes) -> list[bytes]:
     return [document.raw for document in read_documents(io.BytesIO(data))]
 
 
+def read_by_kubernetes(kube_yaml, document) -> object:
+    """The document as Kubernetes' reader reads it (None when empty). Without its `---` and `...`
+    lines: kubectl's stream reader takes no content on the first, nor the second after JSON."""
+    body = re.sub(r"\A---[ \t]*", "", document.text).removesuffix("...\n")
+    read = kube_yaml.read_stream(body.encode())
+    return read[0] if read else None
+
+
+def label_values_kubernetes_refuses(read: object, custom_kind: bool) -> bool:
+    """Whether a workload has a label whose value Kubernetes reads as a boolean or a number."""
+    return any(not isinstance(value, str) for obj, template in workloads(read, custom_kind) for owner in (obj, template)
+               for value in (((owner.get("metadata") or {}).get("labels")) or {}).values())
+
+
 @PROPERTY_SETTINGS
 @given(st.data())
-def test_the_output_is_the_reference_and_untouched_documents_keep_their_bytes(data):
+def test_the_output_is_the_reference_and_untouched_documents_keep_their_bytes(kube_yaml, data):
     policy_text, rules, fallback, custom_kind = data.draw(policies(), "policy")
     stream = data.draw(streams(custom_kind=custom_kind), "stream")
     namespace = data.draw(st.sampled_from(["", "team-a"]), "namespace")
@@ -48,7 +63,9 @@ def test_the_output_is_the_reference_and_untouched_documents_keep_their_bytes(da
     assert load_all(stream.data) == [document.data for document in stream.documents]
     assert split(stream.data) == stream.raw_documents
 
-    wanted = [expected(document.data, rules, fallback, custom_kind, namespace) for document in stream.documents]
+    kubernetes = [read_by_kubernetes(kube_yaml, document) for document in stream.documents]
+    wanted = [expected(document.data, rules, fallback, custom_kind, namespace, read)
+              for document, read in zip(stream.documents, kubernetes)]
     for _, decisions in wanted:  # the policy's own decision agrees with the reference's reading of it
         for facts, mode in decisions:
             workload = Workload(document=0, source="", line=0, **facts)
@@ -57,10 +74,16 @@ def test_the_output_is_the_reference_and_untouched_documents_keep_their_bytes(da
     try:
         output = render(policy, stream.data, namespace, outcomes)
     except InputError as error:
-        # Only an edit through a shared anchor may be refused, and it must say so.
-        document = stream.documents[error.location.document - 1]
-        assert document.risky and "anchor" in error.message, error
+        # A label value Kubernetes would refuse is refused; otherwise only an edit through a shared
+        # anchor may be refused, where an edit is needed, and it must say so.
+        index = error.location.document - 1
+        if "must be a string" in error.message:
+            assert label_values_kubernetes_refuses(kubernetes[index], custom_kind), error
+            return
+        assert stream.documents[index].risky and "anchor" in error.message, error
+        assert normalise(wanted[index][0]) != normalise(stream.documents[index].data), f"no edit was needed: {error}"
         return
+    assert not any(label_values_kubernetes_refuses(read, custom_kind) for read in kubernetes), "a label Kubernetes refuses went through"
 
     written = load_all(output)
     assert normalise(written) == normalise([data_after for data_after, _ in wanted])

@@ -136,7 +136,7 @@ def test_the_smoke_run_covers_every_command_and_entry_point() -> None:
     covered = {run.command for run in wheel_smoke.RUNS if run.program == "sidecar-policy"}
     assert set(COMMANDS) | {""} <= covered, "a new subcommand needs a line in release/wheel_smoke.py RUNS"
     scripts = {run.program for run in wheel_smoke.RUNS}
-    assert scripts == {"sidecar-policy", "sidecar-policy-krm"}  # [project.scripts] in pyproject.toml
+    assert scripts == {"sidecar-policy", "sidecar-policy-krm", "kubectl-sidecar_policy"}  # [project.scripts] in pyproject.toml
 
 
 def test_helm4_verifies_the_signed_archive(built: Built) -> None:

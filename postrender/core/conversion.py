@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node
 
-from postrender.core import convert
+from postrender.core import convert, yamlnodes
 from postrender.core.errors import InputError, Location
 from postrender.core.istio import NATIVE, STATUS_ANNOTATION
 from postrender.core.meshes import ISTIO_SWITCH, AnnotationSwitch
@@ -63,6 +63,15 @@ class DocumentConversion:
         self.changed = True
         return template
 
+    def template(self, found: FoundWorkload) -> dict[str, Any] | None:
+        """The workload's pod template as data, with what this stage wrote into it (None: pod metadata)."""
+        return None if found.template is None else self._objects[id(found.template)]
+
+    def job_template(self, found: FoundWorkload) -> dict[str, Any] | None:
+        """A kube-injected CronJob's spec.jobTemplate as data, with the decision written (else None)."""
+        holder = kube_inject_holder(found)
+        return None if holder is None else self._objects[id(holder)]
+
     def emit(self, body: str) -> str:
         from postrender.core import reemit
 
@@ -78,6 +87,22 @@ class DocumentConversion:
             holder = holder.get(key) if isinstance(holder, dict) else None
         metadata = holder.get("metadata") if isinstance(holder, dict) else None
         return metadata if isinstance(metadata, dict) else None
+
+
+def kube_inject_holder(found: FoundWorkload) -> MappingNode | None:
+    """spec.jobTemplate of a CronJob whose Istio status `istioctl kube-inject` wrote on
+    spec.jobTemplate.metadata, not on the pod template as the webhook does (istio/istio
+    pkg/kube/inject/inject.go IntoObject, at 1.31.0: `metadata = &job.Spec.JobTemplate.ObjectMeta`),
+    where it also reads the annotation that picks the form; None for anything else."""
+    if found.kind != "CronJob" or found.template is None or len(found.steps) <= 2 or _has_status(found.template):
+        return None
+    holder = yamlnodes.get(found.node, *found.steps[:-2])
+    return holder if isinstance(holder, MappingNode) and _has_status(holder) else None
+
+
+def _has_status(node: Node) -> bool:
+    annotations = yamlnodes.get(node, "metadata", "annotations")
+    return isinstance(annotations, MappingNode) and yamlnodes.lookup(annotations, STATUS_ANNOTATION) is not None
 
 
 def apply_decision(template: dict, mode: str, switch: AnnotationSwitch = ISTIO_SWITCH,

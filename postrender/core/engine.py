@@ -57,6 +57,29 @@ def _says(owner: MappingNode, at: tuple[str, ...], keys: tuple[str, ...]) -> boo
     return any(yamlnodes.lookup(annotations, key) is not None for key in keys)
 
 
+def _kube_inject_places(found: FoundWorkload, keys: tuple[str, ...]) -> list[tuple[MappingNode, tuple[str, ...]]]:
+    """_places, and for a CronJob that kube-inject injected also its spec.jobTemplate, where kube-inject
+    reads the decision: the first of the two that says one is the target, jobTemplate when neither
+    does; the other is edited only where it says one too (docs/conversion.md)."""
+    places = _places(found)
+    holder = conversion.kube_inject_holder(found)
+    if holder is None:
+        return places
+    job: tuple[MappingNode, tuple[str, ...]] = (holder, textedit.TEMPLATE_ANNOTATIONS)
+    target, *merged = places
+    first, second = (target, job) if _says(*target, keys) and not _says(*job, keys) else (job, target)
+    return [first, second, *merged]
+
+
+def _object_label(found: FoundWorkload) -> str:
+    """`Deployment web`, or the kind alone when the name cannot be read (that may be the error)."""
+    try:
+        name = yamlnodes.scalar_text(yamlnodes.get(found.node, "metadata", "name"))
+    except yamlnodes.NodeError:
+        name = None
+    return f"{found.kind} {name}" if name else found.kind
+
+
 class MissingNamespace(NamedTuple):
     """What the error says when a namespace rule meets a document nobody gave a namespace for."""
 
@@ -94,7 +117,7 @@ class Outcome:
 
     def __init__(self, workload: Workload, rule: Rule | None, mode: str, action: str,
                  template_node: MappingNode | None, converted: dict | None = None, switch: AnnotationSwitch = ISTIO_SWITCH,
-                 pod_metadata: bool = False):
+                 pod_metadata: bool = False, written: dict | None = None, job_template: dict | None = None):
         self.workload = workload
         self.rule = rule  # None: the fallback decided
         self.mode = mode  # native | regular | default | keep
@@ -103,6 +126,21 @@ class Outcome:
         self.converted = converted  # the template after a conversion
         self.switch = switch  # the annotations that carry the decision
         self.pod_metadata = pod_metadata
+        self._written = written  # the pod template as the conversion stage wrote it (when one ran)
+        self.job_template = job_template  # a kube-injected CronJob's spec.jobTemplate, as written
+
+    @property
+    def decision_annotations(self) -> dict:
+        """The annotations that carry the pod's decision: the pod template's, or those of a
+        kube-injected CronJob's spec.jobTemplate.metadata when only they say it (docs/conversion.md)."""
+        for holder in (self.template, self.job_template or {}):
+            metadata = holder.get("metadata")
+            annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+            if isinstance(annotations, dict) and any(key in annotations for key in self.switch.all_keys):
+                return annotations
+        metadata = self.template.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        return annotations if isinstance(annotations, dict) else {}
 
     def __repr__(self) -> str:
         return f"Outcome({self.workload!r}, rule={self.rule!r}, mode={self.mode!r}, action={self.action!r})"
@@ -112,11 +150,16 @@ class Outcome:
         """The pod template as plain data, as it is written out (pod metadata as a template's `metadata`)."""
         if self.converted is not None:
             return self.converted
-        data = (yamlnodes.construct(self.template_node) if self.template_node is not None else None) or {}
-        if self.pod_metadata:
-            data = {"metadata": data}
+        if self._written is not None:
+            return self._written
+        data = self.input_template()
         apply_decision(data, self.mode, self.switch)
         return data
+
+    def input_template(self) -> dict:
+        """The pod template as plain data, as it came in (a new copy each time)."""
+        data = (yamlnodes.construct(self.template_node) if self.template_node is not None else None) or {}
+        return {"metadata": data} if self.pod_metadata else data
 
 
 class Summary:
@@ -184,37 +227,53 @@ class Engine:
         doc_text = textedit.DocumentText(body)
         splices: list[textedit.Splice] = []
         converting = self._conversion(root, body)
-        shared: set[int] | None = None
+        shared: list[set[int]] = []  # the document's shared nodes, found once when an edit needs them
         for found in find_workloads(root, self.kinds):
-            podshape.check_workload(found.node, found.template, found.metadata if found.template is None else None)
-            workload = self._workload(document, found)
-            rule, mode = self.policy.decide(workload)
-            if not workload.namespace and not self.options.namespace_known:
-                self._require_namespace(document, workload, rule)
-            if rule is not None:
-                self.summary.matched_rules.add(rule.index)
-            changes, action = self._annotate(doc_text, found, mode)
-            if changes:
-                shared = anchors.shared_nodes(root, body) if shared is None else shared
-                for owner, at in _places(found):
-                    _refuse_shared_place(owner, at, shared, self.switch.all_keys)
-            splices.extend(changes)
-            converted = None
-            if converting is not None:
-                location = self._location(document, workload.line)
-                converted = converting.apply(found, _places(found), mode, location)
-                action = "converted" if converted is not None else action
-            if self.on_outcome is not None:
-                pod_metadata = found.target.pod_metadata
-                outcome = Outcome(workload, rule, mode, action, found.metadata if pod_metadata else found.template,
-                                  converted, self.switch, pod_metadata)
-                _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
-                self.on_outcome(outcome)
+            try:
+                splices += self._workload_edits(document, body, root, found, doc_text, converting, shared)
+            except (yamlnodes.NodeError, textedit.EditError, InputError) as error:
+                error.message = f"{_object_label(found)}: {error.message}"  # every error about an object names it
+                raise
         if (splices or converting is not None and converting.changed) and triage.has_other_line_breaks(document.raw):
             raise self._line_break_error(document, body)
         if converting is not None and converting.changed:
             return converting.emit(body)  # containers moved: re-emitted, every decision in its data
         return doc_text.apply(splices) if splices else None
+
+    def _workload_edits(self, document: Document, body: str, root: Node | None, found: FoundWorkload,
+                        doc_text: textedit.DocumentText, converting: conversion.DocumentConversion | None,
+                        shared: list[set[int]]) -> list[textedit.Splice]:
+        """Decide one workload's place, tell on_outcome, and return the splices its annotations need."""
+        podshape.check_workload(found.node, found.template, body, found.metadata if found.template is None else None)
+        workload = self._workload(document, found, body)
+        rule, mode = self.policy.decide(workload)
+        if not workload.namespace and not self.options.namespace_known:
+            self._require_namespace(document, workload, rule)
+        if rule is not None:
+            self.summary.matched_rules.add(rule.index)
+        places = _places(found) if converting is None else _kube_inject_places(found, self.switch.all_keys)
+        changes, action = self._annotate(doc_text, places, mode)
+        if changes:
+            if not shared:
+                shared.append(anchors.shared_nodes(root, body))
+            for owner, at in places:
+                _refuse_shared_place(owner, at, shared[0], self.switch.all_keys)
+            anchors.refuse_removed_anchors(body, [(splice.start, splice.end) for splice in changes])
+        converted = None
+        if converting is not None:
+            location = self._location(document, workload.line)
+            converted = converting.apply(found, places, mode, location)
+            action = "converted" if converted is not None else action
+        if self.on_outcome is not None:
+            pod_metadata = found.target.pod_metadata
+            written = job_template = None
+            if converting is not None:
+                written, job_template = converting.template(found), converting.job_template(found)
+            outcome = Outcome(workload, rule, mode, action, found.metadata if pod_metadata else found.template,
+                              converted, self.switch, pod_metadata, written, job_template)
+            _ = outcome.template  # built here, so that data YAML cannot hold (`!!int x`) is an input error
+            self.on_outcome(outcome)
+        return changes
 
     def _line_break_error(self, document: Document, body: str) -> InputError:
         """Edits find lines by LF; a YAML 1.1 reader also breaks them at CR, NEL, LS and PS."""
@@ -240,13 +299,14 @@ class Engine:
             kube_version=self.options.kube_version,
         )
 
-    def _annotate(self, doc_text: textedit.DocumentText, found: FoundWorkload, mode: str) -> tuple[list[textedit.Splice], str]:
-        """The target gets the decision; merged pod metadata that says anything gets the same, so that no
-        layer the operator merges says otherwise."""
+    def _annotate(self, doc_text: textedit.DocumentText, places: list[tuple[MappingNode, tuple[str, ...]]],
+                  mode: str) -> tuple[list[textedit.Splice], str]:
+        """The target (the first place) gets the decision; the other places that say anything get the
+        same (pod metadata the operator merges into the same pods), so that none says otherwise."""
         if mode == "keep":
             return [], "kept"
         setting, removing = self.switch.setting(mode), self.switch.removing(mode)
-        target, *merged = _places(found)
+        target, *merged = places
         edited = [target] + [place for place in merged if _says(*place, self.switch.all_keys)]
         splices = [splice for owner, at in edited for splice in textedit.edit_annotations(doc_text, owner, setting, removing, at)]
         if not splices:
@@ -256,7 +316,7 @@ class Engine:
         present = any(_says(owner, at, tuple(key for key, _ in setting)) for owner, at in edited)
         return splices, "replaced" if present else "set"
 
-    def _workload(self, document: Document, found: FoundWorkload) -> Workload:
+    def _workload(self, document: Document, found: FoundWorkload, text: str) -> Workload:
         metadata = yamlnodes.get(found.node, "metadata")
         place = (found.template or found.metadata or found.owner) if found.label else found.node
         return Workload(
@@ -264,8 +324,8 @@ class Engine:
             api_version=found.api_version,
             name=yamlnodes.scalar_text(yamlnodes.get(metadata, "name")) or "",
             namespace=yamlnodes.scalar_text(yamlnodes.get(metadata, "namespace")) or self.options.namespace,
-            labels=yamlnodes.string_map(yamlnodes.get(metadata, "labels")),
-            pod_labels=yamlnodes.string_map(yamlnodes.get(found.metadata, "labels")),
+            labels=podshape.labels(yamlnodes.get(metadata, "labels"), text),
+            pod_labels=podshape.labels(yamlnodes.get(found.metadata, "labels"), text),
             document=document.index,
             source=document.source,
             line=document.line + place.start_mark.line,
@@ -280,8 +340,7 @@ class Engine:
                 named = f"rule {rule.index}" + (f" {rule.name!r}" if rule.name else "")
                 why, fix = self.options.missing_namespace
                 raise InputError(
-                    f"{workload.kind} {workload.name} has no metadata.namespace and {why}, so "
-                    f"{named} (match.namespaces) cannot decide it: {fix}",
+                    f"no metadata.namespace and {why}, so {named} (match.namespaces) cannot decide it: {fix}",
                     self._location(document, workload.line),
                 )
             if rule is decided:

@@ -18,7 +18,7 @@ class Location(NamedTuple):
 
     file: str = ""
     document: int | None = None  # 1-based index of the document in the stream
-    source: str = ""  # Helm's `# Source:` path, when the document has one
+    source: str = ""  # the template's path: Helm 3's `# Source:`, Helm 4's filename annotation
     line: int | None = None  # 1-based line in the file (the stream)
     column: int | None = None  # 1-based
 

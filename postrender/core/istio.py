@@ -55,6 +55,27 @@ NATIVE_SIDECARS_ON = (1, 29)  # on by default
 # dropContainerRestartRules); on by default from 1.35, when a regular container may have one.
 CONTAINER_RESTART_RULES_ON = (1, 35)
 
+# Namespaces an admission policy leaves alone unless a rule names them: Kubernetes' own, and the
+# mesh's control plane (Istio's charts: global.istioNamespace, manifests/charts/istio-control/
+# istio-discovery/values.yaml).
+SYSTEM_NAMESPACE = "kube-system"
+MESH_NAMESPACE = "istio-system"
+# The label the API server gives every namespace, its own name (k8s.io/kubernetes v1.37.2
+# pkg/registry/core/namespace/strategy.go; k8s.io/api core/v1 well_known_labels.go LabelMetadataName).
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+# MutatingAdmissionPolicy (KEP-3962), newest first: the first Kubernetes release that serves it in an
+# API version, and what that release needs switched on. k8s.io/apiserver pkg/features/kube_features.go
+# (v0.34.4 to v0.37.2): alpha 1.32, beta and off 1.34, GA and on 1.36. k8s.io/kubernetes
+# pkg/registry/admissionregistration/rest/storage_apiserver.go serves mutatingadmissionpolicies in v1
+# from v1.36.0 (v1.34.4 and v1.35.4: v1beta1 and v1alpha1 only), and pkg/controlplane/instance.go lists
+# admissionregistration.k8s.io/v1beta1 among the beta versions disabled by default.
+MUTATING_ADMISSION_POLICY_APIS = (
+    ((1, 36), "admissionregistration.k8s.io/v1", ""),
+    ((1, 34), "admissionregistration.k8s.io/v1beta1",
+     "--feature-gates=MutatingAdmissionPolicy=true --runtime-config=admissionregistration.k8s.io/v1beta1=true"),
+)
+
 
 # Which form Istio injects into a pod that does not say (istio/istio at tags 1.23.0 to 1.27.0):
 # ENABLE_NATIVE_SIDECARS defaulted to false up to 1.26 (pilot/pkg/features/experimental.go) and

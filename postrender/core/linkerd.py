@@ -64,6 +64,7 @@ NETWORK_VALIDATOR = "linkerd-network-validator"  # its place with the CNI plugin
 INJECTED_CONTAINERS = frozenset({PROXY, INIT, NETWORK_VALIDATOR})
 PROXY_UID = 2102  # proxy.uid: linkerd-init's iptables let this UID's traffic bypass the proxy (--proxy-uid)
 INJECT_ANNOTATION = "linkerd.io/inject"  # enabled | ingress | disabled (pod or namespace)
+NAMESPACE = "linkerd"  # the control plane's namespace unless told otherwise (cli/cmd/root.go defaultLinkerdNamespace)
 # A positive number of seconds (strconv.ParseUint) for a preStop sleep. With a native proxy, _proxy.tpl
 # fails the injection up to version-2.19 ("proxy.nativeSidecar and waitBeforeExitSeconds cannot be used
 # simultaneously"; the webhook's failurePolicy, Ignore by default, then admits the pod without a proxy)

@@ -77,6 +77,7 @@ class Mesh(NamedTuple):
     manual_lifecycle_words: tuple[str, ...]  # in a command: waits for or stops a regular proxy by hand
     # (annotations, labels, spec) -> why the mesh will not inject the pod, or ""
     injection_off_by: Callable[[Mapping[Any, Any], Mapping[Any, Any], Mapping[Any, Any]], str]
+    namespace: str  # where the mesh's control plane runs by default (an admission policy leaves it alone)
 
 
 def _istio_off_by(annotations: Mapping[Any, Any], labels: Mapping[Any, Any], spec: Mapping[Any, Any]) -> str:
@@ -96,7 +97,7 @@ def _linkerd_off_by(annotations: Mapping[Any, Any], labels: Mapping[Any, Any], s
 
 MESHES = {
     ISTIO: Mesh(ISTIO, "Istio", istio.PROXY, istio.INJECTED_CONTAINERS, istio.PROXY_UID, istio.EXCLUDE_OUTBOUND_ANNOTATIONS,
-                istio.MANUAL_LIFECYCLE_WORDS, _istio_off_by),
+                istio.MANUAL_LIFECYCLE_WORDS, _istio_off_by, istio.MESH_NAMESPACE),
     LINKERD: Mesh(LINKERD, "Linkerd", linkerd.PROXY, linkerd.INJECTED_CONTAINERS, linkerd.PROXY_UID,
-                  linkerd.EXCLUDE_OUTBOUND_ANNOTATIONS, linkerd.MANUAL_LIFECYCLE_WORDS, _linkerd_off_by),
+                  linkerd.EXCLUDE_OUTBOUND_ANNOTATIONS, linkerd.MANUAL_LIFECYCLE_WORDS, _linkerd_off_by, linkerd.NAMESPACE),
 }

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import yaml
 from yaml.nodes import Node
 
-from postrender.core import yamlnodes
+from postrender.core import podshape, yamlnodes
 
 _DROPPED_TAGS = {
     "tag:yaml.org,2002:timestamp",  # keep `2024-01-01T00:00:00Z` a string, written back as it was
@@ -177,33 +177,8 @@ def _represent_str(dumper: yaml.representer.SafeRepresenter, value: str) -> yaml
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     implicit = dumper.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[attr-defined]
-    style = '"' if implicit in _TYPED_TAGS or go_yaml_reads_as_non_string(value) else None
+    style = '"' if implicit in _TYPED_TAGS or podshape.go_yaml_reads_as_non_string(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-# go-yaml v2's resolver (go.yaml.in/yaml/v2 resolve.go, which sigs.k8s.io/yaml and so kubectl and
-# the API server's clients read with): YAML 1.1's words, then by the first character a number.
-_GO_YAML_WORDS = frozenset((
-    "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
-    "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF",
-    "~", "null", "Null", "NULL", "<<",
-    ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
-))
-# strconv.ParseInt/ParseUint(s, 0, 64) after `_` is removed, the "0b"/"-0b" forms, and yamlStyleFloat;
-# wider than Go where it is cheaper (a value out of int64's range): quoting a string is always safe.
-_GO_YAML_NUMBER = re.compile(
-    r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)"
-    r"|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-)
-
-
-def go_yaml_reads_as_non_string(value: str) -> bool:
-    """Whether Kubernetes' YAML reader takes this text, written as a plain scalar, for a bool, null, number or merge key."""
-    if value in _GO_YAML_WORDS or value == "":
-        return True
-    if value[0] == ".":  # strconv.ParseFloat on the text as it is
-        return bool(_GO_YAML_NUMBER.fullmatch(value))
-    return value[0] in "+-0123456789" and bool(_GO_YAML_NUMBER.fullmatch(value.replace("_", "")))
 
 
 class _Dumper(yaml.CSafeDumper):

@@ -8,6 +8,7 @@ bounded by the largest document.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import NamedTuple, Protocol
@@ -21,6 +22,13 @@ _MARKER_AFTER_NEWLINE = re.compile(rb"\n(?:(---)|\.\.\.)(?=[ \t\r\n]|$)")
 # Directive lines, with comments and blank lines around them, and nothing else.
 _DIRECTIVES_ONLY = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*%[^\n]*\n(?:(?:%[^\n]*|[ \t]*(?:#[^\n]*)?\r?)\n)*")
 _SOURCE = re.compile(rb"^# Source: (.+?)\r?$", re.MULTILINE)
+# Helm 4 strips `# Source:` and stamps each document's metadata.annotations with this instead (kyaml
+# SetAnnotation, so block or flow style, the value single-quoted; helm.sh/helm/v4 pkg/action/action.go
+# annotateAndMerge, filenameAnnotation, at v4.3.1). It reads the annotation back after the post-renderer
+# to rebuild the files, so it is only ever read here.
+HELM4_FILENAME = b"postrenderer.helm.sh/postrender-filename"
+_HELM4_FILENAME_VALUE = re.compile(
+    rb"""["']?[ \t]*:[ \t]*(?:'((?:[^'\r\n]|'')*)'|"((?:[^"\\\r\n]|\\.)*)"|([^\s'"#,{}\[\]][^#,{}\[\]\r\n]*))""")
 
 
 class Source(Protocol):
@@ -36,9 +44,24 @@ class Document(NamedTuple):
 
     @property
     def source(self) -> str:
-        """Helm's `# Source: chart/templates/x.yaml` comment, which names the template."""
+        """The template that made the document: Helm 3's `# Source: chart/templates/x.yaml` comment,
+        else Helm 4's filename annotation (its first occurrence: Helm puts it on the object's own metadata)."""
         match = _SOURCE.search(self.raw, 0, 4096)
-        return match.group(1).decode("utf-8", "replace") if match else ""
+        if match:
+            return match.group(1).decode("utf-8", "replace")
+        at = self.raw.find(HELM4_FILENAME)
+        value = _HELM4_FILENAME_VALUE.match(self.raw, at + len(HELM4_FILENAME)) if at >= 0 else None
+        if value is None:
+            return ""
+        single, double, plain = value.groups()
+        if single is not None:
+            return single.replace(b"''", b"'").decode("utf-8", "replace")
+        if double is not None:
+            try:
+                return str(json.loads(b'"' + double + b'"'))
+            except ValueError:
+                return double.decode("utf-8", "replace")
+        return plain.rstrip().decode("utf-8", "replace")
 
 
 def read_documents(source: Source) -> Iterator[Document]:

@@ -7,11 +7,7 @@ JSON reader reads them (encoding/json decode.go); libyaml refuses surrogates in 
 from __future__ import annotations
 
 import re
-
-import yaml
-from yaml.nodes import Node, ScalarNode
-
-from postrender.core import yamlnodes
+from collections.abc import Callable
 
 
 def may_hold_pairs(text: str) -> bool:
@@ -25,9 +21,9 @@ _STAND_INS = re.compile(r"[\ue800-\uefff]|\\u[eE][89a-fA-F]")
 _STAND_IN_PAIR = re.compile(r"([\ue800-\uebff])([\uec00-\uefff])")
 
 
-def compose(text: str) -> Node | None:
-    """Compose a document whose escapes hold surrogate pairs: each pair is composed as a pair of
-    private-use stand-ins of the same length, which become the real character afterwards."""
+def stand_in_pairs(text: str) -> tuple[str, Callable[[str], str]]:
+    """The text with each pair written as a pair of private-use stand-ins of the same length, which
+    libyaml accepts, and what turns a composed scalar's value back into the real character."""
     originals: dict[str, str] = {}
 
     def stand_in(match: re.Match[str]) -> str:
@@ -35,13 +31,13 @@ def compose(text: str) -> Node | None:
         originals[replacement] = match.group(0)  # where it was no escape (a plain scalar), it stays as written
         return replacement
 
-    root = yaml.compose(_SURROGATE_PAIR.sub(stand_in, text), Loader=yamlnodes.Loader)
+    replaced = _SURROGATE_PAIR.sub(stand_in, text)
     literal = re.compile("|".join(map(re.escape, originals)))
-    for node in yamlnodes.each_node(root):
-        if isinstance(node, ScalarNode):
-            value = _STAND_IN_PAIR.sub(_combine, node.value)
-            node.value = literal.sub(lambda match: originals[match.group(0)], value)
-    return root
+
+    def restore(value: str) -> str:
+        return literal.sub(lambda match: originals[match.group(0)], _STAND_IN_PAIR.sub(_combine, value))
+
+    return replaced, restore
 
 
 def _combine(match: re.Match[str]) -> str:

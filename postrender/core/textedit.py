@@ -21,6 +21,7 @@ from postrender.core import yamlnodes
 _ALIAS_AFTER_KEY = re.compile(r"[ \t]*:(?:\s|#[^\n]*)*\*[^\s,\[\]{}]+")
 _FIRST_CONTENT = re.compile(r"^(?!---|\.\.\.|%)[ \t]*([^\s#])", re.MULTILINE)
 _LINE = re.compile(r"[^\n]*\n")
+_FLOW_SEPARATOR = re.compile(r"(?:\s|#[^\n]*)*,[ \t]*")
 _NESTED_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( +)[^\s#-]", re.MULTILINE)
 
 
@@ -153,7 +154,7 @@ def _remove_annotations(doc: DocumentText, template: MappingNode, removing: Sequ
     for step in at:
         if not isinstance(owner, MappingNode):
             return []
-        pair = _own_pair(owner, step)
+        pair = _own_pair(owner, step, alias_ok=True)  # only what is removed must be written in place
         if pair is None:
             return []
         chain.append((owner, *pair))
@@ -170,6 +171,7 @@ def _remove_annotations(doc: DocumentText, template: MappingNode, removing: Sequ
     # Removing every annotation removes `annotations:` too; `metadata:` stays, maybe empty (null),
     # which is how charts often render a template without labels.
     mapping, key_node, value_node = chain[-1]
+    _refuse_alias_key(mapping, key_node)  # the line to remove is where the alias is written, not its marks
     if yamlnodes.merge_gives(mapping, key_node.value):  # removing ours would bring the merged one to light
         raise EditError(f"{key_node.value} is also given by a YAML merge key (<<); cannot remove it in place", key_node)
     return [_remove(doc, mapping, key_node, value_node, dropped)]
@@ -206,22 +208,58 @@ def _remove_entries(doc: DocumentText, mapping: MappingNode, dropped: list[tuple
         last = index
         while last + 1 < len(pairs) and id(pairs[last + 1][0]) in gone:
             last += 1
-        if last + 1 < len(pairs):
+        if last + 1 < len(pairs) and alias_keys(mapping)[last + 1]:  # the next key's marks lie at its anchor
+            separator = _FLOW_SEPARATOR.match(doc.text, _pair_end(doc, mapping, last))
+            assert separator is not None  # a flow entry that another follows ends with a comma
+            splices.append(Splice(pairs[index][0].start_mark.index, separator.end(), ""))
+        elif last + 1 < len(pairs):
             splices.append(Splice(pairs[index][0].start_mark.index, pairs[last + 1][0].start_mark.index, ""))
         elif index > 0:
-            splices.append(Splice(_pair_end(doc, *pairs[index - 1]), leaf_end(pairs[last][1], doc), ""))
+            splices.append(Splice(_pair_end(doc, mapping, index - 1), leaf_end(pairs[last][1], doc), ""))
         else:
             splices.append(Splice(pairs[0][0].start_mark.index, leaf_end(pairs[last][1], doc), ""))
         index = last + 1
     return splices
 
 
-def _own_pair(mapping: MappingNode, key: str) -> tuple[ScalarNode, Node] | None:
+def _own_pair(mapping: MappingNode, key: str, alias_ok: bool = False) -> tuple[ScalarNode, Node] | None:
     yamlnodes.lookup(mapping, key)  # reports a duplicated key
     for key_node, value_node in mapping.value:
         if isinstance(key_node, ScalarNode) and key_node.value == key and key_node.tag != "tag:yaml.org,2002:merge":
+            if not alias_ok:
+                _refuse_alias_key(mapping, key_node)
             return key_node, value_node
     return None
+
+
+def _refuse_alias_key(mapping: MappingNode, key_node: Node) -> None:
+    """A key written as an alias has the marks of its anchor: no position here to edit at."""
+    for (node, _), is_alias in zip(mapping.value, alias_keys(mapping)):
+        if node is key_node and is_alias:
+            raise EditError(f"{key_node.value} is written as a YAML alias (*name) of an anchor elsewhere; cannot edit "
+                            "its value in place (write the key out)", mapping)
+
+
+def alias_keys(mapping: MappingNode) -> list[bool]:
+    """Per entry, whether its key is a YAML alias (`*name : value`)."""
+    return [key for key, _ in written_as_aliases(mapping)]
+
+
+def written_as_aliases(mapping: MappingNode) -> list[tuple[bool, bool]]:
+    """Per entry, whether its key and its value are written as YAML aliases. An alias node is the
+    anchored node itself, whose marks lie where the anchor is, before the place the alias is written;
+    the places of a mapping's own entries only grow."""
+    cursor = mapping.start_mark.index
+    found = []
+    for key_node, value_node in mapping.value:
+        key = key_node.start_mark.index < cursor
+        if not key:
+            cursor = key_node.end_mark.index
+        value = value_node.start_mark.index < cursor
+        if not value:
+            cursor = max(cursor, value_node.end_mark.index)
+        found.append((key, value))
+    return found
 
 
 def _refuse_merged(mapping: MappingNode, key: str) -> None:
@@ -252,15 +290,25 @@ def leaf_end(node: Node, doc: DocumentText | None = None) -> int:
             node = last
             continue
         key_node, value_node = last
-        if _is_alias(key_node, value_node):
-            return key_node.end_mark.index if doc is None else _alias_end(doc, key_node)
+        if doc is None:
+            if _is_alias(key_node, value_node):
+                return int(key_node.end_mark.index)
+        elif isinstance(node, MappingNode) and written_as_aliases(node)[-1][1]:
+            return _pair_end(doc, node, len(node.value) - 1)  # the end of `key: *name`, or a refusal
         node = value_node
-    return node.end_mark.index
+    return int(node.end_mark.index)
 
 
-def _pair_end(doc: DocumentText, key_node: Node, value_node: Node) -> int:
-    """Where the text of a key/value pair ends."""
-    return _alias_end(doc, key_node) if _is_alias(key_node, value_node) else leaf_end(value_node, doc)
+def _pair_end(doc: DocumentText, mapping: MappingNode, index: int) -> int:
+    """Where the text of a mapping's entry ends."""
+    key_node, value_node = mapping.value[index]
+    key_is_alias, value_is_alias = written_as_aliases(mapping)[index]
+    if not value_is_alias:
+        return leaf_end(value_node, doc)
+    if key_is_alias:  # `*a : *b`: neither node's marks say where this entry is written
+        raise EditError("an entry whose key and value are both YAML aliases of anchors elsewhere; cannot edit "
+                        "next to it in place", mapping)
+    return _alias_end(doc, key_node)
 
 
 def _is_alias(key_node: Node, value_node: Node) -> bool:
@@ -279,8 +327,7 @@ def _alias_end(doc: DocumentText, key_node: Node) -> int:
 def _insert(doc: DocumentText, mapping: MappingNode, path: list[str], entries: Entries) -> Splice:
     """A new entry: last in its mapping, but a template's new `metadata` goes first, where readers look."""
     first_key: int = mapping.value[0][0].start_mark.index if mapping.value else -1
-    # (an alias key's marks lie at its anchor, elsewhere in the document)
-    leading = path[:1] == ["metadata"] and first_key >= mapping.start_mark.index
+    leading = path[:1] == ["metadata"] and bool(mapping.value) and not alias_keys(mapping)[0]
     if mapping.flow_style:
         entry = _flow_entries(doc, path, entries)
         if leading:
@@ -299,22 +346,22 @@ def _insert(doc: DocumentText, mapping: MappingNode, path: list[str], entries: E
 def _block_indent(doc: DocumentText, mapping: MappingNode) -> int:
     """The column of a block mapping's keys: where its first key written in place starts its entry
     (`? key` puts the key two columns right of the entry; an alias key's marks lie elsewhere)."""
-    for key_node, _ in mapping.value:
-        start = key_node.start_mark.index
-        if start < mapping.start_mark.index:
+    for (key_node, _), is_alias in zip(mapping.value, alias_keys(mapping)):
+        if is_alias:
             continue
+        start = key_node.start_mark.index
         before = doc.text[doc.line_start(start) : start].rstrip(" \t")
         return len(before) - 1 if before.endswith("?") else key_node.start_mark.column
-    raise EditError("a mapping whose keys are all YAML aliases; cannot edit it in place", mapping)
+    raise EditError("a mapping whose keys are all YAML aliases of anchors elsewhere; cannot edit it in place", mapping)
 
 
 def _insert_flow(doc: DocumentText, mapping: MappingNode, entry: str) -> Splice:
     if not mapping.value:
         opening = doc.text.index("{", mapping.start_mark.index)
         return Splice(opening + 1, opening + 1, entry)
-    last_key, last_value = mapping.value[-1]
-    position = _pair_end(doc, last_key, last_value)
-    if last_key.start_mark.line != mapping.start_mark.line:  # one entry per line: keep it so
+    last_key = mapping.value[-1][0]
+    position = _pair_end(doc, mapping, len(mapping.value) - 1)
+    if doc.line_start(position) != doc.line_start(mapping.start_mark.index):  # one entry per line: keep it so
         return Splice(position, position, f",{doc.newline}{' ' * last_key.start_mark.column}{entry}")
     return Splice(position, position, f", {entry}")
 

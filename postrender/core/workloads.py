@@ -240,14 +240,21 @@ class FoundWorkload(NamedTuple):
     merged: tuple[MappingNode, ...]  # pod metadata the operator merges into the same pods (those present)
 
 
-def find_workloads(root: Node | None, table: KindTable) -> Iterator[FoundWorkload]:
-    """Workloads in a document: the document itself, or the items of a `kind: List`."""
+def find_workloads(root: Node | None, table: KindTable, list_kind: tuple[str, str | None] = ("", None)) -> Iterator[FoundWorkload]:
+    """Workloads in a document: the document itself, or the items of a `kind: List` or typed list.
+
+    An item with neither kind nor apiVersion is read as the list's own kind without `List` and its
+    apiVersion (`list_kind`), as kubectl reads a typed list (k8s.io/apimachinery
+    pkg/apis/meta/v1/unstructured/helpers.go decodeToList): `items` of a DeploymentList are Deployments.
+    """
     if not isinstance(root, MappingNode):
         return
     kind = yamlnodes.scalar_text(yamlnodes.get(root, "kind"))
-    if kind is None:
-        return
     api_version = yamlnodes.scalar_text(yamlnodes.get(root, "apiVersion"))
+    if not kind and not api_version:
+        kind, api_version = list_kind
+    if not kind:
+        return
     entry = table.find(kind, api_version)
     if entry is not None:
         if not _borrows_template(root, kind, api_version):
@@ -257,7 +264,7 @@ def find_workloads(root: Node | None, table: KindTable) -> Iterator[FoundWorkloa
         items = yamlnodes.get(root, "items")
         if isinstance(items, SequenceNode):
             for item in items.value:
-                yield from find_workloads(item, table)
+                yield from find_workloads(item, table, (kind.removesuffix("List"), api_version))
 
 
 def _found(root: MappingNode, kind: str, api_version: str | None, entry: TemplateKind, target: Target) -> Iterator[FoundWorkload]:

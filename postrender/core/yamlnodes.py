@@ -43,7 +43,6 @@ class _Loader(yaml.CSafeLoader):
         return tag
 
 
-Loader = _Loader  # (surrogates.py composes with the same resolution)
 assert not _Loader.yaml_path_resolvers, "tag resolution would depend on the path: no memoizing"
 ALIAS = re.compile(r"\*[0-9A-Za-z_-]")  # libyaml accepts only these characters in anchor names
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -95,7 +94,12 @@ def _compose(text: str) -> Node | None:
 
         if "escape code" not in str(error.problem) or not surrogates.may_hold_pairs(text):
             raise
-        return surrogates.compose(text)
+        replaced, restore = surrogates.stand_in_pairs(text)
+        root = yaml.compose(replaced, Loader=_Loader)
+        for node in each_node(root):
+            if isinstance(node, ScalarNode):
+                node.value = restore(node.value)
+        return root
 
 
 def _depth_bound(text: str) -> int:

@@ -26,12 +26,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from postrender.core.globs import escape
 from postrender.core.workloads import BORROWED_TEMPLATES
-from postrender.flux.patches import (
+from postrender.flux.patch_text import (
     MARKER_NAME,
     Patch,
     dump_yaml,
-    escape,
     marked_json6902,
 )
 

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import yaml  # the core has imported it already
-
+from postrender.core import yamldump
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.options import ArgumentParser, add_policy_options, options_from, require_policy
-from postrender.flux.patches import Patch, translate
+from postrender.flux.patch_text import Patch
+from postrender.flux.patches import translate
 
 if TYPE_CHECKING:
     from postrender.core.policy import Policy
@@ -104,21 +104,10 @@ def patches_yaml(patches: list[Patch]) -> str:
     """A block sequence of patches at column 0, each after a comment naming its rule."""
     chunks = []
     for patch in patches:
-        item = yaml.dump([{"target": patch.target, "patch": patch.patch}], Dumper=_Dumper, sort_keys=False,
-                         default_flow_style=False, width=1 << 16)
+        item = yamldump.dump([{"target": patch.target, "patch": patch.patch}])
         chunks.append(f"# {patch.origin}\n{item}")
     return "".join(chunks)
 
 
 def _indent(text: str, columns: int) -> str:
     return "".join((" " * columns + line) if line.strip() else line for line in text.splitlines(keepends=True))
-
-
-class _Dumper(yaml.CSafeDumper):
-    """Patch texts as literal blocks (`patch: |`), as people write them in kustomizations."""
-
-    def represent_str(self, value: str) -> yaml.ScalarNode:
-        return self.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
-
-
-_Dumper.add_representer(str, _Dumper.represent_str)

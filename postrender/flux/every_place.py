@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from postrender.core.errors import UsageError
+from postrender.core.globs import escape
 from postrender.core.policy import Match
 from postrender.core.workloads import ITEMS, VALUES, TemplateKind, format_path
-from postrender.flux.patches import Patch, escape, marked_json6902
+from postrender.flux.patch_text import Patch, marked_json6902
 
 SCRATCH = "/sidecarPolicyCheck"  # a top-level field no object has, for the length of one patch
 

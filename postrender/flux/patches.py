@@ -18,37 +18,25 @@ spec.workloadRef) exclude the borrowers by an annotation that borrowed_templates
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from postrender.core import istio, linkerd
 from postrender.core.engine import Outcome
 from postrender.core.errors import UsageError
+from postrender.core.globs import escape, glob_to_regex
 from postrender.core.meshes import AnnotationSwitch
 from postrender.core.policy import Match, Policy, Rule
 from postrender.core.workloads import BUILTIN_KINDS, KindTable, TemplateKind, api_group
+from postrender.flux import every_place
+from postrender.flux.borrowed_templates import guard
+from postrender.flux.patch_text import JSON6902_MARK, MARKER_NAME, Patch, dump_yaml
 
-# metadata.name of our strategic-merge patches: kustomize ignores it when a target is given
-# (api/resource/resource.go ApplySmPatch keeps the object's name), so it only marks them as ours.
-MARKER_NAME = "sidecar-policy"
 # Kubernetes' own API groups: their kinds are all known, so a target that pairs one of their kinds
 # with another of these groups (batch/Deployment) cannot select an object that exists.
 KUBERNETES_GROUPS = frozenset(["", "apps", "batch", "extensions"])
-# First line of our JSON6902 patches that are not about the annotation (rendered.py,
-# borrowed_templates.py): a YAML comment, which kustomize drops when it reads the patch, marks them as ours.
-JSON6902_MARK = "# sidecar-policy: "
-_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 # The annotations a patch of ours removes, as the last step of an RFC 6901 pointer: every mesh's keys.
 _POINTER_KEYS = tuple(key.replace("~", "~0").replace("/", "~1") for key in (istio.ANNOTATION, *linkerd.KEYS))
-
-
-class Patch(NamedTuple):
-    """One entry of a kustomization's `patches:` (fluxcd/pkg apis/kustomize Patch and Selector)."""
-
-    target: dict[str, str]  # group, kind, name, labelSelector: only the fields that select
-    patch: str  # YAML text: a strategic-merge patch, or an RFC 6902 operation list
-    origin: str  # the rule (or fallback) it comes from, for a comment beside it
 
 
 class Bucket(NamedTuple):
@@ -91,8 +79,6 @@ def translate(policy: Policy, decisions: Sequence[Outcome] | None = None, render
 
     Kinds with several places or list items (every_place.py) get no patch here: with `decisions`,
     rendered.py patches each of their objects exactly; without, they are refused or guarded."""
-    from postrender.flux import every_place  # it builds on this module's Patch
-
     buckets, vague_kinds, placed = template_buckets(policy)
     deciders = [
         _Decider(rule, mode, match, _inexpressible(match, vague_kinds))
@@ -116,8 +102,6 @@ def translate(policy: Policy, decisions: Sequence[Outcome] | None = None, render
         else:
             origin = f"{decider.origin}, as decided in {rendered_name or 'the rendered chart'}"
             patches += _exact_patches(policy, decider.rule, decisions or (), origin)
-    from postrender.flux.borrowed_templates import guard  # it builds on this module's Patch
-
     return guard(patches)
 
 
@@ -297,17 +281,6 @@ def _json6902_remove(paths: list[tuple[str, ...]]) -> str:
     return dump_yaml([operation.operation for operation in operations])
 
 
-def dump_yaml(data: object) -> str:
-    import yaml
-
-    return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False, width=1 << 16)
-
-
-def marked_json6902(origin: str, operations: list[dict]) -> str:
-    """An RFC 6902 patch text that is ours but not about the annotation, saying where it comes from."""
-    return f"{JSON6902_MARK}{origin}\n{dump_yaml(operations)}"
-
-
 def is_ours(post_renderer: object) -> bool:
     """True for a `postRenderers[]` entry this module generated (found by its patches' marks)."""
     if not isinstance(post_renderer, dict) or set(post_renderer) != {"kustomize"}:
@@ -343,41 +316,3 @@ def alternatives(values: Sequence[str]) -> str:
 
 def _anchored(regexes: Sequence[str]) -> str:
     return f"^{regexes[0]}$" if len(regexes) == 1 else "^(" + "|".join(regexes) + ")$"
-
-
-def escape(text: str) -> str:
-    """Quote RE2 (Go regexp) metacharacters; `-`, `/` and letters stay as they are, for readability."""
-    return _RE2_SPECIAL.sub(r"\\\1", text)
-
-
-def glob_to_regex(pattern: str) -> str:
-    """A shell glob as the policy reads it (fnmatch: *, ?, [seq], [!seq]) in RE2 syntax, unanchored.
-
-    Python's fnmatch.translate is not usable: it emits (?s:…)\\Z and atomic groups, which Go's
-    regexp rejects.
-    """
-    out: list[str] = []
-    index, length = 0, len(pattern)
-    while index < length:
-        char = pattern[index]
-        index += 1
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[":
-            end = index + (pattern[index : index + 1] == "!")
-            end += pattern[end : end + 1] == "]"
-            end = pattern.find("]", end)
-            if end < 0:
-                out.append(r"\[")
-                continue
-            members, index = pattern[index:end], end + 1
-            negate = members.startswith("!")
-            members = (members[1:] if negate else members).replace("\\", "\\\\").replace("[", "\\[")
-            if members.startswith("^"):
-                members = "\\" + members
-            out.append("[" + ("^" if negate else "") + members + "]")
-        else:
-            out.append(escape(char))
-    return "".join(out)

@@ -25,7 +25,8 @@ from postrender.core.policy import Policy, Workload
 from postrender.core.stream import read_documents
 from postrender.core.workloads import api_group
 from postrender.flux.every_place import membership_tests
-from postrender.flux.patches import Patch, exact_target, marked_json6902
+from postrender.flux.patch_text import Patch, marked_json6902
+from postrender.flux.patches import exact_target
 
 
 class Rendered(NamedTuple):

@@ -6,7 +6,10 @@ cmd/config/docs/api-conventions/functions-spec.md). The reader unwraps the items
 to the core engine as one document, and the writer puts the engine's edited texts back in
 place of the items: the edits are the engine's own, and every other byte of the list stays,
 with the items' config.kubernetes.io/* and internal.config.kubernetes.io/* annotations and
-their comments. Warnings, decisions and errors go to `results`.
+their comments. Warnings, decisions and errors go to `results`: on an error the list goes out
+too, its items unchanged, with the error as a result and a non-zero exit code, as kyaml's
+framework.Execute does (kubernetes-sigs/kustomize kyaml/fn/framework/framework.go), so kpt shows
+the result beside stderr.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from postrender.core import yamlnodes
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.engine import Engine, Options, Outcome
-from postrender.core.errors import InputError, Location, SidecarPolicyError
+from postrender.core.errors import InputError, Location, SidecarPolicyError, UsageError
 from postrender.core.options import ArgumentParser, options_from
 from postrender.core.policy import parse_policy
 from postrender.core.stream import Document
@@ -72,6 +75,7 @@ def _read_stdin() -> str:
 
 def _apply(resource_list: resourcelist.ResourceList, options: Options) -> tuple[list[str], list[dict[str, Any]]]:
     """Hand each item to the engine as one document; their edited texts and the results."""
+    _require_policy(resource_list.function_config)
     policy = parse_policy(resource_list.function_config, "functionConfig")
     outcomes: list[Outcome] = []
     engine = Engine(policy, options, on_outcome=outcomes.append)
@@ -85,6 +89,17 @@ def _apply(resource_list: resourcelist.ResourceList, options: Options) -> tuple[
     results += [{"message": f"{rule.label} matched no workload", "severity": "warning"}
                 for rule in engine.summary.unmatched_rules(policy)]
     return documents, results
+
+
+def _require_policy(function_config: str) -> None:
+    """The functionConfig is optional to the KRM functions spec, and kpt gives a ConfigMap of its
+    `-- key=value` arguments when --fn-config is not given: either way there is no policy."""
+    node = yamlnodes.compose(function_config) if function_config else None
+    kind = yamlnodes.scalar_text(yamlnodes.get(node, "kind"))
+    if node is None or kind == "ConfigMap":
+        given = "is missing" if node is None else "is a ConfigMap (kpt gives one when --fn-config is not)"
+        raise UsageError(f"functionConfig {given}: it must be the SidecarPolicy (kpt fn eval --fn-config policy.yaml)",
+                         Location(resourcelist.INPUT))
 
 
 def _outcome_result(outcome: Outcome, resource_list: resourcelist.ResourceList) -> dict:

@@ -35,7 +35,7 @@ class Item(NamedTuple):
 class ResourceList(NamedTuple):
     text: str
     items: list[Item]
-    function_config: str  # its text, padded so that line numbers are those of the list
+    function_config: str  # its text, padded so that line numbers are those of the list ("" when there is none)
     results: tuple[int, int] | None  # span of an existing top-level `results` entry
     flow: bool  # JSON or flow style: results are written as a JSON member
 
@@ -192,8 +192,7 @@ def _root(text: str) -> MappingNode:
 def _function_config(text: str, root: MappingNode, line_of: Callable[[int], int]) -> str:
     node = yamlnodes.get(root, "functionConfig")
     if node is None or yamlnodes.is_null(node):
-        raise InputError("functionConfig is missing: it must be the SidecarPolicy (kpt fn eval --fn-config policy.yaml)",
-                         Location(INPUT))
+        return ""  # optional to the KRM functions spec; the function says what it needs, in a result
     start = node.start_mark
     end = node.end_mark.index if getattr(node, "flow_style", True) else DocumentText(text).line_after(leaf_end(node))
     return "\n" * line_of(start.line) + " " * start.column + text[start.index : end]

@@ -44,17 +44,27 @@ class DumpObject(NamedTuple):
 
 
 def read_objects(source: Source, input_name: str) -> Iterator[DumpObject]:
-    """Every object of the stream in order, `List` items in place of their list."""
+    """Every object of the stream in order, `List` items in place of their list.
+
+    kubectl prints a List even when nothing matches, so an input without any document is refused:
+    it is what `kubectl get ... > cluster.json` leaves when kubectl fails, and reading it as an
+    empty cluster would pass a `--fail-on-restart` gate."""
+    empty = True
     for document in read_documents(source):
         location = Location(input_name, document.index, "", document.line)
         text = _decode(document, location)
         data = _load_json(text)
         if data is not _NOT_JSON:
+            empty = empty and data is None
             yield from _objects(data, location)
             continue
         root = _compose(text, document, location)
         if root is not None:
+            empty = False
             yield from _objects_from_node(root, document, location)
+    if empty:
+        raise InputError("no Kubernetes object in it: kubectl prints a List even when nothing matches; did the "
+                         "`kubectl get` that wrote it fail?", Location(input_name))
 
 
 _NOT_JSON = object()

@@ -1,5 +1,6 @@
 """`sidecar-policy pods`: which running pods run another istio-proxy form than new pods would get,
-and what to restart. Reads what `kubectl get pods,replicasets,deployments,... -A -o json` prints."""
+and what to restart. Reads the live cluster with kubectl, or a dump: what `kubectl get
+pods,replicasets,deployments,... -A -o json` prints (sources.py says which)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,20 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from io import BytesIO
 from typing import TYPE_CHECKING
 
-from postrender.core import options
+from postrender.core import admission, options
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import EXIT_CHECK, EXIT_OK, InputError, UsageError
 from postrender.core.meshes import ISTIO, LINKERD, NAMES
-from postrender.core.policy import MESH_DEFAULTS
+from postrender.core.policy import MESH_DEFAULTS, Workload, load_policy
 from postrender.core.workloads import BUILTIN_KINDS, KindTable
-from postrender.pods import clusterdump, restarts, sidecar_forms
+from postrender.pods import clusterdump, restarts, sidecar_forms, sources
 
 if TYPE_CHECKING:
     from postrender.core.engine import Outcome
-    from postrender.core.options import Input
     from postrender.core.policy import Policy
 
 DUMP_COMMAND = "kubectl get pods,replicasets,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json"
@@ -35,8 +35,10 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
 
     parser = options.ArgumentParser(
         prog="sidecar-policy pods", description=pods.__doc__,
-        epilog=f"input: what `{DUMP_COMMAND}` prints (JSON or YAML, a List or a stream)\n"
-               "exit codes: 0 ok, 1 bad input, 2 bad usage or policy, 3 --fail-on-restart and a restart is needed")
+        epilog=f"input: the live cluster, read with kubectl, when no FILE is given and nothing is piped in; else what "
+               f"`{DUMP_COMMAND}` prints (JSON or YAML, a List or a stream; FILE `-` is stdin)\n"
+               "exit codes: 0 ok, 1 bad input, 2 bad usage or policy, 3 --fail-on-restart and a restart is needed, "
+               "4 kubectl failed")
     parser.add_argument("--mesh", choices=NAMES, default=None,
                         help="the mesh: istio (default), or linkerd (the default with --linkerd-version, or the "
                              "policy's spec.mesh)")
@@ -51,11 +53,15 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
                         help="the kubelets' Kubernetes version, for Istio's `auto` mode (default: $KUBE_VERSION)")
     parser.add_argument("--policy", metavar="PATH",
                         help="preview: judge pods against the templates as this policy would leave them")
+    parser.add_argument("--admission-policy", metavar="PATH",
+                        help="the cluster runs this policy at admission (`sidecar-policy admission`): judge pods "
+                             "against what it makes of a new pod from each template")
+    admission.add_settings_options(parser)
     parser.add_argument("-o", "--output", choices=sorted(pod_formats.FORMATS), default="table",
                         help="table (default), json, or markdown")
     parser.add_argument("--fail-on-restart", action="store_true", help="exit 3 when any workload needs a restart")
     parser.add_argument("--log-file", metavar="PATH", default=None, help="also append errors to this file")
-    parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
+    sources.add_options(parser)
     args = parser.parse_args(argv)
     diagnostics.configure(args)
     policy = options.require_policy(args) if args.policy else None
@@ -64,12 +70,14 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
                                          mesh, args.linkerd_version or _policy_version(policy))
     kinds = policy.kinds if policy is not None else KindTable(BUILTIN_KINDS)
     templates = None if policy is None else (lambda holders: preview_templates(policy, holders))
+    if args.admission_policy:
+        model = admission.Admission(load_policy(args.admission_policy), admission.settings_from(args))
+        templates = admitted_templates(model, templates or (lambda holders: [restarts.template_of(h, kinds) for h in holders]))
     # A dump's objects are trees, with no cycles for the collector to find; its full passes over the
     # growing heap made a large dump cost more per pod than a small one (./dev bench, pods rows).
     gc.disable()
     try:
-        objects = (obj for name, source in options.inputs(args.files) for obj in _read(source, name))
-        found = restarts.rows(restarts.ClusterIndex(objects), kinds, default, templates)
+        found = restarts.rows(restarts.ClusterIndex(sources.objects(args, kinds, diagnostics)), kinds, default, templates)
     finally:
         gc.enable()
     sys.stdout.write(pod_formats.FORMATS[args.output](found, pod_formats.Context(default, args), sys.stdout))
@@ -89,9 +97,23 @@ def _policy_version(policy: Policy | None) -> str | None:
     return str(policy.linkerd_version) if policy is not None and policy.linkerd_version is not None else None
 
 
-def _read(source: Input, name: str) -> Iterator[clusterdump.DumpObject]:
-    with source:
-        yield from clusterdump.read_objects(source, name)
+def admitted_templates(model: admission.Admission, base: restarts.Templates) -> restarts.Templates:
+    """The templates `base` gives, each as the admission policy leaves a pod created from it now."""
+    import time
+
+    minutes = int(time.time()) // 60
+
+    def templates(holders: list[clusterdump.DumpObject]) -> list[dict | None]:
+        found = base(holders)
+        for position, (holder, template) in enumerate(zip(holders, found)):
+            if template is not None:
+                labels = {str(key): str(value) for key, value in ((template.get("metadata") or {}).get("labels") or {}).items()}
+                workload = Workload(holder.kind, holder.data.get("apiVersion"), holder.name, holder.namespace, {}, labels, 0, "", 0)
+                decision = model.decide(admission.pod_of(workload, template, minutes), holder.namespace)
+                found[position] = model.admitted(template, decision)
+        return found
+
+    return templates
 
 
 def preview_templates(policy: Policy, holders: list[clusterdump.DumpObject]) -> list[dict | None]:

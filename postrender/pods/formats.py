@@ -33,6 +33,8 @@ class Context(NamedTuple):
         source = version if not args.mesh_default else "--mesh-default"
         policy = args.policy
         preview = f"; templates as the policy {policy} leaves them" if policy else ""
+        if getattr(args, "admission_policy", None):
+            preview += f"; pods as the admission policy {args.admission_policy} leaves them"
         return f"{'Linkerd' if linkerd else 'mesh'} default {self.default.form} ({source}){preview}"
 
     def why_apart(self, row: Row) -> str:

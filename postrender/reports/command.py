@@ -21,7 +21,7 @@ from postrender.reports.rows import POLICY_KIND, Row
 
 if TYPE_CHECKING:
     from postrender.core.engine import Outcome
-    from postrender.core.policy import Policy
+    from postrender.core.policy import Policy, Workload
 
 
 def workload_row(outcome: Outcome, assessment: Assessment, input_name: str) -> Row:
@@ -57,17 +57,51 @@ class NullSink:
 
 
 def collect(policy: Policy, args: argparse.Namespace, review: Review) -> list[Row]:
-    """Run the policy over the inputs (stdin or FILE arguments); one Row per workload, then per rule."""
+    """Run the policy over the inputs (stdin or FILE arguments); one Row per workload, then per rule.
+    With --admission, each row is what the admission policy decides for the workload's pods."""
     from postrender.core.engine import run
 
+    at_admission = _admission_view(policy, args)
     rows: list[Row] = []
     for name, source in options.inputs(args.files):
         with source:
             def add(outcome: Outcome, name: str = name) -> None:
-                rows.append(workload_row(outcome, review.workload(outcome), name))
+                seen, shown = at_admission(outcome) if at_admission else (outcome, outcome)
+                rows.append(workload_row(shown, review.workload(seen), name))
 
             run(policy, source, NullSink(), options.options_from(args, name), on_outcome=add)
     return rows + rule_rows(policy, review)
+
+
+def _admission_view(policy: Policy, args: argparse.Namespace) -> Callable[[Outcome], tuple[Outcome, Outcome]] | None:
+    """For --admission: an outcome as the admission policy has it, twice: with the workload its pods
+    show (for the findings), and with the manifest's workload (for the row). Pods come from the
+    template as it arrived; a CronJob's Job is the one it would create now."""
+    if not getattr(args, "admission", False):  # callers that build their own arguments
+        return None
+    import time
+
+    from postrender.core.admission import Admission, pod_of, read_pod, settings_from
+    from postrender.core.engine import Outcome
+
+    model = Admission(policy, settings_from(args))
+    minutes = int(time.time()) // 60
+
+    def view(outcome: Outcome) -> tuple[Outcome, Outcome]:
+        template = outcome.input_template()
+        pod = pod_of(outcome.workload, template, minutes)
+        decision = model.decide(pod, outcome.workload.namespace)
+        reading = read_pod(pod)
+        pods_workload = outcome.workload._replace(kind=reading.kind, name=reading.name, labels={})
+        result = model.admitted(template, decision)
+
+        def as_outcome(workload: Workload) -> Outcome:
+            return Outcome(workload, decision.rule, decision.mode, decision.action, outcome.template_node, result,
+                           outcome.switch, outcome.pod_metadata)
+
+        return as_outcome(pods_workload), as_outcome(outcome.workload)
+
+    return view
 
 
 class RenderWarnings:
@@ -132,6 +166,11 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     options.add_policy_options(parser)
     parser.add_argument("--ignore", metavar="CODE", action="append", default=[],
                         help="leave out findings with this code or name (repeatable, or comma-separated)")
+    parser.add_argument("--admission", action="store_true",
+                        help="decide as `sidecar-policy admission` would for the workloads' pods, not as the post-renderer")
+    from postrender.core.admission import add_settings_options
+
+    add_settings_options(parser)
     parser.add_argument("files", nargs="*", metavar="FILE", help="read these instead of stdin")
     return parser
 

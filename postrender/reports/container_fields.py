@@ -5,18 +5,33 @@ Each check restates a rule of k8s.io/kubernetes pkg/apis/core/validation/validat
 API's types (pkg/apis/core/types.go: Container has no terminationGracePeriodSeconds; PodSpec
 and Probe do), for the `--kube-version` given. Where the rule changed with a version and none
 is given, the older rule is reported, saying from which version it no longer holds.
-The checks take a findings.Context; they read its pod's containers, never write them.
+The checks take a findings.Context (any object with what `Checked` names: findings imports this
+module for its registry, so this one does not import findings); they read its pod's containers,
+never write them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from postrender.core import istio
 
-if TYPE_CHECKING:  # only for types: findings imports this module for its registry
-    from postrender.reports.findings import Context
+
+class Containers(Protocol):
+    @property
+    def containers(self) -> list[dict]: ...
+    @property
+    def init_containers(self) -> list[dict]: ...
+
+
+class Checked(Protocol):
+    """What these checks read of a findings.Context."""
+
+    @property
+    def kube_version(self) -> tuple[int, int] | None: ...
+    @property
+    def pod(self) -> Containers: ...
 
 # How versions treat these fields. SidecarContainers (istio.NATIVE_SIDECARS_*): 1.28 without the gate
 # drops an init container's restartPolicy (pkg/api/pod/util.go dropDisabledFields at v1.29.0), and
@@ -44,7 +59,7 @@ def _is_sidecar(container: dict) -> bool:
     return container.get("restartPolicy") == "Always"
 
 
-def container_restart_policy(ctx: Context) -> Iterator[str]:
+def container_restart_policy(ctx: Checked) -> Iterator[str]:
     """validateContainers: restartPolicy "may not be set for non-init containers" without the gate."""
     if _restart_rules_on(ctx.kube_version):
         return
@@ -54,7 +69,7 @@ def container_restart_policy(ctx: Context) -> Iterator[str]:
                "it to initContainers with restartPolicy: Always; else remove the field")
 
 
-def init_container_restart_policy(ctx: Context) -> Iterator[str]:
+def init_container_restart_policy(ctx: Checked) -> Iterator[str]:
     """validateInitContainerRestartPolicy: only Always without the gate; never a value outside the three."""
     for container in _having(ctx.pod.init_containers, "restartPolicy"):
         value = container.get("restartPolicy")
@@ -69,7 +84,7 @@ def init_container_restart_policy(ctx: Context) -> Iterator[str]:
                "the pod's restartPolicy applies")
 
 
-def container_grace_period(ctx: Context) -> Iterator[str]:
+def container_grace_period(ctx: Checked) -> Iterator[str]:
     """Container has no such field: strict field validation refuses the object, lax decoding drops it."""
     for where, containers in (("init container", ctx.pod.init_containers), ("container", ctx.pod.containers)):
         for container in _having(containers, "terminationGracePeriodSeconds"):
@@ -78,7 +93,7 @@ def container_grace_period(ctx: Context) -> Iterator[str]:
                    "(spec.terminationGracePeriodSeconds) or on a probe")
 
 
-def init_container_sidecar_fields(ctx: Context) -> Iterator[str]:
+def init_container_sidecar_fields(ctx: Checked) -> Iterator[str]:
     """validateInitContainers: these "may not be set for init containers without restartPolicy=Always"."""
     for container in ctx.pod.init_containers:
         fields = [field for field in SIDECAR_ONLY_FIELDS if field in container]
@@ -88,7 +103,7 @@ def init_container_sidecar_fields(ctx: Context) -> Iterator[str]:
                    f"{'it' if len(fields) == 1 else 'them'}")
 
 
-def sidecar_before_1_29(ctx: Context) -> Iterator[str]:
+def sidecar_before_1_29(ctx: Checked) -> Iterator[str]:
     version = ctx.kube_version
     if version is None or istio.native_sidecars_on(version):
         return

@@ -92,8 +92,9 @@ class Context:
 
     @property
     def written(self) -> str:
-        """The native-sidecar annotation as written out ("" when absent)."""
-        return self.outcome.switch.written(self.pod.annotations) or ""
+        """The native-sidecar annotation as written out ("" when absent): on the pod template, or
+        where a kube-injected CronJob carries its decision (Outcome.decision_annotations)."""
+        return self.outcome.switch.written(self.outcome.decision_annotations) or ""
 
     @cached_property
     def matching_rules(self) -> list[Rule]:
@@ -104,9 +105,15 @@ class Context:
         """How the workload got its sidecar mode, for messages."""
         rule = self.outcome.rule
         by = f"by {describe_rule(rule)}" if rule else f"by fallback: {self.policy.fallback}"
+        by = _LEFT_ALONE.get(self.outcome.action, by)
         if self.outcome.mode in ("default", "keep") and not self.written:
             return f"{by}, through meshDefault: {self.policy.mesh_default}"
         return by
+
+
+# explain --admission: pods the admission policy does not decide (core/admission.py Decision.action).
+_LEFT_ALONE = {"annotated": "by the pod's own annotation, which the admission policy keeps",
+               "exempt": "in a namespace the admission policy leaves alone"}
 
 
 def describe_rule(rule: Rule) -> str:

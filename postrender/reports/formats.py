@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 _COLOURS = {"error": "31", "warning": "33", "info": "36", "header": "1"}  # ANSI SGR codes
 _FALLBACK = "(fallback)"
+# At admission (explain --admission) a pod may be left alone before any rule is asked.
+_UNDECIDED = {"annotated": "(pod's own annotation)", "exempt": "(namespace left alone)"}
 
 
 def colour_enabled(stream: TextIO) -> bool:
@@ -33,7 +35,7 @@ def paint(text: str, style: str, colour: bool) -> str:
 
 def _rule_text(row: Row) -> str:
     if row.rule is None:
-        return _FALLBACK
+        return _UNDECIDED.get(row.action or "", _FALLBACK)
     return row.rule if isinstance(row.rule, str) else f"rule {row.rule}"
 
 
@@ -134,7 +136,7 @@ def markdown(rows: list[Row], policy: Policy, stream: TextIO) -> str:
     lines = [f"### sidecar-policy: {code_span(policy.origin)}", "", _summary(rows), ""]
     lines += markdown_table(_MARKDOWN_HEADERS, [
         (row.kind, code_span(row.namespace), code_span(row.name_and_target),
-         "*fallback*" if row.rule is None else code_span(_rule_text(row)), _sidecar_text(row), row.action or "—",
+         "*fallback*" if _rule_text(row) == _FALLBACK else code_span(_rule_text(row)), _sidecar_text(row), row.action or "—",
          " ".join(f"{f.code} ({f.severity})" for f in _distinct_codes(row.findings)) or "—")
         for row in rows])
     details = [f"- **{f.severity}** `{f.code}` {code_span(row.subject)}: {markdown_cell(f.message)}"

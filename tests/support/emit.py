@@ -25,12 +25,17 @@ def _plain_is_string(text: str) -> bool:
 class BlockEmitter:
     """Block style, written by hand so every styling choice can vary."""
 
-    def __init__(self, draw: Draw, st, indent: int, indent_sequences: bool, comments: bool):
+    def __init__(self, draw: Draw, st, indent: int, indent_sequences: bool, comments: bool, alias_strings: bool = True):
         self.draw, self.st = draw, st
+        self.alias_strings = alias_strings
         self.indent, self.indent_sequences, self.comments = indent, indent_sequences, comments
         self.anchors: dict[int, str] = {}
         self.seen: set[int] = set()
         self.shared: set[int] = set()
+        # Strings written more than once: some get an anchor where first written and aliases after.
+        self.repeats: dict[str, int] = {}
+        self.string_anchors: dict[str, str | None] = {}  # string -> its anchor name (None: written out)
+        self.aliased_strings = False
 
     def document(self, data: object) -> str:
         self._find_shared(data, set())
@@ -43,13 +48,30 @@ class BlockEmitter:
         return "\n".join(lines) + "\n"
 
     def _find_shared(self, data: object, path: set[int]) -> None:
+        if isinstance(data, str) and "\n" not in data:
+            self.repeats[data] = self.repeats.get(data, 0) + 1
         if isinstance(data, (dict, list)):
             if id(data) in self.seen:
                 self.shared.add(id(data))
                 return
             self.seen.add(id(data))
+            for key in data if isinstance(data, dict) else ():
+                self._find_shared(key, path)
             for child in data.values() if isinstance(data, dict) else data:
                 self._find_shared(child, path)
+
+    def _string(self, value: object) -> str:
+        """A scalar as written: a repeated string maybe `&sN text` where first written, `*sN` after."""
+        if not isinstance(value, str) or self.repeats.get(value, 0) < 2 or not self.alias_strings:
+            return self.scalar(value)
+        if value not in self.string_anchors:
+            anchored = self.draw(self.st.integers(0, 2)) == 0
+            self.string_anchors[value] = f"s{len(self.string_anchors) + 1}" if anchored else None
+            return f"&{self.string_anchors[value]} {self.scalar(value)}" if anchored else self.scalar(value)
+        if self.string_anchors[value] is None:
+            return self.scalar(value)
+        self.aliased_strings = True
+        return f"*{self.string_anchors[value]}"
 
     def _comment(self, pad: str) -> list[str]:
         if self.comments and self.draw(self.st.integers(0, 5)) == 0:
@@ -74,7 +96,8 @@ class BlockEmitter:
         for position, (key, value) in enumerate(data.items()):
             if position or first_comment:
                 lines += self._comment(pad)
-            lines += self.entry(f"{pad}{self.scalar(key)}:", value, column)
+            key_text = self._string(key)
+            lines += self.entry(f"{pad}{key_text}{' ' * key_text.startswith('*')}:", value, column)
         return lines
 
     def entry(self, head: str, value: object, column: int) -> list[str]:
@@ -92,7 +115,7 @@ class BlockEmitter:
                 return [f"{head} {json.dumps(value)}"]
             body = [(" " * (column + self.indent) + line) if line else "" for line in value.rstrip("\n").split("\n")]
             return [f"{head} |{chomp}"] + body
-        text = self.scalar(value)
+        text = self._string(value)
         return [f"{head} {text}{self._trailing()}" if text else head]
 
     def sequence(self, data: list, column: int) -> list[str]:

@@ -52,13 +52,18 @@ def check_batch(istio: Injector, settings: MeshSettings, target: str, count: int
         # mesh sets one: such a pod converts as if it were Istio's drain hook (docs/conversion.md).
         generator.proxy_override_hooks = ("postStart",)
     generator.init_containers_without_interception = istio.version not in DROPS_INIT_CONTAINERS_WITHOUT_INTERCEPTION
-    workloads = generator.documents(count)
+    return check_documents(istio, settings, target, generator.documents(count), f"seed {seed}", server)
+
+
+def check_documents(istio: Injector, settings: MeshSettings, target: str, workloads: list[dict], name: str,
+                    server: Callable[[bytes], str] | None = None) -> str | None:
+    """None when converting Istio's injection of `workloads` in the other form gives its `target` form."""
     source = istio.inject(as_stream(in_form(workloads, OTHER[target])), settings, OTHER[target])
     expected = istio.inject(as_stream(in_form(workloads, target)), settings, target)
     policy = policy_of(f"  fallback: {target}\n  convertInjected: true\n"
                        f"  holdApplicationUntilProxyStarts: {settings.hold_application}\n")
     converted, _ = post_render(source, policy)
-    where = f"Istio {istio.version}, mesh {settings.name}, to {target}, seed {seed}"
+    where = f"Istio {istio.version}, mesh {settings.name}, to {target}, {name}"
     difference = first_difference(istio.read(converted), istio.read(expected))
     if difference is not None:
         return f"{where}: {difference}"

@@ -192,12 +192,36 @@ def pod_templates(document: dict) -> Iterator[dict]:
 
 
 def in_form(documents: list[dict], form: str) -> list[dict]:
-    """The documents with every pod asking Istio for `form` through the nativeSidecar annotation."""
+    """The documents with every pod asking Istio for `form` through the nativeSidecar annotation.
+
+    A CronJob says it where kube-inject reads it (spec.jobTemplate.metadata), on its pod template
+    (which kube-inject ignores: the mesh default decides), or in both places, by its name.
+    """
     documents = copy.deepcopy(documents)
+    value = "true" if form == "native" else "false"
     for document in documents:
-        for template in pod_templates(document):
-            template["metadata"].setdefault("annotations", {})[NATIVE_SIDECAR] = "true" if form == "native" else "false"
+        for holder in annotation_holders(document):
+            holder.setdefault("metadata", {}).setdefault("annotations", {})[NATIVE_SIDECAR] = value
     return documents
+
+
+CRONJOB_ANNOTATION_PLACES = ("job template", "pod template", "both")
+
+
+def annotation_holders(document: dict) -> Iterator[dict]:
+    """Where a document's pods ask for a form: each pod template, a CronJob's as above."""
+    if document["kind"] == "List":
+        for item in document["items"]:
+            yield from annotation_holders(item)
+    elif document["kind"] == "CronJob":
+        job_template = document["spec"]["jobTemplate"]
+        place = CRONJOB_ANNOTATION_PLACES[int(document["metadata"]["name"].split("-")[0][1:]) % 3]
+        if place != "pod template":
+            yield job_template
+        if place != "job template":
+            yield job_template["spec"]["template"]
+    else:
+        yield from pod_templates(document)
 
 
 def as_stream(documents: list[dict]) -> bytes:

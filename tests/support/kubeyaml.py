@@ -6,6 +6,9 @@ the API server's clients read, not an imitation. One process serves a whole test
     reader = KubeYAML(harness("kubeyaml"))        # from a session fixture (see `kube_yaml` below)
     reader.read_stream(b"a: 1e6\n---\nb: y\n")    # [{"a": 1000000.0}, {"b": "y"}]
     reader.to_json(b"- 0o17\n")                    # [15]: one document through sigs.k8s.io/yaml alone
+    reader.objects(b"kind: PodList\napiVersion: v1\nitems: [{metadata: {name: a}}]\n")
+                                                   # [[{"kind": "Pod", "apiVersion": "v1", ...}]]: the objects of each
+                                                   # document as kubectl's builder decodes them
     reader.selector("app=")                        # Selector(valid=True, matches=None, error="")
     reader.selector("app!=", {"app": "x"})         # Selector(valid=True, matches=True, error="")
 
@@ -60,6 +63,14 @@ class KubeYAML:
             raise KubeYAMLError(answer["error"])
         documents = answer.get("documents", [])
         return documents if keep_empty else [document for document in documents if document is not None]
+
+    def objects(self, data: bytes) -> list[list[dict] | KubeYAMLError]:
+        """Per document, its objects as kubectl's builder decodes them (unstructured.UnstructuredJSONScheme):
+        a list's items, those without kind and apiVersion given the list's; an error where it refuses one."""
+        answer = self._ask({"objects": base64.b64encode(data).decode()})
+        if "error" in answer:
+            raise KubeYAMLError(answer["error"])
+        return [KubeYAMLError(found["error"]) if isinstance(found, dict) else found for found in answer.get("documents", [])]
 
     def to_json(self, document: bytes) -> Any:
         """One YAML document through sigs.k8s.io/yaml.YAMLToJSON alone."""

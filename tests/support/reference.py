@@ -64,22 +64,41 @@ def _mapping(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def workloads(obj, custom_kind: bool):
-    """(object, its pod template) for the object, or for each item of a List."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+def pod_template(obj: dict, custom_kind: bool, kind_of: dict | None = None) -> dict | None:
+    """The object's pod template, None when it is no workload. `kind_of` gives kind and apiVersion
+    when they are not the object's own (as Kubernetes' decoder reads a typed list's items)."""
+    kind_of = kind_of or obj
+    path = template_path(kind_of, custom_kind)
+    if path is None:
+        return None
+    if kind_of["kind"] == "Rollout" and isinstance(_mapping(obj.get("spec")).get("workloadRef"), dict):
+        return None  # it borrows the template of the workload it names, and its own must stay empty
+    template = obj
+    for step in path:
+        template = _mapping(template).get(step)
+    return template if isinstance(template, dict) else None
+
+
+def workloads(obj, custom_kind: bool, list_kind: dict | None = None):
+    """(object, its pod template) for the object, or for each item of a List.
+
+    An item with neither kind nor apiVersion is read as the list's kind without `List`, with the
+    list's apiVersion (k8s.io/apimachinery unstructured/helpers.go decodeToList; test_kubernetes_reads
+    holds this to Kubernetes' own decoder); it is yielded as a copy that says so.
+    """
+    if not isinstance(obj, dict):
         return
-    path = template_path(obj, custom_kind)
-    if obj["kind"] == "Rollout" and isinstance(_mapping(obj.get("spec")).get("workloadRef"), dict):
-        return  # it borrows the template of the workload it names, and its own must stay empty
-    if path is not None:
-        template = obj
-        for step in path:
-            template = _mapping(template).get(step)
-        if isinstance(template, dict):
-            yield obj, template
-    elif obj["kind"].endswith("List") and isinstance(obj.get("items"), list):
+    inferred = list_kind is not None and not obj.get("kind") and not obj.get("apiVersion")
+    kind_of = {**obj, **list_kind} if inferred and list_kind is not None else obj
+    if not isinstance(kind_of.get("kind"), str):
+        return
+    template = pod_template(obj, custom_kind, kind_of)
+    if template is not None:
+        yield kind_of, template
+    elif template_path(kind_of, custom_kind) is None and kind_of["kind"].endswith("List") and isinstance(obj.get("items"), list):
+        item_kind = {"kind": kind_of["kind"].removesuffix("List"), "apiVersion": kind_of.get("apiVersion")}
         for item in obj["items"]:
-            yield from workloads(item, custom_kind)
+            yield from workloads(item, custom_kind, item_kind)
 
 
 def facts_of(obj: dict, template: dict, namespace: str) -> dict:
@@ -120,12 +139,20 @@ def normalise(data):
     return data
 
 
-def expected(data, rules: list[dict], fallback: str, custom_kind: bool, namespace: str):
-    """The data of a document after post-rendering, plus the facts and mode of each workload."""
+def expected(data, rules: list[dict], fallback: str, custom_kind: bool, namespace: str, read_by_kubernetes=None):
+    """The data of a document after post-rendering, plus the facts and mode of each workload.
+
+    `read_by_kubernetes` is the same document as Kubernetes' reader reads it: the labels are taken
+    from there, as Kubernetes stores them (a plain `y` key is "true" to it, a string to PyYAML).
+    """
     result = copy.deepcopy(data)  # keeps shared (aliased) objects shared, as the text does
     decisions = []
-    for obj, template in list(workloads(result, custom_kind)):
+    kubernetes = list(workloads(read_by_kubernetes, custom_kind)) if read_by_kubernetes is not None else None
+    for index, (obj, template) in enumerate(list(workloads(result, custom_kind))):
         facts = facts_of(obj, template, namespace)
+        if kubernetes is not None:
+            read = facts_of(*kubernetes[index], namespace)
+            facts.update(labels=read["labels"], pod_labels=read["pod_labels"])
         mode = decide(rules, fallback, facts)
         decisions.append((facts, mode))
         apply_mode(template, mode)

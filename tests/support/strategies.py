@@ -34,6 +34,13 @@ NAMES = ["web", "api", "db-migrate-1", "worker", "w1b", "x"]
 NAMESPACES = ["team-a", "team-b", "default"]
 LABEL_KEYS = ["app", "tier", "track", "app.kubernetes.io/part-of"]
 LABEL_VALUES = ["web", "api", "canary", "stable", "shop"]
+# Written plain, `y`, `n`, `1e3` and `0o17` are strings for PyYAML but a boolean or a number for
+# Kubernetes' reader, which stores such a key as "true", "false", "1000", "15": selectors name
+# those; a label value it reads so, it refuses (test_properties asks Kubernetes' reader which).
+# Only the streams get them (_spelled_for_yaml_1_1): other users of these strategies read with PyYAML.
+ODD_LABEL_KEYS = ["y", "n", "1e3", "0o17"]
+ODD_LABEL_VALUES = ["y", "1e6"]
+SELECTOR_KEYS = LABEL_KEYS + ["true", "false", "1000", "15", "y"]
 GLOBS = ["*", "web*", "api", "db-migrate-*", "w?b", "[a-w]*", "*-1", "team-*", "", "default"]
 
 names = st.sampled_from(NAMES)
@@ -156,7 +163,13 @@ def kube_object(draw, custom_kind: bool) -> object:
     if choice < 9:
         return draw(non_workload())
     items = draw(st.lists(st.one_of(workload(custom_kind), non_workload().filter(lambda d: isinstance(d, dict))), max_size=3))
-    return {"apiVersion": "v1", "kind": draw(st.sampled_from(["List", "DeploymentList"])), "items": items}
+    kind = draw(st.sampled_from(["List", "DeploymentList", "JobList", "PodList"]))
+    api_version = "v1" if kind == "List" else draw(st.sampled_from(["v1", WORKLOAD_KINDS[kind.removesuffix("List")][0]]))
+    for item in items:  # a typed list's items may leave out the kind and apiVersion it gives them
+        if item.get("kind") == kind.removesuffix("List") and draw(st.booleans()):
+            del item["kind"]
+            item.pop("apiVersion", None)
+    return {"apiVersion": api_version, "kind": kind, "items": items}
 
 
 # --- documents as text and streams -------------------------------------------------------------
@@ -165,7 +178,7 @@ def kube_object(draw, custom_kind: bool) -> object:
 class GeneratedDocument:
     data: object  # what a YAML parser reads (None: empty or comment-only)
     text: str  # the document's own text, marker line included, "\n" line ends
-    risky: bool = False  # its pod template's metadata is shared through an anchor
+    risky: bool = False  # its pod template's metadata, or a string in it, is shared through an anchor
 
 
 @dataclass
@@ -187,16 +200,18 @@ def _share_template_metadata(data: object) -> bool:
 
 
 @st.composite
-def body_text(draw, data: object) -> str:
+def body_text(draw, data: object, alias_strings: bool = True) -> tuple[str, bool]:
+    """The text, and whether it writes a string as an alias of an anchored one (`&s1 true` ... `*s1`,
+    where an edit may be refused: `alias_strings=False` for tests that want no refusal)."""
     from tests.support.emit import BlockEmitter, flow, pyyaml_block
 
     style = draw(st.sampled_from(["block", "block", "pyyaml", "flow"]))
     if style == "flow":
-        return flow(data, draw, st)
+        return flow(data, draw, st), False
     if style == "pyyaml":
-        return pyyaml_block(data, draw, st)
-    emitter = BlockEmitter(draw, st, draw(st.sampled_from([2, 4, 3])), draw(st.booleans()), draw(st.booleans()))
-    return emitter.document(data)
+        return pyyaml_block(data, draw, st), False
+    emitter = BlockEmitter(draw, st, draw(st.sampled_from([2, 4, 3])), draw(st.booleans()), draw(st.booleans()), alias_strings)
+    return emitter.document(data), emitter.aliased_strings
 
 
 @st.composite
@@ -207,14 +222,35 @@ def document(draw, custom_kind: bool) -> GeneratedDocument:
     if shape == 1:
         return GeneratedDocument(None, "---\n# only a comment\n" + draw(st.sampled_from(["", "\n", "#\n"])))
     data = draw(kube_object(custom_kind))
+    _spelled_for_yaml_1_1(draw, data)
     risky = draw(st.integers(0, 9)) == 0 and _share_template_metadata(data)
-    body = draw(body_text(data))
+    body, aliased_strings = draw(body_text(data))
+    risky = risky or aliased_strings
     marker = draw(st.sampled_from(["---\n", "---\n", "--- # next\n", "---\n\n"]))
     if body.startswith(("{", "[")) and "\n" not in body.rstrip("\n") and draw(st.booleans()):
         marker = "--- "  # content on the marker line
     source = f"# Source: chart/templates/{draw(names)}.yaml\n" if draw(st.booleans()) and marker != "--- " else ""
     end = "...\n" if draw(st.integers(0, 5)) == 0 and not body.endswith("...\n") else ""
     return GeneratedDocument(yaml.safe_load(body), marker + source + body + end, risky)
+
+
+def _spelled_for_yaml_1_1(draw, data: object) -> None:
+    """Now and then a label key, rarely a label value, that Kubernetes' reader takes for a boolean or a number."""
+    seen: set[int] = set()
+    pending = [data]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, dict):
+            labels = node.get("metadata", {}).get("labels") if isinstance(node.get("metadata"), dict) else None
+            if isinstance(labels, dict) and id(labels) not in seen:
+                seen.add(id(labels))
+                if draw(st.integers(0, 3)) == 0:
+                    labels[draw(st.sampled_from(ODD_LABEL_KEYS))] = draw(st.sampled_from(LABEL_VALUES))
+                if labels and draw(st.integers(0, 19)) == 0:
+                    labels[draw(st.sampled_from(sorted(labels)))] = draw(st.sampled_from(ODD_LABEL_VALUES))
+            pending.extend(node.values())
 
 
 @st.composite
@@ -241,7 +277,7 @@ def streams(draw, custom_kind: bool = False, max_documents: int = 6) -> Generate
 @st.composite
 def requirements(draw) -> list[tuple[str, str, list[str]]]:
     result = []
-    for key in draw(st.lists(st.sampled_from(LABEL_KEYS), max_size=3, unique=True)):
+    for key in draw(st.lists(st.sampled_from(SELECTOR_KEYS), max_size=3, unique=True)):
         operator = draw(st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]))
         values = draw(st.lists(st.sampled_from(LABEL_VALUES), min_size=1, max_size=2, unique=True)) if operator in ("In", "NotIn") else []
         result.append((key, operator, values))
@@ -316,6 +352,40 @@ def policies(draw) -> tuple[str, list[dict], str, bool]:
         spec["workloadKinds"] = [{"kind": CUSTOM_KIND[0], "apiVersion": CUSTOM_KIND[1], "podTemplate": ".".join(CUSTOM_KIND[2])}]
     text = yaml.safe_dump({"apiVersion": "sidecar-policy/v1alpha1", "kind": "SidecarPolicy", "spec": spec}, sort_keys=False)
     return text, rule_list, fallback or "keep", custom_kind
+
+
+# Kinds the rules draw that own no pods of their own (docs/admission.md): a PodTemplate, a Knative Service.
+HIDDEN_AT_ADMISSION = frozenset({"PodTemplate", "Service"})
+
+
+def readable_at_admission(rule: dict) -> dict:
+    """The rule less what a pod cannot answer at admission (core/admission.py unreadable): workload
+    labels, kinds whose pods another object owns, and a CronJob that is not read as one of the Jobs."""
+    rule = {**rule, "_reference": dict(rule["_reference"])}
+    match = rule.get("match")
+    if not match:
+        return rule
+    match = rule["match"] = {key: value for key, value in match.items() if key != "labels"}
+    rule["_reference"].pop("labels", None)
+    kinds = [kind for kind in match.get("kinds") or () if kind not in HIDDEN_AT_ADMISSION]
+    if "Job" not in kinds or "names" in match:
+        kinds = [kind for kind in kinds if kind != "CronJob"]
+    if "kinds" in match:
+        match["kinds"] = rule["_reference"]["kinds"] = kinds or ["Job"]
+    rule["match"] = match or None
+    return rule
+
+
+@st.composite
+def admission_policies(draw) -> tuple[str, list[dict], str, bool]:
+    """`policies()` whose every rule a pod can answer at admission."""
+    _, rule_list, fallback, custom_kind = draw(policies())
+    rule_list = [readable_at_admission(rule) for rule in rule_list]
+    spec: dict = {"fallback": fallback, "rules": [{k: v for k, v in rule.items() if k != "_reference"} for rule in rule_list]}
+    if custom_kind:
+        spec["workloadKinds"] = [{"kind": CUSTOM_KIND[0], "apiVersion": CUSTOM_KIND[1], "podTemplate": ".".join(CUSTOM_KIND[2])}]
+    text = yaml.safe_dump({"apiVersion": "sidecar-policy/v1alpha1", "kind": "SidecarPolicy", "spec": spec}, sort_keys=False)
+    return text, rule_list, fallback, custom_kind
 
 
 # --- broken input ------------------------------------------------------------------------------

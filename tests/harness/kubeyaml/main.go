@@ -9,6 +9,13 @@
 //	  k8s.io/apimachinery/pkg/util/yaml.NewYAMLOrJSONDecoder, which splits YAML with its
 //	  YAMLReader and converts each document with sigs.k8s.io/yaml (go-yaml's resolver), and
 //	  reads a stream that starts with `{` as JSON.
+//	{"objects": "<base64 bytes>"}
+//	  -> {"documents": [[<JSON of each object>] | {"error": "..."} per document]}: each document
+//	  decoded as kubectl's resource builder decodes a file's documents
+//	  (unstructured.UnstructuredJSONScheme, k8s.io/apimachinery/pkg/apis/meta/v1/unstructured
+//	  helpers.go): a document with `items` is a list whose items are its objects, and an item with
+//	  neither kind nor apiVersion gets the list's kind without "List" and the list's apiVersion
+//	  (decodeToList); any other document is one object. An empty document has no objects.
 //	{"document": "<base64 bytes>"}
 //	  -> {"documents": [<JSON>]} | {"error": "..."}: one document through sigs.k8s.io/yaml.YAMLToJSON
 //	  alone (what a value written by the re-emitter reads back as).
@@ -28,6 +35,7 @@ import (
 	"os"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -35,6 +43,7 @@ import (
 
 type request struct {
 	YAML          []byte                `json:"yaml"`
+	Objects       []byte                `json:"objects"`
 	Document      []byte                `json:"document"`
 	Selector      *string               `json:"selector"`
 	LabelSelector *metav1.LabelSelector `json:"labelSelector"`
@@ -67,6 +76,43 @@ func readStream(data []byte) answer {
 	}
 }
 
+// objects decodes each document of a stream as kubectl's builder does; a document it cannot
+// decode (no kind, say) answers {"error": ...} in its place.
+func objects(data []byte) answer {
+	read := readStream(data)
+	if read.Error != "" {
+		return read
+	}
+	documents := []json.RawMessage{}
+	for _, document := range read.Documents {
+		found, err := decodeObjects(document)
+		if err != nil {
+			found, _ = json.Marshal(map[string]string{"error": err.Error()})
+		}
+		documents = append(documents, found)
+	}
+	return answer{Documents: documents}
+}
+
+func decodeObjects(document json.RawMessage) (json.RawMessage, error) {
+	items := []map[string]interface{}{}
+	if string(document) != "null" {
+		object, _, err := unstructured.UnstructuredJSONScheme.Decode(document, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		switch typed := object.(type) {
+		case *unstructured.UnstructuredList:
+			for _, item := range typed.Items {
+				items = append(items, item.Object)
+			}
+		case *unstructured.Unstructured:
+			items = append(items, typed.Object)
+		}
+	}
+	return json.Marshal(items)
+}
+
 func selectorAnswer(selector labels.Selector, err error, set map[string]string) answer {
 	valid := err == nil
 	if !valid {
@@ -88,6 +134,8 @@ func serve(line []byte) answer {
 	case req.LabelSelector != nil:
 		selector, err := metav1.LabelSelectorAsSelector(req.LabelSelector)
 		return selectorAnswer(selector, err, req.Labels)
+	case req.Objects != nil:
+		return objects(req.Objects)
 	case req.Document != nil:
 		converted, err := yaml.YAMLToJSON(req.Document)
 		if err != nil {

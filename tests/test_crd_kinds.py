@@ -170,3 +170,17 @@ def test_examples_carry_their_groups(kube_yaml):
               for path in upstream.example_files(project)
               for obj in _objects(kube_yaml.read_stream(path.read_bytes()))}
     assert {"ray.io", "argoproj.io", "kubeflow.org"} <= groups
+
+
+@pytest.mark.parametrize("holder", [
+    "  driver:\n    annotations:\n      sidecar.istio.io/nativeSidecar: \"true\"\n",
+    "  driver: {annotations: {sidecar.istio.io/nativeSidecar: \"true\"}}\n",
+    "  driver:\n    annotations: {sidecar.istio.io/nativeSidecar: \"true\"}\n",
+])
+def test_pod_metadata_emptied_by_default_stays_a_mapping(holder, kube_yaml):
+    """Spark requires `driver`: removing its only annotation must not leave `driver:` null, which the API
+    server drops before it checks that the field is there (the server dry-run in test_crd_server saw it)."""
+    policy = parse_policy(POLICY_HEADER + "spec:\n  fallback: default\n", "policy.yaml")
+    source = ("apiVersion: sparkoperator.k8s.io/v1beta2\nkind: SparkApplication\nmetadata: {name: pi}\nspec:\n"
+              + holder + "  executor: {cores: 1}\n").encode()
+    assert kube_yaml.read_stream(render(policy, source))[0]["spec"]["driver"] == {"annotations": {}}

@@ -50,7 +50,8 @@ def place(draw, target: Target) -> object:
         return shape
     metadata = draw(pod_metadata())
     if target.pod_metadata:
-        return {**metadata, "cores": 1}  # pod metadata beside other fields, as Spark's driver has
+        # beside other fields, as Spark's driver has, or alone (removing its annotation must not leave it null)
+        return {**metadata, "cores": 1} if draw(st.booleans()) else metadata
     template: dict = {"spec": {"containers": [{"name": "main", "image": "busybox"}]}}
     if draw(st.booleans()):
         template = {"metadata": metadata if metadata or draw(st.booleans()) else None, **template}
@@ -125,8 +126,9 @@ def test_every_place_is_reached_and_nothing_else_changes(entry, data, kube_yaml)
     before = kube_yaml.read_stream(source)
     expected = [decide_object(copy.deepcopy(before[0]), entry,
                               lambda pod_labels: rule if rule is not None and pod_labels.get("tier") == "batch" else fallback)]
-    # An edit that empties the mapping holding the annotations leaves it empty: null in block style, as
-    # textedit does for a template's metadata. Kubernetes reads null and {} alike for such fields.
+    # An edit that empties a template's metadata leaves it null in block style: Kubernetes reads null and {}
+    # alike there. Pod metadata keeps `annotations: {}` (the reference says so), never null: a schema may
+    # require it (Spark's driver), and the API server drops a null before it checks that.
     assert empty_as_null(kube_yaml.read_stream(output)) == empty_as_null(expected)
     assert render(policy, output) == output
     if expected == before:

@@ -309,7 +309,9 @@ class Engine:
         setting, removing = self.switch.setting(mode), self.switch.removing(mode)
         target, *merged = places
         edited = [target] + [place for place in merged if _says(*place, self.switch.all_keys)]
-        splices = [splice for owner, at in edited for splice in textedit.edit_annotations(doc_text, owner, setting, removing, at)]
+        # Pod metadata (Spark's `driver`) may be required by its schema: it stays a mapping when emptied.
+        splices = [splice for index, (owner, at) in enumerate(edited) for splice in textedit.edit_annotations(
+            doc_text, owner, setting, removing, at, keep_holder=index == 0 and at == _ANNOTATIONS)]
         if not splices:
             return [], "unchanged"
         if not setting:

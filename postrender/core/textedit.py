@@ -3,7 +3,8 @@
 The composed nodes give positions; the edit splices new text in at those positions, in the
 document's style (block or flow, its indentation, its line ends), and leaves every other byte
 alone. Setting an annotation adds one line, plus `annotations:`/`metadata:` lines when those
-are missing; removing it removes its line (and a mapping that it leaves empty). Several
+are missing; removing it removes its line (and a mapping that it leaves empty, except pod metadata that a
+schema may require: Spark's `driver` keeps `annotations: {}` rather than becoming null). Several
 annotations at once (Linkerd's keys, core/meshes.py) are edited so that no two splices overlap.
 """
 
@@ -96,12 +97,14 @@ def remove_annotation(doc: DocumentText, template: MappingNode, key: str,
 
 
 def edit_annotations(doc: DocumentText, template: MappingNode, setting: Entries, removing: Sequence[str],
-                     at: tuple[str, ...] = TEMPLATE_ANNOTATIONS) -> list[Splice]:
+                     at: tuple[str, ...] = TEMPLATE_ANNOTATIONS, keep_holder: bool = False) -> list[Splice]:
     """Splices that give template.<at> (its metadata.annotations by default) these string values and take
     these keys out (none if it is so already), creating the mappings `at` needs. What is removed leaves
-    no `annotations:` empty; new entries go in together."""
+    no `annotations:` empty, unless it was all its holder held and `keep_holder`: then it stays, `{}`,
+    so that the holder stays a mapping (an emptied block mapping would read as null); new entries go in
+    together."""
     if not setting:
-        return _remove_annotations(doc, template, removing, at)
+        return _remove_annotations(doc, template, removing, at, keep_holder)
     try:
         return _set_annotations(doc, template, setting, removing, at)
     except EditError:
@@ -153,7 +156,7 @@ def _set_annotations(doc: DocumentText, template: MappingNode, setting: Entries,
 
 
 def _remove_annotations(doc: DocumentText, template: MappingNode, removing: Sequence[str],
-                        at: tuple[str, ...]) -> list[Splice]:
+                        at: tuple[str, ...], keep_holder: bool) -> list[Splice]:
     chain: list[tuple[MappingNode, ScalarNode, Node]] = []
     owner: Node = template
     for step in at:
@@ -179,7 +182,17 @@ def _remove_annotations(doc: DocumentText, template: MappingNode, removing: Sequ
     _refuse_alias_key(mapping, key_node)  # the line to remove is where the alias is written, not its marks
     if yamlnodes.merge_gives(mapping, key_node.value):  # removing ours would bring the merged one to light
         raise EditError(f"{key_node.value} is also given by a YAML merge key (<<); cannot remove it in place", key_node)
+    if keep_holder and len(mapping.value) == 1:
+        return [_emptied(doc, key_node, value_node, dropped)]
     return [_remove(doc, mapping, key_node, value_node, dropped)]
+
+
+def _emptied(doc: DocumentText, key_node: ScalarNode, value_node: Node, inner: Sequence[tuple[Node, Node]]) -> Splice:
+    """`annotations: {}` in place of the mapping's value (its comment lines kept)."""
+    if getattr(value_node, "flow_style", False):
+        return Splice(value_node.start_mark.index, leaf_end(value_node, doc), "{}")
+    colon = doc.text.index(":", key_node.end_mark.index)
+    return Splice(colon + 1, doc.line_after(leaf_end(value_node, doc)), " {}" + doc.newline + _comment_lines(doc, key_node, inner))
 
 
 def _dropped_pairs(doc: DocumentText, annotations: MappingNode, removing: Sequence[str]) -> list[tuple[ScalarNode, Node]]:

@@ -46,6 +46,7 @@ class Target(NamedTuple):
     pod_metadata: bool = False  # the path holds pod metadata (annotations, labels), not a whole pod template
     merged_with: tuple[tuple[str, ...], ...] = ()  # pod metadata the operator merges into the same pods
     completes: bool = False  # its pods run to completion: a regular sidecar keeps them from finishing
+    target_wins: bool = False  # the operator puts the target's annotations over the merged places' (Spark)
 
     @property
     def written_when_absent(self) -> bool:
@@ -60,6 +61,23 @@ class Target(NamedTuple):
         return not self.merged_with and ITEMS not in self.path and VALUES not in self.path
 
 
+class PodName(NamedTuple):
+    """How the operator's pods name the place of their object they come from (for `pods`, which judges
+    each running pod by its own place). The pod's label, or else annotation, `key` holds `value`, or the
+    value of the field `field` of the place's list item, or (`field` "") the place's mapping key, which
+    the operator may lower-case. `lookup` first turns the pod's value into another through the pod's
+    owners (`{}` stands for it): Argo's node id -> `status.nodes.{}.templateName`. Where no label
+    tells, `controller` names the kind of the pod's controller instead (a RayJob's submitter Job)."""
+
+    path: tuple[str, ...]  # a target's path or a merged place's
+    key: str = ""
+    value: str | None = None
+    field: str = ""
+    lowercase: bool = False
+    lookup: tuple[str, ...] = ()
+    controller: str = ""
+
+
 class TemplateKind(NamedTuple):
     """A kind whose objects give pods metadata at its targets."""
 
@@ -67,6 +85,7 @@ class TemplateKind(NamedTuple):
     groups: frozenset[str] | None  # API groups that define it; None = any group
     targets: tuple[Target, ...]
     source: str = ""  # the definition a built-in row follows: project, version, file
+    pod_names: tuple[PodName, ...] = ()  # how pods name a place, where a kind's objects have several
 
     def serves(self, api_version: str | None) -> bool:
         if self.groups is None or api_version is None:
@@ -81,18 +100,32 @@ class TemplateKind(NamedTuple):
         return None
 
 
-def _target(path: str, *, pod_metadata: bool = False, merged_with: Iterable[str] = (), completes: bool = False) -> Target:
-    return Target(parse_path(path), pod_metadata, tuple([parse_path(p) for p in merged_with]), completes)
+def _target(path: str, *, pod_metadata: bool = False, merged_with: Iterable[str] = (), completes: bool = False,
+            target_wins: bool = False) -> Target:
+    return Target(parse_path(path), pod_metadata, tuple([parse_path(p) for p in merged_with]), completes, target_wins)
 
 
-def _kind(kind: str, groups: Iterable[str], *targets: str | Target, completes: bool = False, source: str = "") -> TemplateKind:
+def _kind(kind: str, groups: Iterable[str], *targets: str | Target, completes: bool = False, source: str = "",
+          names: Iterable[PodName] = ()) -> TemplateKind:
     """A row: its pod templates as paths (each completing if `completes`), or Targets written out."""
     return TemplateKind(kind, frozenset(groups), tuple([
-        Target(parse_path(target), False, (), completes) if isinstance(target, str) else target for target in targets]), source)
+        Target(parse_path(target), False, (), completes) if isinstance(target, str) else target for target in targets]),
+        source, tuple(names))
+
+
+def _named(path: str, key: str = "", value: str | None = None, **how: object) -> PodName:
+    return PodName(parse_path(path), key, value, **how)  # type: ignore[arg-type]  # PodName's own fields
 
 
 def _ray(cluster: str) -> tuple[str, ...]:
     return f"{cluster}.headGroupSpec.template", f"{cluster}.workerGroupSpecs[*].template"
+
+
+def _ray_names(cluster: str) -> tuple[PodName, ...]:
+    # ray-operator controllers/ray/common/pod.go labelPod: ray.io/node-type head|worker, ray.io/group
+    # the worker group's groupName (not overridable by the template's labels).
+    return (_named(f"{cluster}.headGroupSpec.template", "ray.io/node-type", "head"),
+            _named(f"{cluster}.workerGroupSpecs[*].template", "ray.io/group", field="groupName"))
 
 
 def _argo(spec: str) -> Target:
@@ -102,11 +135,25 @@ def _argo(spec: str) -> Target:
                    merged_with=[f"{spec}.templateDefaults.metadata", f"{spec}.templates[*].metadata"])
 
 
+def _argo_names(spec: str) -> tuple[PodName, ...]:
+    # workflowpod.go createWorkflowPod: the pod's annotation workflows.argoproj.io/node-id; the workflow's
+    # status.nodes[id].templateName names the template it runs.
+    return (_named(f"{spec}.templates[*].metadata", "workflows.argoproj.io/node-id", field="name",
+                   lookup=parse_path("status.nodes.{}.templateName")),)
+
+
 def _spark(spec: str) -> tuple[Target, ...]:
     # The operator passes spec.driver.annotations as spark.kubernetes.driver.annotation.* (internal/
     # controller/sparkapplication/submission.go driverConfOption), which Spark adds over its pod template.
-    return (_target(f"{spec}.driver", pod_metadata=True, completes=True, merged_with=[f"{spec}.driver.template.metadata"]),
-            _target(f"{spec}.executor", pod_metadata=True, merged_with=[f"{spec}.executor.template.metadata"]))
+    return (_target(f"{spec}.driver", pod_metadata=True, completes=True, merged_with=[f"{spec}.driver.template.metadata"],
+                    target_wins=True),
+            _target(f"{spec}.executor", pod_metadata=True, merged_with=[f"{spec}.executor.template.metadata"],
+                    target_wins=True))
+
+
+def _spark_names(spec: str) -> tuple[PodName, ...]:
+    # Spark labels its pods spark-role: driver|executor (spark-operator pkg/common/spark.go LabelSparkRole).
+    return _named(f"{spec}.driver", "spark-role", "driver"), _named(f"{spec}.executor", "spark-role", "executor")
 
 
 _KUBEFLOW = "github.com/kubeflow/training-operator v1.9.3 manifests/base/crds/kubeflow.org_{}.yaml"
@@ -116,6 +163,12 @@ _TRAINER = "github.com/kubeflow/trainer/v2 v2.0.0 manifests/base/crds/trainer.ku
 _SPARK = "github.com/kubeflow/spark-operator/v2 v2.5.2 config/crd/bases/sparkoperator.k8s.io_{}.yaml"
 _RAY = "github.com/ray-project/kuberay/ray-operator v1.5.0 config/crd/bases/ray.io_{}.yaml"
 _TRAINING_RUNTIME = "spec.template.spec.replicatedJobs[*].template.spec.template"
+_JOBSET = "spec.replicatedJobs[*].template.spec.template"
+# jobset pkg/controllers/jobset_controller.go labelAndAnnotateObject: the replicated job's name on its pods.
+_JOBSET_NAME = _named(_JOBSET, "jobset.sigs.k8s.io/replicatedjob-name", field="name")
+_CRON_TEMPLATES = {"Job": "spec.template.jobTemplate.spec.template",  # the kind of object each makes
+                   "BroadcastJob": "spec.template.broadcastJobTemplate.spec.template"}
+_COMPONENT = "app.kubernetes.io/component"
 
 BUILTIN_KINDS: tuple[TemplateKind, ...] = (
     _kind("Pod", [""], ""),
@@ -129,13 +182,18 @@ BUILTIN_KINDS: tuple[TemplateKind, ...] = (
     _kind("CronJob", ["batch"], "spec.jobTemplate.spec.template", completes=True),
     _kind("Rollout", ["argoproj.io"], "spec.template"),  # Argo Rollouts
     # Batch, ML and serverless operators, each as the definition it cites says (docs/workloads.md).
-    _kind("JobSet", ["jobset.x-k8s.io"], "spec.replicatedJobs[*].template.spec.template", completes=True,
+    _kind("JobSet", ["jobset.x-k8s.io"], _JOBSET, completes=True, names=[_JOBSET_NAME],
           source="sigs.k8s.io/jobset v0.10.1 config/components/crd/bases/jobset.x-k8s.io_jobsets.yaml"),
-    _kind("RayCluster", ["ray.io"], *_ray("spec"), source=_RAY.format("rayclusters")),
+    _kind("RayCluster", ["ray.io"], *_ray("spec"), source=_RAY.format("rayclusters"), names=_ray_names("spec")),
     _kind("RayJob", ["ray.io"], *_ray("spec.rayClusterSpec"), _target("spec.submitterPodTemplate", completes=True),
-          source=_RAY.format("rayjobs")),
-    _kind("RayService", ["ray.io"], *_ray("spec.rayClusterConfig"), source=_RAY.format("rayservices")),
-    *(_kind(kind, ["kubeflow.org"], f"spec.{replicas}.*.template", completes=True, source=_KUBEFLOW.format(plural))
+          source=_RAY.format("rayjobs"),
+          # rayjob_controller.go createNewK8sJob: the submitter is a Job the RayJob controls.
+          names=[*_ray_names("spec.rayClusterSpec"), _named("spec.submitterPodTemplate", controller="Job")]),
+    _kind("RayService", ["ray.io"], *_ray("spec.rayClusterConfig"), source=_RAY.format("rayservices"),
+          names=_ray_names("spec.rayClusterConfig")),
+    # training-operator pkg/controller.v1/common/pod.go ReconcilePods: the replica type, lower-cased.
+    *(_kind(kind, ["kubeflow.org"], f"spec.{replicas}.*.template", completes=True, source=_KUBEFLOW.format(plural),
+            names=[_named(f"spec.{replicas}.*.template", "training.kubeflow.org/replica-type", lowercase=True)])
       for kind, replicas, plural in (("PyTorchJob", "pytorchReplicaSpecs", "pytorchjobs"),
                                      ("TFJob", "tfReplicaSpecs", "tfjobs"), ("MPIJob", "mpiReplicaSpecs", "mpijobs"),
                                      ("XGBoostJob", "xgbReplicaSpecs", "xgboostjobs"),
@@ -145,7 +203,9 @@ BUILTIN_KINDS: tuple[TemplateKind, ...] = (
           source=_TRAINER.format("trainingruntimes")),
     _kind("ClusterTrainingRuntime", ["trainer.kubeflow.org"], _TRAINING_RUNTIME, completes=True,
           source=_TRAINER.format("clustertrainingruntimes")),
+    # volcano pkg/controllers/job/job_controller_util.go createJobPod: label volcano.sh/task-spec, the task's name.
     _kind("Job", ["batch.volcano.sh"], "spec.tasks[*].template", completes=True,
+          names=[_named("spec.tasks[*].template", "volcano.sh/task-spec", field="name")],
           source="volcano-sh/volcano v1.12.1 config/crd/volcano/bases/batch.volcano.sh_jobs.yaml"),
     _kind("ScaledJob", ["keda.sh"], "spec.jobTargetRef.template", completes=True,
           source="github.com/kedacore/keda/v2 v2.21.0 config/crd/bases/keda.sh_scaledjobs.yaml"),
@@ -155,21 +215,29 @@ BUILTIN_KINDS: tuple[TemplateKind, ...] = (
     _kind("StatefulSet", ["apps.kruise.io"], "spec.template", source=_KRUISE.format("statefulsets")),
     _kind("DaemonSet", ["apps.kruise.io"], "spec.template", source=_KRUISE.format("daemonsets")),
     _kind("BroadcastJob", ["apps.kruise.io"], "spec.template", completes=True, source=_KRUISE.format("broadcastjobs")),
-    _kind("AdvancedCronJob", ["apps.kruise.io"], "spec.template.jobTemplate.spec.template",
-          "spec.template.broadcastJobTemplate.spec.template", completes=True, source=_KRUISE.format("advancedcronjobs")),
-    *(_kind(kind, ["argoproj.io"], _argo(spec), source=_ARGO.format(plural))
+    _kind("AdvancedCronJob", ["apps.kruise.io"], *_CRON_TEMPLATES.values(), completes=True,
+          names=[_named(path, controller=kind) for kind, path in _CRON_TEMPLATES.items()],
+          source=_KRUISE.format("advancedcronjobs")),
+    *(_kind(kind, ["argoproj.io"], _argo(spec), source=_ARGO.format(plural), names=_argo_names(spec))
       for kind, spec, plural in (("Workflow", "spec", "workflows"), ("WorkflowTemplate", "spec", "workflowtemplates"),
                                  ("ClusterWorkflowTemplate", "spec", "clusterworkflowtemplates"),
                                  ("CronWorkflow", "spec.workflowSpec", "cronworkflows"))),
-    _kind("SparkApplication", ["sparkoperator.k8s.io"], *_spark("spec"), source=_SPARK.format("sparkapplications")),
+    _kind("SparkApplication", ["sparkoperator.k8s.io"], *_spark("spec"), source=_SPARK.format("sparkapplications"),
+          names=_spark_names("spec")),
     _kind("ScheduledSparkApplication", ["sparkoperator.k8s.io"], *_spark("spec.template"),
-          source=_SPARK.format("scheduledsparkapplications")),
+          source=_SPARK.format("scheduledsparkapplications"), names=_spark_names("spec.template")),
     # FlinkUtils.mergePodTemplates: each component's pod template over spec.podTemplate (flink-kubernetes-operator
     # release-1.10.0 FlinkConfigBuilder.applyPodTemplate).
     _kind("FlinkDeployment", ["flink.apache.org"], _target(
         "spec.podTemplate", merged_with=["spec.jobManager.podTemplate.metadata", "spec.taskManager.podTemplate.metadata"]),
+        # Flink labels its pods component: jobmanager|taskmanager (flink-kubernetes utils/Constants.java).
+        names=[_named(f"spec.{component}.podTemplate.metadata", "component", component.lower())
+               for component in ("jobManager", "taskManager")],
         source="org.apache.flink:flink-kubernetes-operator-api 1.10.0 META-INF/fabric8/flinkdeployments.flink.apache.org-v1.yml"),
+    # controllers/actions.github.com/resourcebuilder.go: app.kubernetes.io/component runner on the runners,
+    # runner-scale-set-listener on the listener.
     _kind("AutoscalingRunnerSet", ["actions.github.com"], _target("spec.template", completes=True), "spec.listenerTemplate",
+          names=[_named("spec.template", _COMPONENT, "runner"), _named("spec.listenerTemplate", _COMPONENT, "runner-scale-set-listener")],
           source="github.com/actions/actions-runner-controller v0.27.6 "
                  "config/crd/bases/actions.github.com_autoscalingrunnersets.yaml"),
 )

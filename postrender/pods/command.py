@@ -20,12 +20,12 @@ from postrender.core.meshes import ISTIO, LINKERD, NAMES
 from postrender.core.policy import MESH_DEFAULTS, Workload, load_policy
 from postrender.core.workloads import BUILTIN_KINDS, KindTable
 from postrender.pods import clusterdump, restarts, sidecar_forms, sources
+from postrender.pods.dump_resources import dump_command
 
 if TYPE_CHECKING:
-    from postrender.core.engine import Outcome
     from postrender.core.policy import Policy
 
-DUMP_COMMAND = "kubectl get pods,replicasets,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json"
+DUMP_COMMAND = dump_command()
 
 
 def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
@@ -69,15 +69,15 @@ def pods(argv: Sequence[str], diagnostics: Diagnostics) -> int:
     default = sidecar_forms.mesh_default(args.mesh_default, args.istio_version, options.parse_kube_version(args.kube_version),
                                          mesh, args.linkerd_version or _policy_version(policy))
     kinds = policy.kinds if policy is not None else KindTable(BUILTIN_KINDS)
-    templates = None if policy is None else (lambda holders: preview_templates(policy, holders))
+    preview = None if policy is None else (lambda holders: preview_holders(policy, holders))
+    admit = None
     if args.admission_policy:
-        model = admission.Admission(load_policy(args.admission_policy), admission.settings_from(args))
-        templates = admitted_templates(model, templates or (lambda holders: [restarts.template_of(h, kinds) for h in holders]))
+        admit = admitted_template(admission.Admission(load_policy(args.admission_policy), admission.settings_from(args)))
     # A dump's objects are trees, with no cycles for the collector to find; its full passes over the
     # growing heap made a large dump cost more per pod than a small one (./dev bench, pods rows).
     gc.disable()
     try:
-        found = restarts.rows(restarts.ClusterIndex(sources.objects(args, kinds, diagnostics)), kinds, default, templates)
+        found = restarts.rows(restarts.ClusterIndex(sources.objects(args, kinds, diagnostics)), kinds, default, preview, admit)
     finally:
         gc.enable()
     sys.stdout.write(pod_formats.FORMATS[args.output](found, pod_formats.Context(default, args), sys.stdout))
@@ -97,41 +97,41 @@ def _policy_version(policy: Policy | None) -> str | None:
     return str(policy.linkerd_version) if policy is not None and policy.linkerd_version is not None else None
 
 
-def admitted_templates(model: admission.Admission, base: restarts.Templates) -> restarts.Templates:
-    """The templates `base` gives, each as the admission policy leaves a pod created from it now."""
+def admitted_template(model: admission.Admission) -> restarts.Admit:
+    """A pod template as the admission policy leaves a pod created from it now."""
     import time
 
     minutes = int(time.time()) // 60
 
-    def templates(holders: list[clusterdump.DumpObject]) -> list[dict | None]:
-        found = base(holders)
-        for position, (holder, template) in enumerate(zip(holders, found)):
-            if template is not None:
-                labels = {str(key): str(value) for key, value in ((template.get("metadata") or {}).get("labels") or {}).items()}
-                workload = Workload(holder.kind, holder.data.get("apiVersion"), holder.name, holder.namespace, {}, labels, 0, "", 0)
-                decision = model.decide(admission.pod_of(workload, template, minutes), holder.namespace)
-                found[position] = model.admitted(template, decision)
-        return found
+    def admit(holder: clusterdump.DumpObject, template: dict) -> dict:
+        labels = {str(key): str(value) for key, value in ((template.get("metadata") or {}).get("labels") or {}).items()}
+        workload = Workload(holder.kind, holder.data.get("apiVersion"), holder.name, holder.namespace, {}, labels, 0, "", 0)
+        return model.admitted(template, model.decide(admission.pod_of(workload, template, minutes), holder.namespace))
 
-    return templates
+    return admit
 
 
-def preview_templates(policy: Policy, holders: list[clusterdump.DumpObject]) -> list[dict | None]:
-    """The templates as the engine leaves them: each holder runs through the engine as a document of
-    its own (small documents: the engine's edits stay linear), and its Outcome's template is kept."""
+def preview_holders(policy: Policy, holders: list[clusterdump.DumpObject]) -> list[dict | None]:
+    """The holders of pod templates as the engine leaves them: each runs through the engine as a document
+    of its own (small documents: the engine's edits stay linear), and what it writes is read back, so a
+    kind with several places has each of them decided."""
     from postrender.core.engine import Options, run
-    from postrender.reports.command import NullSink
+    from postrender.core.yamlnodes import load
 
     stream = b"".join(b"---\n" + json.dumps(holder.data, default=str).encode("utf-8") + b"\n" for holder in holders)
-    templates: list[dict | None] = [None] * len(holders)
-
-    def keep(outcome: Outcome) -> None:
-        templates[outcome.workload.document - 1] = outcome.template
-
+    written: list[bytes] = []
     try:
-        run(policy, BytesIO(stream), NullSink(), Options(input_name="<dump>"), on_outcome=keep)
+        run(policy, BytesIO(stream), _Collect(written), Options(input_name="<dump>"))
     except InputError as error:  # say where the object is in the user's input, not in our stream
         document = error.location.document if error.location else None
         holder = holders[document - 1] if document and document <= len(holders) else None
         raise InputError(error.message, holder.location if holder else error.location) from None
-    return templates
+    return [load(document.decode("utf-8")) for document in written]
+
+
+class _Collect:
+    def __init__(self, written: list[bytes]):
+        self.written = written
+
+    def write(self, document: bytes) -> None:
+        self.written.append(document)

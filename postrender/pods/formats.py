@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable
 from typing import NamedTuple, TextIO
 
-from postrender.pods.restart_commands import can_run
 from postrender.pods.restarts import Row
 from postrender.pods.sidecar_forms import GATEWAY, MeshDefault
 from postrender.reports.formats import (
@@ -62,17 +61,17 @@ def table(rows: list[Row], context: Context, stream: TextIO) -> str:
     colour = colour_enabled(stream)
     injected = [row for row in rows if not row.apart]
     apart = [row for row in rows if row.apart]
-    cells = [(row.namespace or "-", row.kind, row.name, str(row.pods), row.actual, row.desired or "-")
+    cells = [(row.namespace or "-", row.shown_kind, row.name, str(row.pods), row.actual, row.desired or "-")
              for row in injected]
     restart = [paint(_restart_text(row), "warning", colour) if row.restart else "no" for row in injected]
     lines = [context.mesh, ""] + aligned(_HEADERS, cells, restart, colour)
-    commands = [f"  {row.kind} {row.namespace}/{row.name}: {row.command}" for row in injected if row.restart]
+    commands = [f"  {row.shown_kind} {row.namespace}/{row.name}: {row.command}" for row in injected if row.restart]
     if commands:
         lines += ["", "restart:"] + commands
     if apart:
         lines += ["", "reported apart (never restarted for the sidecar form):"]
         lines += ["  " + line for line in aligned(
-            _APART_HEADERS, [(row.namespace or "-", row.kind, row.name, str(row.pods)) for row in apart],
+            _APART_HEADERS, [(row.namespace or "-", row.shown_kind, row.name, str(row.pods)) for row in apart],
             [context.why_apart(row) for row in apart], colour)]
     lines += ["", _summary(rows)]
     return "\n".join(lines) + "\n"
@@ -83,6 +82,7 @@ def to_json(rows: list[Row], context: Context, stream: TextIO) -> str:
         {
             "namespace": row.namespace,
             "kind": row.kind,
+            "group": row.group,
             "name": row.name,
             "pods": row.pods,
             "actual": row.actual,
@@ -99,16 +99,16 @@ def to_json(rows: list[Row], context: Context, stream: TextIO) -> str:
 def _fix(row: Row) -> str:
     if not row.restart:
         return "no"
-    return code_span(row.command or "") if can_run(row.kind) else markdown_cell(row.command or "")
+    return code_span(row.command or "") if row.runnable else markdown_cell(row.command or "")
 
 
 def markdown(rows: list[Row], context: Context, stream: TextIO) -> str:
     injected = [row for row in rows if not row.apart]
     lines = ["### sidecar-policy pods", "", markdown_cell(context.mesh), "", _summary(rows), ""]
     lines += markdown_table(tuple(header.capitalize() for header in _HEADERS), [
-        (code_span(row.namespace), row.kind, code_span(row.name), str(row.pods), row.actual, str(row.desired), _fix(row))
+        (code_span(row.namespace), row.shown_kind, code_span(row.name), str(row.pods), row.actual, str(row.desired), _fix(row))
         for row in injected])
-    apart = [f"- {row.kind} {code_span(row.namespace)}/{code_span(row.name)}: {context.why_apart(row)}"
+    apart = [f"- {row.shown_kind} {code_span(row.namespace)}/{code_span(row.name)}: {context.why_apart(row)}"
              for row in rows if row.apart]
     return "\n".join(lines + (["", "#### Reported apart", ""] + apart if apart else [])) + "\n"
 

@@ -26,7 +26,7 @@ from typing import IO, NamedTuple
 from postrender.core.diagnostics import Diagnostics
 from postrender.core.errors import ToolError
 from postrender.core.workloads import KindTable
-from postrender.pods import clusterdump
+from postrender.pods import clusterdump, dump_resources
 
 KUBECTL = "kubectl"
 
@@ -69,7 +69,7 @@ def _discover(kubectl: _Kubectl, kinds: KindTable, diagnostics: Diagnostics) -> 
 
 def served_resources(api_resources: str, kinds: KindTable) -> list[str]:
     """`kubectl api-resources --no-headers` lines -> the resources to list (`deployments.apps`),
-    one per kind of the table. Columns: NAME [SHORTNAMES] APIVERSION NAMESPACED KIND; the short
+    one per kind of the table or of an owner chain (dump_resources.py). Columns: NAME [SHORTNAMES] APIVERSION NAMESPACED KIND; the short
     names may be missing, so a line is read from both ends. A line of another shape: ValueError."""
     resources = []
     for line in api_resources.splitlines():
@@ -79,7 +79,7 @@ def served_resources(api_resources: str, kinds: KindTable) -> list[str]:
         if len(fields) < 4 or fields[-2] not in ("true", "false"):
             raise ValueError(f"not a line of `{KUBECTL} api-resources`: {line.strip()!r}")
         name, api_version, kind = fields[0], fields[-3], fields[-1]
-        if kinds.find(kind, api_version) is not None:
+        if dump_resources.followed(kind, api_version, kinds):
             group = api_version.rpartition("/")[0]
             resources.append(f"{name}.{group}" if group else name)
     return resources

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 WAIT = "--timeout=10m"
 _ORDINAL = re.compile(r"-(\d+)$")
@@ -33,21 +34,24 @@ class Target(NamedTuple):
     stale_pods: tuple[str, ...]  # names of the pods whose form differs from the desired one
     scheduled: int | None  # a DaemonSet's status.desiredNumberScheduled
     static: bool = False  # a static pod (its controller is a Node): the kubelet runs it from a file
+    group: str = ""  # the workload's API group
+    spec: Mapping[str, Any] = {}  # the workload's spec, as the dump has it
+    deployments: tuple[str, ...] = ()  # the Deployments the stale pods run under (an operator's, as Knative's)
 
 
-def _kubectl(namespace: str, *words: str) -> str:
+def kubectl(namespace: str, *words: str) -> str:
     return shlex.join(["kubectl", "-n", namespace, *words] if namespace else ["kubectl", *words])
 
 
 def _rollout_restart(target: Target) -> str:
-    return _kubectl(target.namespace, "rollout", "restart", f"{target.kind.lower()}/{target.name}")
+    return kubectl(target.namespace, "rollout", "restart", f"{target.kind.lower()}/{target.name}")
 
 
 def _deployment(target: Target) -> str:
     restart = _rollout_restart(target)
     if not target.paused:
         return restart
-    resume = _kubectl(target.namespace, "rollout", "resume", f"deployment/{target.name}")
+    resume = kubectl(target.namespace, "rollout", "resume", f"deployment/{target.name}")
     return f"{resume} && {restart}"  # kubectl refuses to restart a paused Deployment
 
 
@@ -57,27 +61,35 @@ def _ordinal(pod: str) -> int:
 
 
 def _statefulset(target: Target) -> str:
-    if not target.on_delete:
-        return _rollout_restart(target)
+    return delete_by_ordinal(target) if target.on_delete else _rollout_restart(target)
+
+
+def delete_by_ordinal(target: Target) -> str:
+    """The stale pods deleted from the highest ordinal down, each replacement waited for."""
     steps = []
     for pod in sorted(target.stale_pods, key=_ordinal, reverse=True):
         # The controller re-creates the pod under the same name: wait for it to exist, then to be ready.
-        steps += [_kubectl(target.namespace, "delete", "pod", pod),
-                  _kubectl(target.namespace, "wait", "--for=create", f"pod/{pod}", WAIT),
-                  _kubectl(target.namespace, "wait", "--for=condition=Ready", f"pod/{pod}", WAIT)]
+        steps += [kubectl(target.namespace, "delete", "pod", pod),
+                  kubectl(target.namespace, "wait", "--for=create", f"pod/{pod}", WAIT),
+                  kubectl(target.namespace, "wait", "--for=condition=Ready", f"pod/{pod}", WAIT)]
     return " && ".join(steps)
 
 
 def _daemonset(target: Target) -> str:
     if not target.on_delete:
         return _rollout_restart(target)
+    return delete_each(target, f"daemonset/{target.name}", "numberReady", target.scheduled)
+
+
+def delete_each(target: Target, resource: str, ready_field: str, count: int | None) -> str:
+    """The stale pods deleted one at a time; each replacement gets a new name, so each deletion waits for
+    the workload's count of ready pods (`status.<ready_field>`) to be back at `count`, when it is known."""
     steps = []
     for pod in sorted(target.stale_pods):
-        steps.append(_kubectl(target.namespace, "delete", "pod", pod))
-        if target.scheduled is not None:  # the replacement gets a new name: wait on the DaemonSet's count
-            steps.append(_kubectl(target.namespace, "wait",
-                                  f"--for=jsonpath={{.status.numberReady}}={target.scheduled}",
-                                  f"daemonset/{target.name}", WAIT))
+        steps.append(kubectl(target.namespace, "delete", "pod", pod))
+        if count is not None:
+            steps.append(kubectl(target.namespace, "wait", f"--for=jsonpath={{.status.{ready_field}}}={count}",
+                                 resource, WAIT))
     return " && ".join(steps)
 
 
@@ -85,8 +97,8 @@ def _rollout(target: Target) -> str:
     return shlex.join(["kubectl", "argo", "rollouts", "restart", target.name, "-n", target.namespace])
 
 
-def _replicaset(target: Target) -> str:
-    return _kubectl(target.namespace, "delete", "pod", *sorted(target.stale_pods))
+def delete_pods(target: Target) -> str:
+    return kubectl(target.namespace, "delete", "pod", *sorted(target.stale_pods))
 
 
 _COMMANDS = {
@@ -94,7 +106,7 @@ _COMMANDS = {
     "StatefulSet": _statefulset,
     "DaemonSet": _daemonset,
     "Rollout": _rollout,
-    "ReplicaSet": _replicaset,  # a ReplicaSet of its own re-creates deleted pods from its template
+    "ReplicaSet": delete_pods,  # a ReplicaSet of its own re-creates deleted pods from its template
 }
 
 _SENTENCES = {

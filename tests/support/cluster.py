@@ -85,8 +85,9 @@ class Cluster:
 
     @property
     def env(self) -> dict[str, str]:
-        """The environment for kubectl, Helm or sidecar-policy to reach this cluster."""
-        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        """The environment for kubectl, Helm or sidecar-policy to reach this cluster (kubectl's
+        discovery cache in the state folder, not one more random port in ~/.kube/cache)."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.state / "kube-cache")}
 
     # -- starting and stopping ---------------------------------------------------------------
     def start_control_plane(self) -> None:

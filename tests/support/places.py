@@ -3,7 +3,8 @@
 It shares no code with the engine: it walks the kind table's target paths through plain data (as
 Kubernetes' reader returns it) and writes the decision as docs/workloads.md says: the target gets
 it (written where it is absent, if it is pod metadata or has metadata merged into it), pod metadata
-merged into the same pods gets the same where it holds the annotation, `default` removes it from all.
+merged into the same pods gets the same where it holds the annotation, `default` removes it from all
+(pod metadata that held nothing else keeps an empty `annotations`).
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def _apply(owner: dict, at: tuple[str, ...], mode: str, create: bool) -> None:
     if mode == "default":
         if ANNOTATION in node:
             del node[ANNOTATION]
-            if not node:
+            # Pod metadata the schema may require (Spark's driver) keeps `annotations: {}` rather than
+            # becoming empty, which a block mapping writes as null; a pod template's metadata may go null.
+            if not node and not (create and at == ("annotations",) and len(holder) == 1):
                 del holder[at[-1]]
     elif create or ANNOTATION in node:
         node[ANNOTATION] = VALUES_OF[mode]

@@ -64,11 +64,25 @@ def test_the_items_of_a_list_are_workloads_in_order():
 
 def test_a_policy_kind_wins_over_a_builtin_of_the_same_group():
     custom = TemplateKind("Deployment", frozenset({"apps"}), (Target(("spec", "podSpecTemplate")),))
-    table = KindTable([*BUILTIN_KINDS, custom])
+    table = KindTable(BUILTIN_KINDS, [custom])
     text = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  podSpecTemplate:\n" + _indent(POD, 4)
     assert templates(text, table) == [("Deployment", {"app": "x"})]
     assert table.may_hold_workloads("Deployment") and table.may_hold_workloads("ConfigMapList")
     assert not table.may_hold_workloads("ConfigMap")
+
+
+SHARED_NAMES = sorted({entry.kind for entry in BUILTIN_KINDS if [e.kind for e in BUILTIN_KINDS].count(entry.kind) > 1})
+
+
+@pytest.mark.parametrize("kind", SHARED_NAMES)
+def test_an_object_without_api_version_is_taken_for_kubernetes_own_kind_of_its_name(kind):
+    """Job, StatefulSet, DaemonSet are also Volcano's and Kruise's: without an apiVersion, Kubernetes' own
+    (the first row of the name) reads the object, whose pod template is then edited, not left alone."""
+    first = next(entry for entry in BUILTIN_KINDS if entry.kind == kind)
+    assert TABLE.find(kind, None) is first
+    path = first.targets[0].path
+    text = f"kind: {kind}\n" + "".join(f"{'  ' * depth}{step}:\n" for depth, step in enumerate(path)) + _indent(POD, 2 * len(path))
+    assert templates(text) == [(kind, {"app": "x"})]
 
 
 @pytest.mark.parametrize(("text", "steps"), [

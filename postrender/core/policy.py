@@ -93,7 +93,7 @@ class Policy(NamedTuple):
 
     @property
     def kinds(self) -> KindTable:
-        return KindTable(BUILTIN_KINDS + self.workload_kinds)
+        return KindTable(BUILTIN_KINDS, self.workload_kinds)
 
     @property
     def switch(self) -> meshes.AnnotationSwitch:

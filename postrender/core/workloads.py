@@ -264,10 +264,14 @@ def is_list_kind(kind: str) -> bool:
 class KindTable:
     """Looks kinds up by name, then by API group where two groups share a name."""
 
-    def __init__(self, kinds: Iterable[TemplateKind]):
+    def __init__(self, builtin: Iterable[TemplateKind], declared: Iterable[TemplateKind] = ()):
         self._by_name: dict[str, list[TemplateKind]] = {}
-        for entry in kinds:
-            # Entries from the policy come last and win over a built-in of the same group.
+        # An object without apiVersion is taken for the first row of its kind: the policy's, else the
+        # first built-in, where Kubernetes' own (batch/v1 Job) come before operators' of the same name
+        # (Volcano's Job). With an apiVersion, only a policy's row can serve the same group as another.
+        for entry in builtin:
+            self._by_name.setdefault(entry.kind, []).append(entry)
+        for entry in declared:
             self._by_name.setdefault(entry.kind, []).insert(0, entry)
 
     def names(self) -> frozenset[str]:

@@ -70,10 +70,25 @@ def _reference_data(raw: bytes, policy: FuzzPolicy):
         if len(documents) > 1:
             return None
         before = documents[0] if documents else None
+        if _contains_itself(before, set(), set()):
+            return None  # an alias inside its own anchor: data that cannot be compared, only parsed
         after, _ = expected(before, policy.rules, policy.fallback, policy.custom_kind, "")
         return before, after
     except (yaml.YAMLError, TypeError, ValueError, RecursionError, OverflowError):
         return None  # TypeError: a name or label that is no string, which the reference does not read
+
+
+def _contains_itself(value: object, path: set[int], finished: set[int]) -> bool:
+    """Whether the data reaches itself (`a: &x {b: *x}`); each shared node is walked once."""
+    if not isinstance(value, (dict, list)) or id(value) in finished:
+        return False
+    if id(value) in path:
+        return True
+    path.add(id(value))
+    found = any(_contains_itself(item, path, finished) for item in (value.values() if isinstance(value, dict) else value))
+    path.discard(id(value))
+    finished.add(id(value))
+    return found
 
 
 def _must_parse(raw: bytes) -> None:

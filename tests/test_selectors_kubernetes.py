@@ -59,3 +59,22 @@ def test_selector_objects_parse_and_match_as_label_selector_as_selector(kube_yam
         return
     assert kube.valid, kube.error
     assert mine.matches(labels) == kube.matches
+
+
+# Keys and values built from the characters that decide their validity (both cases, digits, `-_./`, a
+# non-ASCII letter) and of the lengths where the limits are (63 for a name, 253 for a prefix).
+SEGMENTS = st.sampled_from(["a", "Z", "0", "-", "_", ".", "/", "é", "a" * 62, "b" * 63, "c" * 190, "d.e"])
+KEYS_OR_VALUES = st.lists(SEGMENTS, max_size=6).map("".join)
+
+
+@SETTINGS
+@given(key=KEYS_OR_VALUES, value=KEYS_OR_VALUES)
+@example(key="a" * 253 + "/b", value="x")
+@example(key="a" * 254 + "/b", value="x")
+@example(key="a-.b/c", value="-x")
+def test_label_keys_and_values_are_valid_where_labels_parse_says(kube_yaml, key: str, value: str) -> None:
+    """As `key` (Exists), `key=value` and `key in (value)`: refused or read alike, for the same labels."""
+    labels = {key: value}
+    for text in (key, f"{key}={value}", f"{key} in ({value})"):
+        kube = kube_yaml.selector(text, labels)
+        assert ours(text, labels) == (kube.valid, kube.matches), (text, kube.error)

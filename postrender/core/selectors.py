@@ -6,21 +6,23 @@ objects that lack the key; an empty selector matches everything.
 
 from __future__ import annotations
 
-import re
+import re  # only for Gt and Lt
 from collections.abc import Mapping
 
 from postrender.core.typed import NamedTuple
 
 # Label keys and values (k8s.io/apimachinery/pkg/util/validation validation.go: IsQualifiedName,
-# IsDNS1123Subdomain, IsValidLabelValue), matched whole.
-_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
-_KEY_RE = re.compile(rf"(?:(?=[^/]{{1,253}}/){_DNS_LABEL}(?:\.{_DNS_LABEL})*/)?{_NAME}")
-_VALUE_RE = re.compile(rf"(?:{_NAME})?")
+# IsDNS1123Subdomain, IsValidLabelValue), checked by hand: as patterns, they cost 3 M instructions to
+# compile, 3% of a post-render run (docs/performance.md).
+_ALPHANUMERIC = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NAME_CHARACTERS = _ALPHANUMERIC | frozenset("-_.")  # qualifiedNameFmt's middle
+_DNS_ALPHANUMERIC = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_DNS_CHARACTERS = _DNS_ALPHANUMERIC | frozenset("-")  # dns1123LabelFmt's middle
 # labels.Parse's lexer (pkg/labels/selector.go): whitespace is space, tab, CR, LF; an operator is the
 # longest run of =!()<>, that is a token; anything else up to those is an identifier.
-_TOKEN_RE = re.compile(r"[ \t\r\n]*(==|!=|=|!|\(|\)|,|<|>|[^ \t\r\n=!(),<>]+)")
-_BLANK_RE = re.compile(r"[ \t\r\n]*\Z")
+_BLANKS = frozenset(" \t\r\n")
+_ONE_CHARACTER_SYMBOLS = frozenset("=!(),<>")
+_IDENTIFIER_ENDS = _BLANKS | _ONE_CHARACTER_SYMBOLS
 _KEYWORDS = ("in", "notin")  # operators after a key, identifiers everywhere else
 _SYMBOLS = frozenset(["==", "!=", "=", "!", "(", ")", ",", "<", ">"])
 
@@ -84,15 +86,29 @@ def _integer(text: str | None) -> int | None:
     return number if -(1 << 63) <= number < (1 << 63) else None
 
 
+def _is_name(text: str) -> bool:
+    """A qualified name's name part, or a label value: 1-63 characters, alphanumeric at both ends."""
+    return (0 < len(text) <= 63 and text[0] in _ALPHANUMERIC and text[-1] in _ALPHANUMERIC
+            and all(character in _NAME_CHARACTERS for character in text))
+
+
+def _is_dns_subdomain(text: str) -> bool:
+    return 0 < len(text) <= 253 and all(
+        label and label[0] in _DNS_ALPHANUMERIC and label[-1] in _DNS_ALPHANUMERIC
+        and all(character in _DNS_CHARACTERS for character in label)
+        for label in text.split("."))
+
+
 def _check_key(key: str) -> str:
-    if not _KEY_RE.fullmatch(key):
+    prefix, slash, name = key.rpartition("/")
+    if not _is_name(name) or slash and not _is_dns_subdomain(prefix):
         raise SelectorError(f"invalid label key {key!r}")
     return key
 
 
 def _check_values(key: str, values: list[str]) -> frozenset[str]:
     for value in values:
-        if not isinstance(value, str) or not _VALUE_RE.fullmatch(value):
+        if not isinstance(value, str) or value and not _is_name(value):
             raise SelectorError(f"invalid label value {value!r} for key {key!r}")
     return frozenset(values)
 
@@ -188,17 +204,21 @@ class _Parser:
 
 
 def _tokenize(text: str) -> list[str]:
+    """labels.Parse's lexer: `==` and `!=`, one symbol, or the longest identifier, after blanks."""
     tokens: list[str] = []
-    position = 0
-    while position < len(text):
-        if _BLANK_RE.match(text, position):  # a match, not a slice: a 1 MB selector stays linear
-            break
-        match = _TOKEN_RE.match(text, position)
-        if not match:  # pragma: no cover - the pattern matches any non-blank character
-            raise SelectorError(f"cannot read selector {text!r}")
-        tokens.append(match.group(1))
-        position = match.end()
-    return tokens
+    position, end = 0, len(text)
+    while True:
+        while position < end and text[position] in _BLANKS:
+            position += 1
+        if position == end:
+            return tokens
+        start = position
+        if text[position] in _ONE_CHARACTER_SYMBOLS:
+            position += 2 if text[position : position + 2] in ("==", "!=") else 1
+        else:
+            while position < end and text[position] not in _IDENTIFIER_ENDS:
+                position += 1
+        tokens.append(text[start:position])
 
 
 def from_object(value: Mapping) -> Selector:

@@ -16,8 +16,6 @@ a string into the JSON key it writes (yaml.go convertToJSONableObject). So `y: x
 
 from __future__ import annotations
 
-import re
-
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from postrender.core import yamlnodes
@@ -151,8 +149,8 @@ _WORDS: dict[str, object] = {
     **dict.fromkeys(["-.inf", "-.Inf", "-.INF"], float("-inf")),
     "<<": _MERGE,
 }
-_GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
-_GO_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_GO_INT = compiled_on_use(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+_GO_FLOAT = compiled_on_use(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _LONE_UNDERSCORE = compiled_on_use(r"(?<![0-9])_|_(?![0-9])")
 _INFINITIES = (float("inf"), float("-inf"))  # (math and struct, for float keys only, are imported there)
 _INT64, _UINT64 = 1 << 63, 1 << 64
@@ -170,6 +168,8 @@ def go_yaml_scalar(text: str) -> object:
     if text[0] not in "+-.0123456789":
         return text
     plain = text.replace("_", "")
+    if plain.count(".") > 1:  # a version (`1.0.4`): neither an int nor a float, and no pattern compiled for it
+        return text
     if text[0] == ".":  # strconv.ParseFloat on the text itself: `_` only between digits
         return _float(plain, text) if not _LONE_UNDERSCORE.search(text) else text
     number = _GO_INT.fullmatch(plain)

@@ -15,19 +15,24 @@ NO_KIND = b""  # an empty or comment-only document, or a mapping with no top-lev
 
 
 class _LineStart:
-    """A pattern at the start of any line: one check at 0, then a search for it after a newline.
-    The leading literal newline lets the regex engine skip ahead instead of trying every position
-    of a 200 kB CRD (a MULTILINE `^` pattern is several times slower)."""
+    """A pattern at the start of any line: a search for it after a newline, and a match on the first
+    line with a newline put before it. The leading literal newline lets the regex engine skip ahead
+    instead of trying every position of a 200 kB CRD (a MULTILINE `^` pattern is several times slower),
+    and one compiled pattern serves both (a second costs start-up 0.5 to 0.9 M instructions). The
+    patterns stay within a line, so the first line alone matches as it does in the document."""
 
     def __init__(self, pattern: bytes):
-        self.at_start = re.compile(pattern)
         self.after_newline = re.compile(b"\n" + pattern)
 
+    def _at_start(self, data: bytes) -> re.Match[bytes] | None:
+        end = data.find(b"\n")
+        return self.after_newline.match(b"\n" + (data if end < 0 else data[:end]))
+
     def search(self, data: bytes) -> bool:
-        return self.at_start.match(data) is not None or self.after_newline.search(data) is not None
+        return self._at_start(data) is not None or self.after_newline.search(data) is not None
 
     def findall(self, data: bytes) -> list[bytes]:
-        first = self.at_start.match(data)
+        first = self._at_start(data)
         return ([first.group(1)] if first else []) + self.after_newline.findall(data)
 
 

@@ -160,3 +160,11 @@ def test_an_entry_written_as_aliases_is_never_where_an_edit_goes():
         assert "aliases" in error.message
         return
     assert yaml.safe_load(edited)["metadata"] == {"labels": {"n": "y", "app": "web", "y": "web"}, "annotations": {KEY: "true"}}
+
+
+@given(st.text())
+def test_a_value_is_written_as_json_writes_it(value):
+    """The quoted scalars textedit writes are what json.dumps writes (ASCII, escapes), with or without _json."""
+    import json
+
+    assert textedit._json_string(value) == json.dumps(value)

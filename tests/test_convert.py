@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from postrender.core import convert
+from postrender.core import convert, keyorder
 from postrender.core.errors import InputError
 from tests.support.istio_cases import MESH_HOLD, as_data, golden_path, load_all, pair_cases, pod_templates
 from tests.support.paths import CORPUS, ISTIO_GOLDEN
@@ -196,8 +196,8 @@ def test_native_support_refused_below_1_29(version: tuple[int, int]) -> None:
 
 def test_set_key_places_new_keys_in_sorted_mappings_and_before_anchor_otherwise() -> None:
     sorted_mapping = {"a": 1, "c": 3}
-    convert.set_key(sorted_mapping, "b", 2)
+    keyorder.set_key(sorted_mapping, "b", 2)
     assert list(sorted_mapping) == ["a", "b", "c"]
     written = {"name": "x", "image": "y", "containers": []}
-    convert.set_key(written, "initContainers", [], before="containers")
+    keyorder.set_key(written, "initContainers", [], before="containers")
     assert list(written) == ["name", "image", "initContainers", "containers"]

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from yaml.nodes import MappingNode, Node
 
-from postrender.core import convert, yamlnodes
+from postrender.core import yamlnodes
 from postrender.core.errors import InputError, Location
 from postrender.core.istio import NATIVE, STATUS_ANNOTATION
+from postrender.core.keyorder import set_key
 from postrender.core.meshes import ISTIO_SWITCH, AnnotationSwitch
 from postrender.core.typed import TYPE_CHECKING
 from postrender.core.workloads import FoundWorkload
@@ -46,6 +47,8 @@ class DocumentConversion:
               location: Location) -> dict[str, Any] | None:
         """Apply `mode` to the data at the places the engine edits (the target first, then pod metadata
         merged into the same pods); the template when its proxy was converted."""
+        from postrender.core import convert  # as reemit: only for documents that Istio injected
+
         for index, (owner, at) in enumerate(places):
             apply_decision(self._objects[id(owner)], mode, self.switch, at, only_where_said=index > 0)
         if found.template is None:
@@ -123,7 +126,7 @@ def apply_decision(template: dict, mode: str, switch: AnnotationSwitch = ISTIO_S
             if not setting or only_where_said:
                 return
             annotations = {}
-            convert.set_key(holder, step, annotations, before="spec" if step == "metadata" else None)
+            set_key(holder, step, annotations, before="spec" if step == "metadata" else None)
     holder, annotations = annotations, annotations.get(at[-1])
     said = isinstance(annotations, dict) and any(key in annotations for key in switch.all_keys)
     if only_where_said and not said:
@@ -137,6 +140,6 @@ def apply_decision(template: dict, mode: str, switch: AnnotationSwitch = ISTIO_S
         return
     if not isinstance(annotations, dict):
         annotations = {}
-        convert.set_key(holder, at[-1], annotations)
+        set_key(holder, at[-1], annotations)
     for key, value in setting:
-        convert.set_key(annotations, key, value)
+        set_key(annotations, key, value)

@@ -212,6 +212,19 @@ def test_a_manifest_kubernetes_would_refuse_is_exit_1_at_its_place(field: str, l
     assert result.stderr.decode().startswith(f"sidecar-policy: error: <stdin>:{line}:")
 
 
+@pytest.mark.parametrize("api_version, line", [("{group: apps}", 2), ("[apps/v1]", 2), ("\n  metadata: {a: b}", 3)])
+def test_an_api_version_that_is_no_string_is_exit_1_at_it(api_version: str, line: int) -> None:
+    """Kubernetes refuses such an object; taken by its kind alone, it would have been edited as if it had none."""
+    from tests.support.helpers import run_command
+
+    stream = (f"kind: Deployment\napiVersion: {api_version}\nmetadata: {{name: a}}\n"
+              "spec:\n  template:\n    spec: {containers: [{name: a, image: a}]}\n").encode()
+    result = run_command(["--policy", "examples/policy.yaml"], stream, cwd=ROOT)
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.decode().startswith(f"sidecar-policy: error: <stdin>:{line}:")
+    assert "apiVersion" in result.stderr.decode()
+
+
 @pytest.mark.parametrize("metadata", ["labels: [x]", "annotations: abc"])
 def test_bad_labels_or_annotations_are_exit_1(metadata: str) -> None:
     stream = f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  {metadata}\nspec: {{}}\n".encode()

@@ -322,11 +322,15 @@ def find_workloads(root: Node | None, table: KindTable, list_kind: tuple[str, st
     if not isinstance(root, MappingNode):
         return
     kind = yamlnodes.scalar_text(yamlnodes.get(root, "kind"))
-    api_version = yamlnodes.scalar_text(yamlnodes.get(root, "apiVersion"))
+    api_version_node = yamlnodes.get(root, "apiVersion")
+    api_version = yamlnodes.scalar_text(api_version_node)
     if not kind and not api_version:
         kind, api_version = list_kind
     if not kind:
         return
+    if isinstance(api_version_node, (MappingNode, SequenceNode)) and table.may_hold_workloads(kind):
+        # Kubernetes refuses the object (apiVersion is a string); read as absent, it would be taken by its kind alone
+        raise yamlnodes.NodeError("apiVersion must be a string such as apps/v1", api_version_node)
     entry = table.find(kind, api_version)
     if entry is not None:
         if not _borrows_template(root, kind, api_version):

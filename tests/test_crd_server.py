@@ -127,3 +127,15 @@ def test_the_api_server_accepts_every_output_where_it_accepts_the_input(project,
         assert set(read) <= valid, f"{mode}: outputs accepted whose input was refused: {sorted(set(read) - valid)}"
         for index, stored in read.items():  # a field the schema does not know would be pruned: missing here
             assert said_at_every_place(stored) == said_at_every_place(changed[index]), f"{mode}: {stored.get('kind')}"
+
+
+@pytest.mark.parametrize("api_version", ["", "apiVersion: {group: batch}\n", "apiVersion: [batch/v1]\n"])
+def test_kubernetes_refuses_a_workload_whose_api_version_is_absent_or_no_string(cluster, api_version: str) -> None:
+    """What lets sidecar-policy read such an object by its kind alone, or refuse it (docs/robustness.md):
+    it never reaches a cluster. The same Job with `apiVersion: batch/v1` is accepted."""
+    namespace = cluster.namespace(injection=False)
+    job = "kind: Job\nmetadata: {name: a}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: a, image: a}]}\n"
+    create = ("create", "--dry-run=server", "-n", namespace, "-f", "-")
+    accepted_job = cluster.kubectl(*create, stdin=f"apiVersion: batch/v1\n{job}".encode(), check=False)
+    assert accepted_job.returncode == 0, accepted_job.stderr.decode()
+    assert cluster.kubectl(*create, stdin=f"{api_version}{job}".encode(), check=False).returncode != 0
